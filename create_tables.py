@@ -1,0 +1,75 @@
+"""Create the Sparkify warehouse's tables: bookkeeping, staging and the star schema.
+
+Creates what is missing and leaves existing tables and their data alone. Drops only when
+asked (--drop), for example after a model change, and says so when the tables on the server
+differ from the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import closing
+
+import psycopg2.extensions
+
+import dwh
+import sql_queries as sql
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--drop", action="store_true",
+                        help="drop every toolkit table first (deletes all loaded data)")
+    parser.add_argument("--yes", action="store_true", help="do not ask before dropping")
+    return parser.parse_args()
+
+
+def confirm_drop(target: str) -> None:
+    if not sys.stdin.isatty():
+        raise dwh.DwhError("--drop deletes every loaded row; add --yes to confirm when not run interactively")
+    answer = input(f"Drop every Sparkify table on the {target} warehouse, with all their data? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise dwh.DwhError("nothing dropped")
+
+
+def drop_tables(conn: psycopg2.extensions.connection) -> None:
+    with dwh.transaction(conn) as cur:
+        dwh.run_all(cur, sql.drop_table_queries)
+    dwh.say(f"dropped: {', '.join(reversed(sql.TABLES))}")
+
+
+def create_tables(conn: psycopg2.extensions.connection, dialect: str) -> list[str]:
+    """Create the missing tables in one transaction; return their names."""
+    with dwh.transaction(conn) as cur:
+        missing = [name for name in sql.TABLES if not dwh.table_exists(cur, name)]
+        dwh.run_all(cur, sql.create_table_queries(dialect))
+    return missing
+
+
+def main() -> int:
+    args = parse_arguments()
+    cfg = dwh.load_config(args.config)
+    target, dialect = cfg["WAREHOUSE"]["TARGET"], dwh.dialect(cfg)
+    with closing(dwh.connect(cfg)) as conn:
+        if args.drop:
+            if not args.yes:
+                confirm_drop(target)
+            drop_tables(conn)
+        created = create_tables(conn, dialect)
+        _, differences = dwh.model_problems(conn, dialect)
+    if differences:
+        raise dwh.DwhError(
+            f"{len(differences)} difference(s) between the {target} warehouse and the model: "
+            f"{'; '.join(differences)}. Existing tables were left alone; recreate them with:"
+            " python create_tables.py --drop (this deletes their data)"
+        )
+    kept = [name for name in sql.TABLES if name not in created]
+    print(f"{target} warehouse ready: {len(created)} table(s) created"
+          + (f" ({', '.join(created)})" if created else "")
+          + (f", {len(kept)} already there and matching the model" if kept else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    dwh.run_script(main)

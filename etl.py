@@ -1,0 +1,326 @@
+"""Load the Sparkify sources into staging and the star schema.
+
+Lists both sources, plans the objects not loaded before, stages them, transforms only the
+records this run staged, and records the run: all in one transaction, so a run either loads
+everything it planned or changes nothing. Running it again loads nothing twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from configparser import ConfigParser
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg2.extensions
+
+import dwh
+import sources
+import sql_queries as sql
+import staging
+from sources import SourceObject
+
+SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
+
+
+class RejectLimitExceeded(dwh.DwhError):
+    """More records were rejected than MAX_REJECTS allows."""
+
+
+@dataclass
+class Run:
+    run_id: int
+    started: datetime
+    target: str
+    plan: list[tuple[int, SourceObject]] = field(default_factory=list)
+    staged: dict[str, staging.StageCounts] = field(default_factory=dict)
+    rejects: staging.RejectSpool = field(default_factory=staging.RejectSpool)
+    rows_before: dict[str, int] = field(default_factory=dict)
+    rows_after: dict[str, int] = field(default_factory=dict)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # the warehouse keeps UTC in TIMESTAMP
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def list_sources(cfg: ConfigParser) -> Iterator[SourceObject]:
+    for source, key in SOURCES.items():
+        yield from sources.list_objects(cfg, source, cfg["S3"][key])
+
+
+def listing_rows(listing: Iterator[SourceObject]) -> Iterator[bytes]:
+    d = staging.DELIMITER
+    for obj in listing:
+        yield f"{obj.source}{d}{staging.csv_field(obj.key)}{d}{obj.etag or ''}{d}{obj.size}\n".encode()
+
+
+def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[SourceObject]) -> None:
+    """Record this run's objects in loaded_objects: every listed one not loaded before."""
+    dwh.say("listing sources and planning ...")
+    cur.execute(sql.LISTED_OBJECTS_DROP)
+    cur.execute(sql.LISTED_OBJECTS_CREATE)
+    cur.copy_expert(sql.LISTED_OBJECTS_COPY, staging.ChunkReader(listing_rows(listing)))
+    cur.execute(sql.PLAN_NEW_OBJECTS, {"run_id": run.run_id})
+    cur.execute(sql.PLANNED_OBJECTS, {"run_id": run.run_id})
+    run.plan = [(oid, SourceObject(source, key, size, etag)) for oid, source, key, etag, size in cur.fetchall()]
+
+
+def begin_run(cur: psycopg2.extensions.cursor, cfg: ConfigParser, started: datetime) -> Run:
+    """Wait for any other run to finish, then take the next run id."""
+    cur.execute(sql.REDSHIFT_RUN_LOCK if dwh.dialect(cfg) == sql.REDSHIFT else sql.RUN_LOCK)
+    cur.execute(sql.RUN_NEXT_ID)
+    (run_id,) = cur.fetchone()
+    cur.execute(sql.RUN_START, {"run_id": run_id, "started_at": started, "target": cfg["WAREHOUSE"]["TARGET"]})
+    return Run(run_id, started, cfg["WAREHOUSE"]["TARGET"])
+
+
+# --------------------------------------------------------------------------- staging
+
+
+def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
+    """Stream every planned object into its staging table with COPY … FROM STDIN."""
+    for source, table in sql.STAGING_TABLE.items():
+        planned = [obj for _, obj in run.plan if obj.source == source]
+        counts = run.staged[source] = staging.StageCounts()
+        if not planned:
+            continue
+        typer = staging.RecordTyper(staging.staging_columns(cur, table, run.started), run.run_id)
+        object_ids = {obj.key: oid for oid, obj in run.plan if obj.source == source}
+        progress = dwh.Progress()
+
+        def report(source: str = source, total: int = len(planned), counts: staging.StageCounts = counts) -> None:
+            progress(lambda: f"staging {source}: {counts.objects:,}/{total:,} objects, "
+                             f"{counts.rows:,} rows, {counts.rejected:,} rejected")
+
+        chunks = staging.typed_chunks(
+            sources.read_objects(cfg, planned), object_ids, typer, run.rejects, counts, report
+        )
+        columns = ", ".join(typer.columns)
+        cur.copy_expert(sql.STAGING_COPY.format(table=table, columns=columns), staging.ChunkReader(chunks))
+        dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected")
+    run.rejects.copy_to_warehouse(cur, run.run_id)
+    dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
+    for source, table in sql.STAGING_TABLE.items():
+        cur.execute(sql.OBJECT_COUNTS_UPDATE.format(staging=table), {"run_id": run.run_id, "source": source})
+
+
+def enforce_reject_limit(cfg: ConfigParser, run: Run) -> None:
+    limit = dwh.max_rejects(cfg)
+    records = sum(c.rows + c.rejected for c in run.staged.values())
+    allowed = limit * records if 0 < limit < 1 else limit
+    rejected = run.rejects.count
+    if rejected > allowed:
+        raise RejectLimitExceeded(
+            f"{rejected:,} of {records:,} records rejected, more than MAX_REJECTS = "
+            f"{cfg['ETL']['MAX_REJECTS'].strip()} allows; nothing was loaded. First: "
+            + "; ".join(run.rejects.first)
+        )
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+def count_rows(cur: psycopg2.extensions.cursor) -> dict[str, int]:
+    counts = {}
+    for table in sql.STAR_TABLES:
+        cur.execute(sql.TABLE_ROWS.format(table=table))
+        counts[table] = cur.fetchone()[0]
+    return counts
+
+
+def transform(cur: psycopg2.extensions.cursor, since_run: int) -> None:
+    """The star schema from the records staged since since_run (this run's own records)."""
+    for statement in sql.transform_queries:
+        started = time.monotonic()
+        cur.execute(statement, {"since_run": since_run})
+        seconds = time.monotonic() - started
+        if seconds > 1:
+            dwh.say(f"  {' '.join(statement.split()[:3])}: {max(cur.rowcount, 0):,} rows in {seconds:.1f} s")
+
+
+# --------------------------------------------------------------------------- a run
+
+
+def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message: str | None) -> None:
+    events, songs = run.staged.get("events"), run.staged.get("songs")
+    cur.execute(sql.RUN_FINISH, {
+        "run_id": run.run_id, "finished_at": now(), "outcome": outcome,
+        "objects_loaded": len(run.plan),
+        "events_staged": events.rows if events else 0,
+        "songs_staged": songs.rows if songs else 0,
+        "rows_rejected": run.rejects.count,
+        "songplays_added": run.rows_after.get("songplays", 0) - run.rows_before.get("songplays", 0),
+        "message": message,
+    })
+
+
+def load(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
+    """One run, all or nothing. A failed run is still recorded, with its rejects."""
+    started = now()
+    run: Run | None = None
+    try:
+        with dwh.transaction(conn) as cur:
+            if dwh.dialect(cfg) == sql.POSTGRES:
+                dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+            run = begin_run(cur, cfg, started)
+            plan_run(cur, run, list_sources(cfg))
+            run.rows_before = count_rows(cur)
+            stage(cur, cfg, run)
+            enforce_reject_limit(cfg, run)
+            dwh.say("transforming ...")
+            transform(cur, since_run=run.run_id)
+            run.rows_after = count_rows(cur)
+            finish_run(cur, run, "succeeded", None)
+    except RejectLimitExceeded as exc:
+        assert run is not None
+        failed_id = record_failed_run(conn, cfg, started, str(exc), run.rejects)
+        raise dwh.DwhError(f"run {failed_id} failed: {exc} (all of them: python etl.py --rejects {failed_id})") from None
+    except BaseException as exc:
+        record_failed_run(conn, cfg, started, dwh.redact(dwh.first_line(exc), cfg), None)
+        raise
+    return run
+
+
+def record_failed_run(
+    conn: psycopg2.extensions.connection, cfg: ConfigParser, started: datetime, message: str,
+    rejects: staging.RejectSpool | None,
+) -> int | None:
+    """After the rollback: a run row saying why, and the rejects that caused it."""
+    try:
+        with dwh.transaction(conn) as cur:
+            run = begin_run(cur, cfg, started)
+            if rejects is not None:
+                run.rejects = rejects
+                rejects.copy_to_warehouse(cur, run.run_id)
+            finish_run(cur, run, "failed", message[:2000])
+        return run.run_id
+    except Exception as exc:  # the warehouse may be what failed; the original error matters more
+        dwh.say(f"(the failed run could not be recorded: {dwh.first_line(exc)})")
+        return None
+
+
+def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
+    """Empty the star schema and transform every staged record again, without reading S3."""
+    with dwh.transaction(conn) as cur:
+        run = begin_run(cur, cfg, now())
+        run.rows_before = count_rows(cur)
+        dwh.run_all(cur, sql.rebuild_queries)
+        dwh.say("transforming every staged record ...")
+        transform(cur, since_run=0)
+        run.rows_after = count_rows(cur)
+        finish_run(cur, run, "succeeded", "rebuild of the star schema from staging")
+    return run
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def print_summary(run: Run, seconds: float) -> None:
+    objects = {s: sum(1 for _, o in run.plan if o.source == s) for s in SOURCES}
+    staged = {s: c.rows for s, c in run.staged.items()}
+    print(
+        f"run {run.run_id} succeeded in {seconds:.1f} s: {objects['events']:,} event and {objects['songs']:,} song"
+        f" objects; staged {staged.get('events', 0):,} events and {staged.get('songs', 0):,} songs;"
+        f" {run.rejects.count:,} rejected"
+    )
+    if run.rejects.count:
+        print(f"  see them with: python etl.py --rejects {run.run_id}")
+    rows = [(t, run.rows_after[t] - run.rows_before.get(t, 0), run.rows_after[t]) for t in sql.STAR_TABLES]
+    print(dwh.format_table(["table", "rows added", "rows now"], rows))
+
+
+def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
+    """What a run would load now, without loading it."""
+    try:
+        with conn.cursor() as cur:
+            run = begin_run(cur, cfg, now())
+            plan_run(cur, run, list_sources(cfg))
+            cur.execute(sql.PLAN_ALREADY_LOADED, {"run_id": run.run_id})
+            already = dict(cur.fetchall())
+    finally:
+        conn.rollback()
+    for source in SOURCES:
+        planned = [obj for _, obj in run.plan if obj.source == source]
+        size = sum(obj.size for obj in planned)
+        print(f"{source}: {len(planned):,} new objects ({size:,} bytes) to load;"
+              f" {already.get(source, 0):,} already loaded")
+        for obj in planned[:10]:
+            print(f"  {obj.key}")
+        if len(planned) > 10:
+            print(f"  ... and {len(planned) - 10:,} more")
+
+
+def show_status(conn: psycopg2.extensions.connection, limit: int = 10) -> None:
+    with conn.cursor() as cur:
+        cur.execute(sql.LOADED_BY_SOURCE)
+        loaded = cur.fetchall()
+        cur.execute(sql.RECENT_RUNS, {"limit": limit})
+        runs = cur.fetchall()
+    print("Loaded objects")
+    print(dwh.format_table(["source", "objects", "bytes", "records", "rejected"], loaded))
+    print(f"\nRuns (latest {limit})")
+    print(dwh.format_table(
+        ["run", "started (UTC)", "seconds", "outcome", "objects", "events", "songs", "rejected", "songplays+",
+         "checks", "message"],
+        [(r[0], f"{r[1]:%Y-%m-%d %H:%M:%S}", (r[2] - r[1]).total_seconds() if r[2] else None, *r[3:10],
+          (r[10] or "")[:80]) for r in runs],
+    ))
+
+
+def show_rejects(conn: psycopg2.extensions.connection, run_id: int | None, limit: int = 1000) -> None:
+    with conn.cursor() as cur:
+        if run_id is None:
+            cur.execute("SELECT MAX(run_id) FROM rejects")
+            run_id = cur.fetchone()[0]
+        if run_id is None:
+            print("no rejects recorded")
+            return
+        cur.execute(sql.FIRST_REJECTS, {"run_id": run_id, "limit": limit})
+        rows = cur.fetchall()
+    print(f"Rejects of run {run_id}" + (f" (first {limit:,})" if len(rows) == limit else ""))
+    print(dwh.format_table(["object", "line", "record", "reason"], rows))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="show what a run would load, and load nothing")
+    mode.add_argument("--status", action="store_true", help="show what is loaded and the recent runs")
+    mode.add_argument("--rejects", nargs="?", type=int, const=0, metavar="RUN",
+                      help="list the records a run rejected (default: the latest run with rejects)")
+    mode.add_argument("--rebuild", action="store_true",
+                      help="rebuild the star schema from staging, without reading the sources")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_arguments()
+    cfg = dwh.load_config(args.config)
+    started = time.monotonic()
+    with closing(dwh.connect(cfg)) as conn:
+        if args.status:
+            show_status(conn)
+            return 0
+        if args.rejects is not None:
+            show_rejects(conn, args.rejects or None)
+            return 0
+        dwh.require_model(conn, dwh.dialect(cfg))
+        if args.dry_run:
+            show_plan(conn, cfg)
+            return 0
+        run = rebuild(conn, cfg) if args.rebuild else load(conn, cfg)
+    print_summary(run, time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    dwh.run_script(main)

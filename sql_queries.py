@@ -1,0 +1,576 @@
+"""Every statement the Sparkify warehouse runs, stage by stage, as SQL.
+
+One dialect serves every target: PostgreSQL (the embedded server and a real one) and Amazon
+Redshift share the transforms. What Redshift does differently stands right beside the shared
+statement as a REDSHIFT_ constant or a {placeholder} filled from a per-target dict: its
+physical design (DISTSTYLE, DISTKEY, SORTKEY, IDENTITY) and how staging is fed.
+
+Parameters use psycopg2's %(name)s style; `since_run` means "the records staged by this run"
+(the run's own id) or, for a rebuild, 0: every record ever staged.
+"""
+
+from __future__ import annotations
+
+POSTGRES, REDSHIFT = "postgres", "redshift"  # SQL dialects; the embedded target speaks POSTGRES
+
+# ============================================================================ 1. tables
+
+# ---------------------------------------------------------------- bookkeeping
+
+ETL_RUNS_CREATE = """
+CREATE TABLE IF NOT EXISTS etl_runs (
+    run_id           INTEGER        NOT NULL PRIMARY KEY,
+    started_at       TIMESTAMP      NOT NULL,
+    finished_at      TIMESTAMP,
+    outcome          VARCHAR(16)    NOT NULL,   -- running | succeeded | failed
+    target           VARCHAR(16)    NOT NULL,
+    objects_loaded   INTEGER        NOT NULL DEFAULT 0,
+    events_staged    BIGINT         NOT NULL DEFAULT 0,
+    songs_staged     BIGINT         NOT NULL DEFAULT 0,
+    rows_rejected    BIGINT         NOT NULL DEFAULT 0,
+    songplays_added  BIGINT         NOT NULL DEFAULT 0,
+    checks           VARCHAR(16),               -- passed | failed | NULL when not run
+    message          VARCHAR(2048)
+) {layout}
+"""
+
+LOADED_OBJECTS_CREATE = """
+CREATE TABLE IF NOT EXISTS loaded_objects (
+    object_id    BIGINT          NOT NULL PRIMARY KEY,
+    run_id       INTEGER         NOT NULL,
+    source       VARCHAR(8)      NOT NULL,      -- events | songs
+    object_key   VARCHAR(1024)   NOT NULL,      -- s3://bucket/key or an absolute file path
+    etag         VARCHAR(128),                  -- S3 ETag; NULL for files, identified by size
+    size         BIGINT          NOT NULL,
+    records      BIGINT,                        -- rows staged from it
+    rejected     BIGINT                         -- records sent to rejects
+) {layout}
+"""
+
+REJECTS_CREATE = """
+CREATE TABLE IF NOT EXISTS rejects (
+    run_id       INTEGER         NOT NULL,
+    source       VARCHAR(8)      NOT NULL,
+    object_key   VARCHAR(1024)   NOT NULL,
+    line         INTEGER,                       -- where the record starts; NULL when unknown
+    record_no    INTEGER         NOT NULL,      -- its ordinal in the object, from 1
+    reason       VARCHAR(512)    NOT NULL,
+    record       VARCHAR(4096)                  -- the raw text, cut at 1,000 characters
+) {layout}
+"""
+
+# ---------------------------------------------------------------- staging (the raw layer)
+# One row per source record, every field typed, plus the run and the object that loaded it.
+# VARCHAR sizes are bytes on every target (Redshift counts bytes), so a value that fits on
+# PostgreSQL fits on Redshift too. NOT NULL marks the fields a record cannot do without.
+
+STAGING_EVENTS_CREATE = """
+CREATE TABLE IF NOT EXISTS staging_events (
+    artist           VARCHAR(512),
+    auth             VARCHAR(32),
+    first_name       VARCHAR(256),
+    gender           VARCHAR(16),
+    item_in_session  INTEGER          NOT NULL,
+    last_name        VARCHAR(256),
+    length           DOUBLE PRECISION,
+    level            VARCHAR(16),
+    location         VARCHAR(512),
+    method           VARCHAR(16),
+    page             VARCHAR(64)      NOT NULL,
+    registration     BIGINT,
+    session_id       BIGINT           NOT NULL,
+    song             VARCHAR(512),
+    status           SMALLINT,
+    ts               BIGINT           NOT NULL,   -- epoch milliseconds
+    user_agent       VARCHAR(1024),
+    user_id          INTEGER,                     -- NULL: a logged-out visitor
+    run_id           INTEGER          NOT NULL,
+    object_id        BIGINT           NOT NULL,   -- loaded_objects.object_id
+    source_line      INTEGER
+) {layout}
+"""
+
+STAGING_SONGS_CREATE = """
+CREATE TABLE IF NOT EXISTS staging_songs (
+    num_songs         INTEGER,
+    artist_id         VARCHAR(64)      NOT NULL,
+    artist_latitude   DOUBLE PRECISION,
+    artist_longitude  DOUBLE PRECISION,
+    artist_location   VARCHAR(512),
+    artist_name       VARCHAR(512),
+    song_id           VARCHAR(64)      NOT NULL,
+    title             VARCHAR(512)     NOT NULL,
+    duration          DOUBLE PRECISION,
+    year              SMALLINT,                   -- 0: unknown
+    run_id            INTEGER          NOT NULL,
+    object_id         BIGINT           NOT NULL,
+    source_line       INTEGER
+) {layout}
+"""
+
+# Where each staging column comes from in a source record (the JSONPaths, in Redshift terms).
+STAGING_FIELDS: dict[str, dict[str, str]] = {
+    "staging_events": {
+        "artist": "artist", "auth": "auth", "first_name": "firstName", "gender": "gender",
+        "item_in_session": "itemInSession", "last_name": "lastName", "length": "length",
+        "level": "level", "location": "location", "method": "method", "page": "page",
+        "registration": "registration", "session_id": "sessionId", "song": "song",
+        "status": "status", "ts": "ts", "user_agent": "userAgent", "user_id": "userId",
+    },
+    "staging_songs": {
+        "num_songs": "num_songs", "artist_id": "artist_id", "artist_latitude": "artist_latitude",
+        "artist_longitude": "artist_longitude", "artist_location": "artist_location",
+        "artist_name": "artist_name", "song_id": "song_id", "title": "title",
+        "duration": "duration", "year": "year",
+    },
+}
+STAGING_TABLE = {"events": "staging_events", "songs": "staging_songs"}
+
+# ---------------------------------------------------------------- star schema
+
+SONGPLAYS_CREATE = """
+CREATE TABLE IF NOT EXISTS songplays (
+    songplay_id      BIGINT           {identity} PRIMARY KEY,
+    start_time       TIMESTAMP        NOT NULL,
+    user_id          INTEGER,
+    level            VARCHAR(16),
+    song_id          VARCHAR(64),                 -- NULL: no known song matches
+    artist_id        VARCHAR(64),
+    session_id       BIGINT           NOT NULL,
+    item_in_session  INTEGER          NOT NULL,
+    location         VARCHAR(512),
+    user_agent       VARCHAR(1024),
+    UNIQUE (session_id, item_in_session, start_time)   -- the event's identity
+) {layout}
+"""
+
+USERS_CREATE = """
+CREATE TABLE IF NOT EXISTS users (
+    user_id       INTEGER        NOT NULL PRIMARY KEY,
+    first_name    VARCHAR(256),
+    last_name     VARCHAR(256),
+    gender        VARCHAR(16),
+    level         VARCHAR(16),                  -- as of the user's latest event
+    last_seen_at  TIMESTAMP      NOT NULL       -- that event's time
+) {layout}
+"""
+
+SONGS_CREATE = """
+CREATE TABLE IF NOT EXISTS songs (
+    song_id    VARCHAR(64)       NOT NULL PRIMARY KEY,
+    title      VARCHAR(512)      NOT NULL,
+    artist_id  VARCHAR(64)       NOT NULL,
+    year       SMALLINT,                        -- NULL: unknown (0 in the source)
+    duration   DOUBLE PRECISION
+) {layout}
+"""
+
+ARTISTS_CREATE = """
+CREATE TABLE IF NOT EXISTS artists (
+    artist_id  VARCHAR(64)       NOT NULL PRIMARY KEY,
+    name       VARCHAR(512),
+    location   VARCHAR(512),
+    latitude   DOUBLE PRECISION,
+    longitude  DOUBLE PRECISION
+) {layout}
+"""
+
+TIME_CREATE = """
+CREATE TABLE IF NOT EXISTS time (
+    start_time  TIMESTAMP  NOT NULL PRIMARY KEY,
+    hour        SMALLINT   NOT NULL,
+    day         SMALLINT   NOT NULL,
+    week        SMALLINT   NOT NULL,            -- ISO 8601 week
+    month       SMALLINT   NOT NULL,
+    year        SMALLINT   NOT NULL,
+    weekday     SMALLINT   NOT NULL             -- ISO: 1 = Monday ... 7 = Sunday
+) {layout}
+"""
+
+# ---------------------------------------------------------------- physical design
+# PostgreSQL keeps plain heaps (plus the indexes below); Redshift distributes and sorts.
+# songplays and time are the big tables and are joined on start_time, so they share it as
+# distribution and sort key; the dimensions are small enough to copy to every node (ALL).
+
+IDENTITY = {POSTGRES: "GENERATED BY DEFAULT AS IDENTITY", REDSHIFT: "IDENTITY(1, 1)"}
+
+REDSHIFT_LAYOUT = {
+    "etl_runs": "DISTSTYLE ALL",
+    "loaded_objects": "DISTSTYLE ALL SORTKEY (object_key)",
+    "rejects": "DISTSTYLE EVEN SORTKEY (run_id)",
+    "staging_events": "DISTSTYLE EVEN SORTKEY (run_id)",
+    "staging_songs": "DISTSTYLE EVEN SORTKEY (run_id)",
+    "songplays": "DISTKEY (start_time) SORTKEY (start_time)",
+    "users": "DISTSTYLE ALL SORTKEY (user_id)",
+    "songs": "DISTSTYLE ALL SORTKEY (song_id)",
+    "artists": "DISTSTYLE ALL SORTKEY (artist_id)",
+    "time": "DISTKEY (start_time) SORTKEY (start_time)",
+}
+
+# Indexes on PostgreSQL only (Redshift has none): planning looks objects up by key, and each
+# run reads only its own staging rows (BRIN: tiny, and staging is appended in run order).
+POSTGRES_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS loaded_objects_key ON loaded_objects (object_key)",
+    "CREATE INDEX IF NOT EXISTS staging_events_run ON staging_events USING brin (run_id)",
+    "CREATE INDEX IF NOT EXISTS staging_songs_run ON staging_songs USING brin (run_id)",
+    "CREATE INDEX IF NOT EXISTS rejects_run ON rejects (run_id)",
+]
+
+TABLES = {  # name -> CREATE statement, in creation order
+    "etl_runs": ETL_RUNS_CREATE,
+    "loaded_objects": LOADED_OBJECTS_CREATE,
+    "rejects": REJECTS_CREATE,
+    "staging_events": STAGING_EVENTS_CREATE,
+    "staging_songs": STAGING_SONGS_CREATE,
+    "songplays": SONGPLAYS_CREATE,
+    "users": USERS_CREATE,
+    "songs": SONGS_CREATE,
+    "artists": ARTISTS_CREATE,
+    "time": TIME_CREATE,
+}
+STAR_TABLES = ["songplays", "users", "songs", "artists", "time"]
+
+
+def create_table_queries(dialect: str) -> list[str]:
+    """CREATE TABLE (and, on PostgreSQL, CREATE INDEX) statements for one dialect."""
+    statements = [
+        sql.format(
+            identity=IDENTITY[dialect],
+            layout=REDSHIFT_LAYOUT[name] if dialect == REDSHIFT else "",
+        ).strip()
+        for name, sql in TABLES.items()
+    ]
+    return statements + (POSTGRES_INDEXES if dialect == POSTGRES else [])
+
+
+drop_table_queries = [f"DROP TABLE IF EXISTS {name}" for name in reversed(TABLES)]
+
+# ============================================================================ 2. a run
+
+# Runs take turns: the second waits for the first, then plans against what it loaded.
+RUN_LOCK = "LOCK TABLE etl_runs IN SHARE ROW EXCLUSIVE MODE"
+REDSHIFT_RUN_LOCK = "LOCK etl_runs"
+
+RUN_NEXT_ID = "SELECT COALESCE(MAX(run_id), 0) + 1 FROM etl_runs"
+
+RUN_START = """
+INSERT INTO etl_runs (run_id, started_at, outcome, target)
+VALUES (%(run_id)s, %(started_at)s, 'running', %(target)s)
+"""
+
+RUN_FINISH = """
+UPDATE etl_runs
+SET finished_at = %(finished_at)s, outcome = %(outcome)s, objects_loaded = %(objects_loaded)s,
+    events_staged = %(events_staged)s, songs_staged = %(songs_staged)s,
+    rows_rejected = %(rows_rejected)s, songplays_added = %(songplays_added)s, message = %(message)s
+WHERE run_id = %(run_id)s
+"""
+
+RUN_CHECKS = "UPDATE etl_runs SET checks = %(checks)s WHERE run_id = %(run_id)s"
+
+# ---------------------------------------------------------------- planning
+# The listing of both sources goes into a temporary table; the plan is every listed object
+# not loaded before under the same key, size and ETag. Object ids continue the sequence.
+
+LISTED_OBJECTS_CREATE = """
+CREATE TEMPORARY TABLE listed_objects (
+    source      VARCHAR(8)     NOT NULL,
+    object_key  VARCHAR(1024)  NOT NULL,
+    etag        VARCHAR(128),
+    size        BIGINT         NOT NULL
+)
+"""
+
+LISTED_OBJECTS_COPY = (
+    "COPY listed_objects (source, object_key, etag, size) FROM STDIN "
+    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
+)
+
+LISTED_OBJECTS_DROP = "DROP TABLE IF EXISTS listed_objects"
+
+PLAN_NEW_OBJECTS = """
+INSERT INTO loaded_objects (object_id, run_id, source, object_key, etag, size)
+SELECT (SELECT COALESCE(MAX(object_id), 0) FROM loaded_objects)
+           + ROW_NUMBER() OVER (ORDER BY l.source, l.object_key),
+       %(run_id)s, l.source, l.object_key, l.etag, l.size
+FROM listed_objects l
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM loaded_objects o
+    WHERE o.object_key = l.object_key
+      AND o.size = l.size
+      AND (o.etag = l.etag OR (o.etag IS NULL AND l.etag IS NULL))
+)
+"""
+
+PLANNED_OBJECTS = """
+SELECT object_id, source, object_key, etag, size
+FROM loaded_objects
+WHERE run_id = %(run_id)s
+ORDER BY object_id
+"""
+
+PLAN_ALREADY_LOADED = """
+SELECT l.source, COUNT(*)
+FROM listed_objects l
+WHERE EXISTS (SELECT 1 FROM loaded_objects o WHERE o.object_key = l.object_key AND o.run_id <> %(run_id)s)
+GROUP BY l.source
+"""
+
+# ---------------------------------------------------------------- staging
+# PostgreSQL targets: the toolkit streams typed rows. The delimiter and quote are control
+# characters that cannot occur unescaped in JSON text, so almost nothing needs quoting.
+
+STAGING_COPY = (
+    "COPY {table} ({columns}) FROM STDIN "
+    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
+)
+
+REJECTS_COPY = (
+    "COPY rejects (run_id, source, object_key, line, record_no, reason, record) FROM STDIN "
+    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
+)
+
+# The columns of a table as the server has them, to type records and to compare with the model.
+TABLE_COLUMNS = """
+SELECT column_name, data_type, character_maximum_length, is_nullable
+FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = %(table)s
+ORDER BY ordinal_position
+"""
+
+# PostgreSQL plans the transforms on statistics, which COPY does not update (Redshift's COPY
+# does, unless told not to). Sorts and hashes of a big run get room to stay in memory.
+POSTGRES_SESSION_SETTINGS = ["SET work_mem = '128MB'"]
+POSTGRES_AFTER_STAGING = ["ANALYZE staging_events", "ANALYZE staging_songs"]
+
+OBJECT_COUNTS_UPDATE = """
+UPDATE loaded_objects
+SET records = COALESCE((SELECT COUNT(*) FROM {staging} s WHERE s.object_id = loaded_objects.object_id), 0),
+    rejected = COALESCE((SELECT COUNT(*) FROM rejects r
+                         WHERE r.run_id = %(run_id)s AND r.object_key = loaded_objects.object_key), 0)
+WHERE run_id = %(run_id)s AND source = %(source)s
+"""
+
+# ============================================================================ 3. transforms
+# Each run transforms only the records it staged (run_id >= since_run); a rebuild empties the
+# star schema and runs the same statements with since_run = 0.
+
+START_TIME = "TIMESTAMP 'epoch' + {ts} / 1000.0 * INTERVAL '1 second'"  # milliseconds kept
+
+# ---------------------------------------------------------------- songs
+# One row per song_id; the latest loaded record wins, so this run's rows replace older ones.
+
+SONGS_DELETE_RELOADED = """
+DELETE FROM songs
+WHERE song_id IN (SELECT song_id FROM staging_songs WHERE run_id >= %(since_run)s)
+"""
+
+SONGS_INSERT = """
+INSERT INTO songs (song_id, title, artist_id, year, duration)
+SELECT song_id, title, artist_id, NULLIF(year, 0), duration
+FROM (
+    SELECT song_id, title, artist_id, year, duration,
+           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY object_id DESC, source_line DESC) AS pick
+    FROM staging_songs
+    WHERE run_id >= %(since_run)s
+) latest
+WHERE pick = 1
+"""
+
+# ---------------------------------------------------------------- artists
+# One row per artist_id, empty strings as NULL. Where an artist's rows disagree, the most
+# complete row wins, then the latest loaded: a later song without a location does not erase it.
+
+ARTIST_COMPLETENESS = (
+    "(CASE WHEN {name} IS NULL THEN 0 ELSE 1 END + CASE WHEN {location} IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN {latitude} IS NULL THEN 0 ELSE 1 END + CASE WHEN {longitude} IS NULL THEN 0 ELSE 1 END)"
+)
+
+ARTIST_CANDIDATES_DROP = "DROP TABLE IF EXISTS artist_candidates"
+
+ARTIST_CANDIDATES = f"""
+CREATE TEMPORARY TABLE artist_candidates AS
+SELECT artist_id, name, location, latitude, longitude, completeness
+FROM (
+    SELECT artist_id, name, location, latitude, longitude, completeness,
+           ROW_NUMBER() OVER (PARTITION BY artist_id
+                              ORDER BY completeness DESC, object_id DESC, source_line DESC) AS pick
+    FROM (
+        SELECT artist_id, NULLIF(artist_name, '') AS name, NULLIF(artist_location, '') AS location,
+               artist_latitude AS latitude, artist_longitude AS longitude, object_id, source_line,
+               {ARTIST_COMPLETENESS.format(name="NULLIF(artist_name, '')",
+                                           location="NULLIF(artist_location, '')",
+                                           latitude="artist_latitude",
+                                           longitude="artist_longitude")} AS completeness
+        FROM staging_songs
+        WHERE run_id >= %(since_run)s
+    ) rows_since
+) ranked
+WHERE pick = 1
+"""
+
+ARTISTS_DELETE_REPLACED = f"""
+DELETE FROM artists
+USING artist_candidates c
+WHERE artists.artist_id = c.artist_id
+  AND c.completeness >= {ARTIST_COMPLETENESS.format(name="artists.name", location="artists.location",
+                                                   latitude="artists.latitude",
+                                                   longitude="artists.longitude")}
+"""
+
+ARTISTS_INSERT = """
+INSERT INTO artists (artist_id, name, location, latitude, longitude)
+SELECT c.artist_id, c.name, c.location, c.latitude, c.longitude
+FROM artist_candidates c
+WHERE NOT EXISTS (SELECT 1 FROM artists a WHERE a.artist_id = c.artist_id)
+"""
+
+# ---------------------------------------------------------------- songplays
+# A songplay's song is the song whose title, artist name and duration equal the event's song,
+# artist and length (the smallest song_id if several do). Songs that arrive after their plays
+# fill in the songplays that had none.
+
+SONG_MATCHES = """
+SELECT title, artist_name, duration, MIN(song_id) AS song_id
+FROM staging_songs
+GROUP BY title, artist_name, duration
+"""
+
+SONGPLAYS_MATCH_LATE_SONGS = f"""
+UPDATE songplays
+SET song_id = m.song_id, artist_id = s.artist_id
+FROM staging_events e,
+     ({SONG_MATCHES.strip()} HAVING MAX(run_id) >= %(since_run)s) m,
+     songs s
+WHERE songplays.song_id IS NULL
+  AND e.page = 'NextSong'
+  AND e.session_id = songplays.session_id
+  AND e.item_in_session = songplays.item_in_session
+  AND {START_TIME.format(ts="e.ts")} = songplays.start_time
+  AND m.title = e.song AND m.artist_name = e.artist AND m.duration = e.length
+  AND s.song_id = m.song_id
+"""
+
+SONGPLAYS_INSERT = f"""
+INSERT INTO songplays (start_time, user_id, level, song_id, artist_id, session_id, item_in_session,
+                       location, user_agent)
+SELECT e.start_time, e.user_id, e.level, m.song_id, s.artist_id, e.session_id, e.item_in_session,
+       e.location, e.user_agent
+FROM (
+    SELECT {START_TIME.format(ts="ts")} AS start_time, user_id, level, session_id, item_in_session,
+           location, user_agent, song, artist, length,
+           ROW_NUMBER() OVER (PARTITION BY session_id, item_in_session, ts
+                              ORDER BY object_id, source_line) AS copy_no
+    FROM staging_events
+    WHERE run_id >= %(since_run)s AND page = 'NextSong'
+) e
+LEFT JOIN ({SONG_MATCHES.strip()}) m
+       ON m.title = e.song AND m.artist_name = e.artist AND m.duration = e.length
+LEFT JOIN songs s ON s.song_id = m.song_id
+WHERE e.copy_no = 1
+  AND NOT EXISTS (
+      SELECT 1 FROM songplays p
+      WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+        AND p.start_time = e.start_time
+  )
+"""
+
+# ---------------------------------------------------------------- users
+# One row per user id (a logged-out visitor has none). Name, gender and level come from the
+# user's latest event by ts; a late file for an old day never overrides a newer level.
+
+USER_CANDIDATES_DROP = "DROP TABLE IF EXISTS user_candidates"
+
+USER_CANDIDATES = f"""
+CREATE TEMPORARY TABLE user_candidates AS
+SELECT user_id, first_name, last_name, gender, level, {START_TIME.format(ts="ts")} AS seen_at
+FROM (
+    SELECT user_id, first_name, last_name, gender, level, ts,
+           ROW_NUMBER() OVER (PARTITION BY user_id
+                              ORDER BY ts DESC, object_id DESC, source_line DESC) AS pick
+    FROM staging_events
+    WHERE run_id >= %(since_run)s AND user_id IS NOT NULL
+) ranked
+WHERE pick = 1
+"""
+
+USERS_DELETE_SUPERSEDED = """
+DELETE FROM users
+USING user_candidates c
+WHERE users.user_id = c.user_id AND users.last_seen_at <= c.seen_at
+"""
+
+USERS_INSERT = """
+INSERT INTO users (user_id, first_name, last_name, gender, level, last_seen_at)
+SELECT c.user_id, c.first_name, c.last_name, c.gender, c.level, c.seen_at
+FROM user_candidates c
+WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = c.user_id)
+"""
+
+# ---------------------------------------------------------------- time
+# One row per distinct songplay start_time. EXTRACT(week) is the ISO week on both engines;
+# neither has an ISO weekday, so it is derived from dow (0 = Sunday).
+
+TIME_INSERT = f"""
+INSERT INTO time (start_time, hour, day, week, month, year, weekday)
+SELECT start_time,
+       EXTRACT(hour FROM start_time), EXTRACT(day FROM start_time), EXTRACT(week FROM start_time),
+       EXTRACT(month FROM start_time), EXTRACT(year FROM start_time),
+       MOD(CAST(EXTRACT(dow FROM start_time) AS INTEGER) + 6, 7) + 1
+FROM (
+    SELECT DISTINCT {START_TIME.format(ts="ts")} AS start_time
+    FROM staging_events
+    WHERE run_id >= %(since_run)s AND page = 'NextSong'
+) new_times
+WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = new_times.start_time)
+"""
+
+transform_queries = [
+    SONGS_DELETE_RELOADED,
+    SONGS_INSERT,
+    ARTIST_CANDIDATES_DROP,
+    ARTIST_CANDIDATES,
+    ARTISTS_DELETE_REPLACED,
+    ARTISTS_INSERT,
+    ARTIST_CANDIDATES_DROP,
+    SONGPLAYS_MATCH_LATE_SONGS,
+    SONGPLAYS_INSERT,
+    USER_CANDIDATES_DROP,
+    USER_CANDIDATES,
+    USERS_DELETE_SUPERSEDED,
+    USERS_INSERT,
+    USER_CANDIDATES_DROP,
+    TIME_INSERT,
+]
+
+# A rebuild empties the star schema (DELETE, not TRUNCATE: Redshift's TRUNCATE commits).
+rebuild_queries = [f"DELETE FROM {name}" for name in STAR_TABLES]
+
+TABLE_ROWS = "SELECT COUNT(*) FROM {table}"
+
+# ============================================================================ 4. reports
+
+RECENT_RUNS = """
+SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
+       rows_rejected, songplays_added, checks, message
+FROM etl_runs
+ORDER BY run_id DESC
+LIMIT %(limit)s
+"""
+
+LOADED_BY_SOURCE = """
+SELECT source, COUNT(*) AS objects, CAST(SUM(size) AS BIGINT) AS bytes, CAST(SUM(records) AS BIGINT) AS records,
+       CAST(SUM(rejected) AS BIGINT) AS rejected
+FROM loaded_objects
+GROUP BY source
+ORDER BY source
+"""
+
+FIRST_REJECTS = """
+SELECT object_key, line, record_no, reason
+FROM rejects
+WHERE run_id = %(run_id)s
+ORDER BY object_key, record_no
+LIMIT %(limit)s
+"""

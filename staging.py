@@ -1,0 +1,372 @@
+"""Typing source records for the staging tables: each record becomes one row, or a reject
+with a reason a person can read. The good records around a bad one always load.
+
+Types, sizes and required fields come from the staging tables as the server declares them
+(information_schema), so the schema in sql_queries.py is the only place they are written.
+Ranges, which SQL cannot declare portably, are below.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+import orjson
+import psycopg2.extensions
+
+import sql_queries as sql
+from sources import RawRecord, SourceObject, split_records
+
+DELIMITER, QUOTE = "\x02", "\x01"  # the COPY format of sql.STAGING_COPY
+EMPTY_STRING = QUOTE + QUOTE  # a quoted empty field: '' rather than NULL
+RECORD_TEXT_LIMIT = 1000  # characters of a rejected record kept in rejects.record
+CHUNK_BYTES = 1 << 20  # rows are sent to COPY in chunks of about this size
+
+EPOCH_MS_2000 = 946_684_800_000
+INTEGER_BOUNDS = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+
+
+def epoch_ms(value: float) -> str:
+    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# Domain ranges: (lowest, highest, how to show a value). ts may not be earlier than 2000 nor
+# more than a day after the run started (clock skew); the upper bound is set per run.
+RANGES: dict[str, dict[str, tuple[float | None, float | None, Callable[[float], str]]]] = {
+    "staging_events": {
+        "ts": (EPOCH_MS_2000, None, epoch_ms),
+        "length": (0, None, repr),
+        "item_in_session": (0, None, repr),
+        "session_id": (0, None, repr),
+        "registration": (0, None, repr),
+        "status": (100, 599, repr),
+    },
+    "staging_songs": {
+        "duration": (0, None, repr),
+        "year": (0, 2100, repr),
+        "artist_latitude": (-90, 90, repr),
+        "artist_longitude": (-180, 180, repr),
+        "num_songs": (0, None, repr),
+    },
+}
+
+
+class Reject(Exception):
+    """A record that cannot be staged; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    field: str  # the key in the source record
+    data_type: str  # as information_schema says: integer, double precision, character varying...
+    max_bytes: int | None
+    required: bool
+    low: float | None = None
+    high: float | None = None
+    show: Callable[[float], str] = repr
+
+
+def staging_columns(cur: psycopg2.extensions.cursor, table: str, run_started: datetime) -> list[Column]:
+    """The source columns of a staging table, typed as the server has them."""
+    cur.execute(sql.TABLE_COLUMNS, {"table": table})
+    declared = {name: (dtype, size, nullable == "NO") for name, dtype, size, nullable in cur.fetchall()}
+    ranges = dict(RANGES[table])
+    if "ts" in ranges:
+        latest = (run_started + timedelta(days=1)).timestamp() * 1000
+        ranges["ts"] = (EPOCH_MS_2000, latest, epoch_ms)
+    columns = []
+    for name, field in sql.STAGING_FIELDS[table].items():
+        dtype, size, required = declared[name]
+        low, high, show = ranges.get(name, (None, None, repr))
+        columns.append(Column(name, field, dtype, size, required, low, high, show))
+    return columns
+
+
+# --------------------------------------------------------------------------- one value
+
+
+def _shown(value: Any) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", dict: "an object", list: "an array", str: "a string"}.get(type(value), "a number")
+
+
+def _in_range(col: Column, number: float) -> None:
+    if col.low is not None and number < col.low:
+        raise Reject(f"{col.field}: {col.show(number)} is below {col.show(col.low)}")
+    if col.high is not None and number > col.high:
+        raise Reject(f"{col.field}: {col.show(number)} is above {col.show(col.high)}")
+
+
+def _parse_integer(text: str) -> int | None:
+    text = text.strip()
+    if text.isascii() and text.lstrip("+-").isdigit():
+        return int(text)
+    try:
+        number = float(text)  # "1540919166796.0" and "1e3" are integers written as decimals
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _integer(col: Column) -> Callable[[Any], str]:
+    bound = INTEGER_BOUNDS[col.data_type]
+
+    def convert(value: Any) -> str:
+        if type(value) is int:
+            number: int | None = value
+        elif type(value) is float:
+            number = int(value) if value.is_integer() else None
+        elif type(value) is str:
+            number = _parse_integer(value)
+        else:
+            number = None
+        if number is None:
+            raise Reject(f"{col.field}: {_shown(value)} is not an integer")
+        if not -bound <= number <= bound:
+            raise Reject(f"{col.field}: {number} does not fit in {col.data_type}")
+        _in_range(col, number)
+        return str(number)
+
+    return convert
+
+
+def _float(col: Column) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if type(value) is float or type(value) is int:
+            number = float(value)
+        elif type(value) is str and value.strip():
+            try:
+                number = float(value)
+            except ValueError:
+                raise Reject(f"{col.field}: {_shown(value)} is not a number") from None
+        else:
+            raise Reject(f"{col.field}: {_shown(value)} is not a number")
+        if not math.isfinite(number):
+            raise Reject(f"{col.field}: {_shown(value)} is not a finite number")
+        _in_range(col, number)
+        return repr(number)  # the shortest text that reads back as the same double
+
+    return convert
+
+
+def _text(col: Column) -> Callable[[Any], str]:
+    limit = col.max_bytes or 65535
+
+    def convert(value: Any) -> str:
+        if type(value) is not str:
+            if type(value) in (int, float):
+                value = repr(value)
+            else:
+                raise Reject(f"{col.field}: expected text, got {_kind(value)}")
+        if not value:
+            return EMPTY_STRING
+        if len(value) * 4 > limit and len(value.encode()) > limit:  # cheap test first
+            raise Reject(f"{col.field}: {len(value.encode()):,} bytes, longer than the column's {limit:,}")
+        if not value.isprintable():  # rare: control characters need quoting, NUL cannot be stored
+            if "\x00" in value:
+                raise Reject(f"{col.field}: contains a NUL character")
+            return csv_field(value)
+        return value
+
+    return convert
+
+
+def column_kind(col: Column) -> str:
+    if col.data_type in INTEGER_BOUNDS:
+        return "integer"
+    if col.data_type in ("double precision", "real", "numeric"):
+        return "float"
+    return "text"
+
+
+def converter(col: Column) -> Callable[[Any], str]:
+    """value -> its COPY text, or Reject. A missing value, or an empty one, is NULL (an empty
+    string stays an empty string in a text column) unless the field is required."""
+    kind = column_kind(col)
+    typed = {"integer": _integer, "float": _float, "text": _text}[kind](col)
+    absent = EMPTY_STRING if kind == "text" else ""
+    missing = f"missing required field {col.field}"
+
+    def convert(value: Any) -> str:
+        if value is None or value == "":
+            if col.required:
+                raise Reject(missing)
+            return "" if value is None else absent
+        return typed(value)
+
+    return convert
+
+
+def csv_field(value: str) -> str:
+    """Quote a field for the COPY format when it holds a delimiter, quote or line break."""
+    if QUOTE in value or DELIMITER in value or "\n" in value or "\r" in value:
+        return QUOTE + value.replace(QUOTE, QUOTE + QUOTE) + QUOTE
+    return value
+
+
+# --------------------------------------------------------------------------- records
+
+
+class RecordTyper:
+    """Turns parsed records into COPY rows of one staging table.
+
+    The row function is compiled from the columns: each field's common case (a short
+    printable string, an integer or a float within range) is one inline test, and anything
+    else goes through the column's full converter, which types it or raises Reject. This
+    keeps typing a million events to a few seconds."""
+
+    def __init__(self, columns: list[Column], run_id: int) -> None:
+        self.columns = [c.name for c in columns] + ["run_id", "object_id", "source_line"]
+        self.run_prefix = f"{DELIMITER}{run_id}{DELIMITER}"
+        self._row = _compile_row(columns)
+
+    def row(self, value: Any, object_id: int, line: int | None) -> str:
+        if type(value) is not dict:
+            raise Reject(f"not a JSON object but {_kind(value)}")
+        return self._row(value) + self.run_prefix + f"{object_id}{DELIMITER}{'' if line is None else line}"
+
+
+def _fast_paths(col: Column) -> list[tuple[str, str]]:
+    """(condition on v, COPY text of v) for a column's common, valid values, in the order tried."""
+    kind = column_kind(col)
+    if kind == "text":
+        return [(f"v.__class__ is str and 0 < len(v) <= {(col.max_bytes or 65535) // 4} and v.isprintable()", "v")]
+    if kind == "integer":
+        bound = INTEGER_BOUNDS[col.data_type]
+        low = -bound if col.low is None else max(-bound, math.ceil(col.low))
+        high = bound if col.high is None else min(bound, math.floor(col.high))
+        return [
+            (f"v.__class__ is int and {low} <= v <= {high}", "str(v)"),
+            (f"v.__class__ is str and v.isdigit() and v.isascii() and {low} <= int(v) <= {high}", "v"),  # "39"
+            (f"v.__class__ is float and v.is_integer() and {low} <= v <= {high}", "str(int(v))"),  # 1.5e12
+        ]
+    low = -sys.float_info.max if col.low is None else col.low
+    high = sys.float_info.max if col.high is None else col.high
+    return [(f"v.__class__ is float and {low!r} <= v <= {high!r}", "repr(v)")]  # NaN and inf fail it
+
+
+def _compile_row(columns: list[Column]) -> Callable[[dict[str, Any]], str]:
+    code = ["def row(record):", "    get = record.get"]
+    namespace: dict[str, Any] = {"DELIMITER": DELIMITER}
+    for i, col in enumerate(columns):
+        namespace[f"convert{i}"] = converter(col)
+        tests = ([] if col.required else [("v is None", "''")]) + _fast_paths(col)
+        code.append(f"    v = get({col.field!r})")
+        for n, (test, text) in enumerate(tests):
+            code.append(f"    {'el' if n else ''}if {test}: f{i} = {text}")
+        code.append(f"    else: f{i} = convert{i}(v)")
+    code.append(f"    return DELIMITER.join(({', '.join(f'f{i}' for i in range(len(columns)))},))")
+    exec("\n".join(code), namespace)  # noqa: S102 - compiled from our own column list
+    row: Callable[[dict[str, Any]], str] = namespace["row"]
+    return row
+
+
+@dataclass
+class StageCounts:
+    objects: int = 0
+    rows: int = 0
+    rejected: int = 0
+
+
+class RejectSpool:
+    """Rejects of a run, kept on disk past a few MB, written to `rejects` with one COPY.
+
+    They outlive the run's transaction: a run that fails on too many rejects rolls back its
+    data but still records why, under the id of the failed run."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        self.count = 0
+        self.first: list[str] = []
+
+    def add(self, obj: SourceObject, record_no: int, line: int | None, reason: str, text: str) -> None:
+        self.count += 1
+        if len(self.first) < 3:
+            where = f"line {line}" if line is not None else f"record {record_no}"
+            self.first.append(f"{obj.key} {where}: {reason}")
+        fields = [obj.source, obj.key, "" if line is None else str(line), str(record_no), reason[:500],
+                  text[:RECORD_TEXT_LIMIT]]
+        # Control characters are shown escaped, so every spooled row is exactly one line.
+        row = DELIMITER.join(_CONTROL.sub(_escape, f) for f in fields)
+        self.file.write(row.encode("utf-8", "replace") + b"\n")
+
+    def copy_to_warehouse(self, cur: psycopg2.extensions.cursor, run_id: int) -> None:
+        if not self.count:
+            return
+        self.file.seek(0)
+        prefix = f"{run_id}{DELIMITER}".encode()
+        cur.copy_expert(sql.REJECTS_COPY, ChunkReader(prefix + line for line in self.file))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or f"\\x{ord(char):02x}"
+
+
+def record_text(record: RawRecord) -> str:
+    raw = record.text if record.text is not None else orjson.dumps(record.value)
+    return raw[: RECORD_TEXT_LIMIT * 4].decode("utf-8", "replace")
+
+
+def typed_chunks(
+    objects: Iterable[tuple[SourceObject, bytes]],
+    object_ids: dict[str, int],
+    typer: RecordTyper,
+    rejects: RejectSpool,
+    counts: StageCounts,
+    on_progress: Callable[[], None] = lambda: None,
+) -> Iterator[bytes]:
+    """COPY data for one staging table, about CHUNK_BYTES at a time; rejects go to the spool."""
+    rows: list[str] = []
+    size = 0
+    for obj, data in objects:
+        object_id = object_ids[obj.key]
+        for record_no, record in enumerate(split_records(data), 1):
+            try:
+                if record.problem is not None:
+                    raise Reject(record.problem)
+                rows.append(typer.row(record.value, object_id, record.line))
+                counts.rows += 1
+            except Reject as exc:
+                counts.rejected += 1
+                rejects.add(obj, record_no, record.line, str(exc), record_text(record))
+        counts.objects += 1
+        size += len(data)
+        if size >= CHUNK_BYTES:
+            yield ("\n".join(rows) + "\n").encode()
+            rows, size = [], 0
+            on_progress()
+    if rows:
+        yield ("\n".join(rows) + "\n").encode()
+
+
+class ChunkReader:
+    """A file-like view of an iterator of byte chunks, for psycopg2's copy_expert, which
+    sends whatever each read() returns and stops at the first empty one."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = iter(chunks)
+
+    def read(self, size: int = -1) -> bytes:
+        for chunk in self.chunks:
+            if chunk:
+                return chunk
+        return b""
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)

@@ -1,0 +1,284 @@
+"""Real servers for the tests: PostgreSQL (the embedded one the toolkit starts, and the
+machine's at 127.0.0.1:5432) and S3 (moto's server mode, over HTTP on loopback).
+
+Under CI=true a missing server fails the tests that need it instead of skipping them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT.parent / "shared" / "data" / "sparkify-sample"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret-key-never-printed",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail under CI: a test that needs a server never passes silently."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: servers are required)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class S3Server:
+    endpoint_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self):  # noqa: ANN201 - a boto3 client
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
+                            aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"])
+
+    def make_bucket(self, name: str) -> str:
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[S3Server]:
+    """moto in server mode, as a separate process listening on loopback."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    else:
+        proc.kill()
+    if proc.poll() is not None:
+        unavailable("moto's S3 server did not start")
+    env = dict(FAKE_AWS, DWH_S3_ENDPOINT_URL=url, DWH_S3_REGION="us-east-1")
+    yield S3Server(url, env)
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def s3(moto_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The moto server, with this process's environment pointing boto3 and dwh.cfg at it."""
+    for k, v in moto_server.env.items():
+        monkeypatch.setenv(k, v)
+    return moto_server
+
+
+# --------------------------------------------------------------------------- warehouses
+
+MACHINE_PG = {"host": "127.0.0.1", "port": 5432, "user": os.environ.get("DWH_TEST_PG_USER", "postgres")}
+
+
+@dataclass
+class Warehouse:
+    """One empty database on a real PostgreSQL server, and the settings that point the
+    scripts at it. `run` starts a script as a user would: a subprocess with a dwh.cfg file."""
+
+    target: str
+    settings: dict[str, dict[str, str]]
+    workdir: Path
+    dsn: dict[str, object]
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def write_config(self, **overrides: dict[str, str]) -> Path:
+        sections = {s: dict(v) for s, v in self.settings.items()}
+        for section, values in overrides.items():
+            sections.setdefault(section, {}).update(values)
+        path = self.workdir / "dwh.cfg"
+        path.write_text("".join(
+            f"[{section}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
+            for section, values in sections.items()
+        ))
+        return path
+
+    def run(self, script: str, *args: str, env: dict[str, str] | None = None, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        config = self.write_config()
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
+        full_env.update(self.extra_env)
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / script), "--config", str(config), *args],
+            capture_output=True, text=True, env=full_env, cwd=self.workdir, timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{script} {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def connect(self):  # noqa: ANN201 - a psycopg2 connection
+        import psycopg2
+
+        conn = psycopg2.connect(**self.dsn)
+        conn.autocommit = True
+        return conn
+
+    def query(self, sql: str, params: object = None) -> list[tuple]:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall() if cur.description else []
+        conn.close()
+        return rows
+
+    def scalar(self, sql: str, params: object = None) -> object:
+        return self.query(sql, params)[0][0]
+
+    def execute(self, sql: str, params: object = None) -> None:
+        conn = self.connect()
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+        conn.close()
+
+    def counts(self) -> dict[str, int]:
+        tables = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
+        return {t: int(self.scalar(f"SELECT COUNT(*) FROM {t}")) for t in tables}  # type: ignore[call-overload]
+
+    def load(self, log_data: Path | str, song_data: Path | str, *args: str, check: bool = True,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        self.settings["S3"].update({"LOG_DATA": str(log_data), "SONG_DATA": str(song_data)})
+        return self.run("etl.py", *args, check=check, env=env)
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The toolkit's own embedded PostgreSQL, started once; scripts join it by its folder."""
+    sys.path.insert(0, str(ROOT))
+    import dwh
+
+    folder = tmp_path_factory.mktemp("embedded")
+    cfg = dwh.load_config(ROOT / "dwh.cfg")
+    cfg["WAREHOUSE"]["EMBEDDED_DIR"] = str(folder)
+    try:
+        dwh.start_embedded(cfg)
+    except dwh.DwhError as exc:
+        unavailable(f"the embedded PostgreSQL server did not start: {exc}")
+    yield folder
+
+
+@pytest.fixture(scope="session")
+def machine_postgres() -> dict[str, object]:
+    import psycopg2
+
+    try:
+        psycopg2.connect(dbname="postgres", connect_timeout=3, **MACHINE_PG).close()  # type: ignore[arg-type]
+    except psycopg2.OperationalError as exc:
+        unavailable(f"no PostgreSQL server at 127.0.0.1:5432 ({str(exc).strip()})")
+    return MACHINE_PG
+
+
+def _fresh_database(admin_dsn: dict[str, object], name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(dbname="postgres", **admin_dsn)  # type: ignore[arg-type]
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def _drop_database(admin_dsn: dict[str, object], name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(dbname="postgres", **admin_dsn)  # type: ignore[arg-type]
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def _base_settings() -> dict[str, dict[str, str]]:
+    return {
+        "WAREHOUSE": {},
+        "CLUSTER": {},
+        "S3": {"LOG_DATA": str(SAMPLE / "log_data"), "SONG_DATA": str(SAMPLE / "song_data")},
+        "ETL": {"MAX_REJECTS": "0"},
+    }
+
+
+def _embedded_warehouse(folder: Path, workdir: Path, name: str) -> Iterator[Warehouse]:
+    import psycopg2
+
+    sys.path.insert(0, str(ROOT))
+    import dwh
+
+    cfg = dwh.load_config(ROOT / "dwh.cfg")
+    cfg["WAREHOUSE"]["EMBEDDED_DIR"] = str(folder)
+    uri = dwh.start_embedded(cfg)
+    admin = psycopg2.connect(uri)
+    dsn = dict(admin.get_dsn_parameters())
+    admin.close()
+    dsn = {"host": dsn["host"], "port": int(dsn.get("port", 5432)), "user": dsn["user"]}
+    _fresh_database(dsn, name)
+    settings = _base_settings()
+    settings["WAREHOUSE"] = {"TARGET": "embedded", "EMBEDDED_DIR": str(folder)}
+    settings["CLUSTER"] = {"DB_NAME": name}
+    yield Warehouse("embedded", settings, workdir, dict(dsn, dbname=name))
+    _drop_database(dsn, name)
+
+
+def _postgres_warehouse(server: dict[str, object], workdir: Path, name: str) -> Iterator[Warehouse]:
+    _fresh_database(server, name)
+    settings = _base_settings()
+    settings["WAREHOUSE"] = {"TARGET": "postgres"}
+    settings["CLUSTER"] = {"HOST": str(server["host"]), "DB_PORT": str(server["port"]),
+                           "DB_USER": str(server["user"]), "DB_NAME": name}
+    yield Warehouse("postgres", settings, workdir, dict(server, dbname=name))
+    _drop_database(server, name)
+
+
+def _database_name(request: pytest.FixtureRequest) -> str:
+    import re
+
+    return "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + f"_{os.getpid()}"
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """An empty warehouse of each PostgreSQL kind: the embedded server and the machine's."""
+    name = _database_name(request)
+    if request.param == "embedded":
+        yield from _embedded_warehouse(request.getfixturevalue("embedded_server"), tmp_path, name)
+    else:
+        yield from _postgres_warehouse(request.getfixturevalue("machine_postgres"), tmp_path, name)
+
+
+@pytest.fixture
+def embedded(request: pytest.FixtureRequest, tmp_path: Path, embedded_server: Path) -> Iterator[Warehouse]:
+    """An empty database on the embedded server, for tests that need only one kind."""
+    yield from _embedded_warehouse(embedded_server, tmp_path, _database_name(request))
+
+
+@pytest.fixture
+def loaded(embedded: Warehouse) -> Warehouse:
+    """The embedded warehouse with the real sample loaded from its folder."""
+    embedded.run("create_tables.py")
+    embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
+    return embedded
