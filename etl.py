@@ -65,7 +65,7 @@ def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[Source
     dwh.say("listing sources and planning ...")
     cur.execute(sql.LISTED_OBJECTS_DROP)
     cur.execute(sql.LISTED_OBJECTS_CREATE)
-    cur.copy_expert(sql.LISTED_OBJECTS_COPY, staging.ChunkReader(listing_rows(listing)))
+    staging.copy_in(cur, sql.LISTED_OBJECTS_COPY, listing_rows(listing))
     cur.execute(sql.PLAN_NEW_OBJECTS, {"run_id": run.run_id})
     cur.execute(sql.PLANNED_OBJECTS, {"run_id": run.run_id})
     run.plan = [(oid, SourceObject(source, key, size, etag)) for oid, source, key, etag, size in cur.fetchall()]
@@ -102,7 +102,7 @@ def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
             sources.read_objects(cfg, planned), object_ids, typer, run.rejects, counts, report
         )
         columns = ", ".join(typer.columns)
-        cur.copy_expert(sql.STAGING_COPY.format(table=table, columns=columns), staging.ChunkReader(chunks))
+        staging.copy_in(cur, sql.STAGING_COPY.format(table=table, columns=columns), chunks)
         dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected")
     run.rejects.copy_to_warehouse(cur, run.run_id)
     dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)

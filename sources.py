@@ -164,21 +164,21 @@ def split_records(data: bytes, first_line: int = 1) -> Iterator[RawRecord]:
     """The JSON records of one object, in order, each with the line it starts on.
 
     Newline-delimited objects (the common case) cost one parse per line. A line that is not
-    a JSON value on its own starts a multi-line record (pretty-printed, or several objects
-    on one line) that ends where the text parses, or is rejected where the next record starts
-    (a line beginning with '{' or '[') or at the end of the object (a truncated record)."""
+    a JSON value on its own starts a multi-line text (pretty-printed, or several objects on
+    one line) that ends where it parses, or where the next record starts (a line beginning
+    with '{' or '['), or at the end of the object. Text that does not parse as a whole is
+    split by brackets into its values, so one bad record costs only itself."""
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     if data.lstrip()[:1] == b"[":
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
-            yield from _split_broken_array(data, first_line)
+            yield from _split_values(data, first_line, in_array=True)
             return
         yield from _records_of(value, None)
         return
     lines = data.split(b"\n")
-    offset = first_line - 1
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -188,123 +188,99 @@ def split_records(data: bytes, first_line: int = 1) -> Iterator[RawRecord]:
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
-            i = yield from _multi_line_record(lines, i, offset)
+            i = yield from _multi_line_text(lines, i, first_line)
             continue
-        yield from _records_of(value, offset + i + 1)
+        yield from _records_of(value, first_line + i)
         i += 1
 
 
-def _multi_line_record(lines: list[bytes], start: int, offset: int) -> Generator[RawRecord, None, int]:
-    """From a line that does not parse alone: gather lines until the text parses."""
-    text = lines[start]
-    values = parse_concatenated(text)
+def _multi_line_text(lines: list[bytes], start: int, first_line: int) -> Generator[RawRecord, None, int]:
+    """From a line that does not parse alone: the records of it and the lines it continues into."""
     end = start
-    while values is None:
-        nxt = end + 1
-        if nxt == len(lines) or lines[nxt][:1] in (b"{", b"["):
-            yield RawRecord(offset + start + 1, problem=describe_bad_json(text), text=text)
-            return nxt
-        end = nxt
+    text = lines[start]
+    while True:
+        if text.rstrip()[-1:] in (b"}", b"]"):  # only a closing line can complete a value
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                yield from _records_of(value, first_line + start)
+                return end + 1
+        if end + 1 == len(lines) or lines[end + 1][:1] in (b"{", b"["):
+            break
+        end += 1
         text += b"\n" + lines[end]
-        if lines[end].rstrip()[-1:] in (b"}", b"]"):  # only a closing line can complete it
-            values = parse_concatenated(text)
-    for value in values:
-        yield from _records_of(value, offset + start + 1)
+    yield from _split_values(text, first_line + start)
     return end + 1
 
 
-_DECODER = None
+# JSON strings (so brackets inside them are ignored) and brackets.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_PIECES = re.compile(rb"[^,\r\n]+")
 
 
-def parse_concatenated(text: bytes) -> list[Any] | None:
-    """All JSON values of text written one after another ({..}{..}), or None if it is not that."""
+def _split_values(data: bytes, first_line: int, *, in_array: bool = False) -> Iterator[RawRecord]:
+    """Split text into its top-level values by brackets and parse each on its own; in_array:
+    the elements of an array that opens the text. Slow (a tokenizer in Python), so it runs
+    only on text that did not parse: one bad record does not cost the good ones around it."""
+    depth, value_start, gap_start = 0, -1, data.index(b"[") + 1 if in_array else 0
+    for token in _TOKENS.finditer(data, gap_start):
+        t = token.group()
+        if t in (b"{", b"["):
+            if depth == 0:
+                yield from _gap(data, gap_start, token.start(), first_line)
+                value_start = token.start()
+            depth += 1
+        elif t in (b"}", b"]"):
+            if depth == 0:
+                if in_array and t == b"]":  # the array closes; what follows is read as usual
+                    yield from _gap(data, gap_start, token.start(), first_line)
+                    yield from split_records(data[token.end() :], _line_at(data, token.end(), first_line))
+                    return
+                continue  # a stray closing bracket stays in the gap, as junk
+            depth -= 1
+            if depth == 0:
+                yield from _parsed(data[value_start : token.end()], _line_at(data, value_start, first_line))
+                value_start, gap_start = -1, token.end()
+    if value_start >= 0:
+        yield RawRecord(_line_at(data, value_start, first_line), problem=TRUNCATED, text=data[value_start:].rstrip())
+    else:
+        yield from _gap(data, gap_start, len(data), first_line)
+
+
+def _gap(data: bytes, start: int, end: int, first_line: int) -> Iterator[RawRecord]:
+    """Whatever stands between bracketed values: separators, or scalars and junk as records."""
+    for piece in _PIECES.finditer(data, start, end):
+        text = piece.group().strip()
+        if text:
+            yield from _parsed(text, _line_at(data, piece.start(), first_line))
+
+
+def _parsed(text: bytes, line: int) -> Iterator[RawRecord]:
     try:
-        return [orjson.loads(text)]
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        pass
-    import json
+        yield RawRecord(line, problem=describe_bad_json(text), text=text)
+        return
+    yield from _records_of(value, line)
 
-    global _DECODER
-    _DECODER = _DECODER or json.JSONDecoder()
-    try:
-        s = text.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    values, pos = [], 0
-    while True:
-        while pos < len(s) and s[pos] in " \t\r\n":
-            pos += 1
-        if pos == len(s):
-            return values or None
-        try:
-            value, pos = _DECODER.raw_decode(s, pos)
-        except ValueError:
-            return None
-        values.append(value)
+
+def _line_at(data: bytes, offset: int, first_line: int) -> int:
+    return first_line + data.count(b"\n", 0, offset)
 
 
 def describe_bad_json(text: bytes) -> str:
     try:
-        s = text.decode("utf-8")
+        text.decode("utf-8")
     except UnicodeDecodeError as exc:
         return f"not valid UTF-8 (byte {exc.start + 1})"
-    if s.lstrip()[:1] in ("{", "[") and _unclosed(s):
-        return TRUNCATED
     try:
         orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}" if b"\n" in text.strip() else f"character {exc.pos + 1}"
         return f"not valid JSON: {exc.msg} at {where}"
     return "not valid JSON"
-
-
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
-
-
-def _unclosed(s: str) -> bool:
-    depth = 0
-    for token in _TOKENS.finditer(s.encode()):
-        t = token.group()
-        depth += 1 if t in (b"{", b"[") else -1 if t in (b"}", b"]") else 0
-    return depth > 0
-
-
-def _split_broken_array(data: bytes, first_line: int) -> Iterator[RawRecord]:
-    """A top-level array that does not parse as a whole: parse its elements one by one, so one
-    bad element does not cost the others. Slow (a tokenizer in Python), but only for bad input."""
-    depth, start = 0, -1
-    for token in _TOKENS.finditer(data):
-        t = token.group()
-        if t in (b"{", b"["):
-            depth += 1
-            if depth == 1:  # the outer array opens
-                start = token.end()
-        elif t in (b"}", b"]"):
-            depth -= 1
-            if depth == 0:  # the outer array closes; whatever follows is read as usual
-                yield from _element(data, start, token.start(), first_line)
-                rest_line = first_line + data.count(b"\n", 0, token.end())
-                yield from split_records(data[token.end() :], rest_line)
-                return
-        elif t == b"," and depth == 1:
-            yield from _element(data, start, token.start(), first_line)
-            start = token.end()
-    if start >= 0:
-        yield from _element(data, start, len(data), first_line, truncated=True)
-
-
-def _element(data: bytes, start: int, end: int, first_line: int, *, truncated: bool = False) -> Iterator[RawRecord]:
-    text = data[start:end]
-    if not text.strip():
-        return  # [] or a trailing comma
-    line = first_line + data.count(b"\n", 0, start + len(text) - len(text.lstrip()))
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        problem = TRUNCATED if truncated else None
-        yield RawRecord(line, problem=problem or describe_bad_json(text), text=text.strip())
-        return
-    yield RawRecord(line, value=value)
 
 
 def _records_of(value: Any, line: int | None) -> Iterator[RawRecord]:

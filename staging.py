@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import orjson
+import psycopg2
 import psycopg2.extensions
 
 import sql_queries as sql
@@ -306,7 +307,7 @@ class RejectSpool:
             return
         self.file.seek(0)
         prefix = f"{run_id}{DELIMITER}".encode()
-        cur.copy_expert(sql.REJECTS_COPY, ChunkReader(prefix + line for line in self.file))
+        copy_in(cur, sql.REJECTS_COPY, (prefix + line for line in self.file))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -357,16 +358,35 @@ def typed_chunks(
 
 class ChunkReader:
     """A file-like view of an iterator of byte chunks, for psycopg2's copy_expert, which
-    sends whatever each read() returns and stops at the first empty one."""
+    sends whatever each read() returns and stops at the first empty one.
+
+    psycopg2 reports an exception raised while reading as a failed COPY; the original is
+    kept in `error` so copy_in() can raise it as it was."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self.chunks = iter(chunks)
+        self.error: BaseException | None = None
 
     def read(self, size: int = -1) -> bytes:
-        for chunk in self.chunks:
-            if chunk:
-                return chunk
+        try:
+            for chunk in self.chunks:
+                if chunk:
+                    return chunk
+        except BaseException as exc:
+            self.error = exc
+            raise
         return b""
 
     def readline(self, size: int = -1) -> bytes:
         return self.read(size)
+
+
+def copy_in(cur: psycopg2.extensions.cursor, statement: str, chunks: Iterable[bytes]) -> None:
+    """COPY … FROM STDIN fed by chunks; a failure while producing them is raised as itself."""
+    reader = ChunkReader(chunks)
+    try:
+        cur.copy_expert(statement, reader)
+    except psycopg2.Error:
+        if reader.error is not None:
+            raise reader.error from None
+        raise

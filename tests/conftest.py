@@ -282,3 +282,9 @@ def loaded(embedded: Warehouse) -> Warehouse:
     embedded.run("create_tables.py")
     embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
     return embedded
+
+
+@pytest.fixture
+def postgres(request: pytest.FixtureRequest, tmp_path: Path, machine_postgres: dict[str, object]) -> Iterator[Warehouse]:
+    """An empty database on the machine's PostgreSQL server (TARGET = postgres)."""
+    yield from _postgres_warehouse(machine_postgres, tmp_path, _database_name(request))
