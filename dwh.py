@@ -12,7 +12,8 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "WORK_PREFIX": "",
     },
     "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false"},
+    # cluster.py up|status|down: what it creates (see its --help)
+    "CLUSTER_SETUP": {
+        "CLUSTER_IDENTIFIER": "sparkify-dwh",
+        "NODE_TYPE": "ra3.xlplus",
+        "NUM_NODES": "2",
+        "IAM_ROLE_NAME": "sparkify-dwh-s3-read",
+        "SECURITY_GROUP_ID": "",
+        "INGRESS_CIDR": "",
+        "PUBLICLY_ACCESSIBLE": "true",
+    },
 }
 SECRET_KEYS = (("CLUSTER", "DB_PASSWORD"),)
 
@@ -96,12 +107,11 @@ def validate_config(cfg: configparser.ConfigParser) -> None:
     for key in ("DB_PORT",):
         if not cfg["CLUSTER"][key].strip().isdigit():
             raise ConfigError(f"[CLUSTER] {key} must be a port number, not {cfg['CLUSTER'][key]!r}")
-    if target != "embedded":
-        missing = [k for k in ("HOST", "DB_NAME", "DB_USER") if not cfg["CLUSTER"][k].strip()]
-        if missing:
-            names = ", ".join(f"[CLUSTER] {k} (or DWH_CLUSTER_{k})" for k in missing)
-            raise ConfigError(f"TARGET = {target} needs {names} in dwh.cfg")
     max_rejects(cfg)  # fails early on a malformed value
+    try:
+        cfg.getboolean("ETL", "RUN_CHECKS")
+    except ValueError:
+        raise ConfigError(f"[ETL] RUN_CHECKS is {cfg['ETL']['RUN_CHECKS']!r}; use true or false") from None
 
 
 def config_path(cfg: configparser.ConfigParser, value: str) -> Path:
@@ -138,6 +148,12 @@ def redact(text: str, cfg: configparser.ConfigParser | None) -> str:
 
 
 # --------------------------------------------------------------------------- warehouse
+
+
+def utc_now() -> datetime:
+    """Now, as the warehouse keeps time: UTC in a TIMESTAMP without time zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
 
 
 _embedded_servers: dict[Path, Any] = {}
@@ -193,6 +209,10 @@ def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False) -> psyc
         conn = _connect_embedded(cfg, db)
     else:
         c = cfg["CLUSTER"]
+        missing = [k for k in ("HOST", "DB_USER") if not c[k].strip()]
+        if missing:
+            names = ", ".join(f"[CLUSTER] {k} (or DWH_CLUSTER_{k})" for k in missing)
+            raise ConfigError(f"TARGET = {target} needs {names} in dwh.cfg")
         where = f"{target} at {c['HOST']}:{c['DB_PORT']} (database {db}, user {c['DB_USER']})"
         try:
             conn = psycopg2.connect(
@@ -221,11 +241,9 @@ def _connect_embedded(cfg: configparser.ConfigParser, db: str) -> psycopg2.exten
             raise WarehouseUnreachable(f"cannot connect to the embedded server: {first_line(exc)}") from None
     admin = psycopg2.connect(uri, dbname="postgres")
     admin.autocommit = True
-    with admin.cursor() as cur:
-        try:
-            cur.execute(f'CREATE DATABASE "{db}"')
-        except psycopg2.errors.DuplicateDatabase:
-            pass  # another script created it meanwhile
+    # suppress: another script may have created it meanwhile
+    with admin.cursor() as cur, suppress(psycopg2.errors.DuplicateDatabase):
+        cur.execute(f'CREATE DATABASE "{db}"')
     admin.close()
     return psycopg2.connect(uri, dbname=db, application_name="sparkify-dwh")
 
@@ -424,7 +442,6 @@ def run_script(main: Callable[[], int]) -> None:
     """Run a script's main(): exit 0 on success; one line on stderr and exit 1 on failure.
 
     Set DWH_DEBUG=1 to see the traceback of an unexpected error."""
-    cfg_for_redaction = None
     try:
         code = main()
     except KeyboardInterrupt:
@@ -439,7 +456,7 @@ def run_script(main: Callable[[], int]) -> None:
     except Exception as exc:  # a bug or an unforeseen fault: still one line, details on request
         if os.environ.get("DWH_DEBUG"):
             traceback.print_exc()
-        detail = redact(f"{type(exc).__name__}: {first_line(exc)}", cfg_for_redaction or _config_or_none())
+        detail = redact(f"{type(exc).__name__}: {first_line(exc)}", _config_or_none())
         say(f"error: {detail} (set DWH_DEBUG=1 for the traceback)")
         code = 1
     sys.exit(code)

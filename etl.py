@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from configparser import ConfigParser
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg2.extensions
 
 import dwh
+import redshift
 import sources
 import sql_queries as sql
 import staging
@@ -40,10 +41,7 @@ class Run:
     rejects: staging.RejectSpool = field(default_factory=staging.RejectSpool)
     rows_before: dict[str, int] = field(default_factory=dict)
     rows_after: dict[str, int] = field(default_factory=dict)
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)  # the warehouse keeps UTC in TIMESTAMP
+    redshift: redshift.RedshiftStage | None = None  # the run's S3 work area, on Redshift
 
 
 # --------------------------------------------------------------------------- planning
@@ -65,7 +63,10 @@ def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[Source
     dwh.say("listing sources and planning ...")
     cur.execute(sql.LISTED_OBJECTS_DROP)
     cur.execute(sql.LISTED_OBJECTS_CREATE)
-    staging.copy_in(cur, sql.LISTED_OBJECTS_COPY, listing_rows(listing))
+    if run.redshift is None:
+        staging.copy_in(cur, sql.LISTED_OBJECTS_COPY, listing_rows(listing))
+    else:
+        redshift.copy_listing(cur, run.redshift, listing)
     cur.execute(sql.PLAN_NEW_OBJECTS, {"run_id": run.run_id})
     cur.execute(sql.PLANNED_OBJECTS, {"run_id": run.run_id})
     run.plan = [(oid, SourceObject(source, key, size, etag)) for oid, source, key, etag, size in cur.fetchall()]
@@ -86,31 +87,62 @@ def begin_run(cur: psycopg2.extensions.cursor, cfg: ConfigParser, started: datet
 def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
     """Stream every planned object into its staging table with COPY … FROM STDIN."""
     for source, table in sql.STAGING_TABLE.items():
-        planned = [obj for _, obj in run.plan if obj.source == source]
-        counts = run.staged[source] = staging.StageCounts()
-        if not planned:
-            continue
-        typer = staging.RecordTyper(staging.staging_columns(cur, table, run.started), run.run_id)
-        object_ids = {obj.key: oid for oid, obj in run.plan if obj.source == source}
-        progress = dwh.Progress()
-
-        def report(source: str = source, total: int = len(planned), counts: staging.StageCounts = counts) -> None:
-            progress(lambda: f"staging {source}: {counts.objects:,}/{total:,} objects, "
-                             f"{counts.rows:,} rows, {counts.rejected:,} rejected")
-
-        chunks = staging.typed_chunks(
-            sources.read_objects(cfg, planned), object_ids, typer, run.rejects, counts, report
-        )
-        columns = ", ".join(typer.columns)
-        staging.copy_in(cur, sql.STAGING_COPY.format(table=table, columns=columns), chunks)
-        dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected")
+        run.staged[source] = stage_source(cur, cfg, run, source, table)
     run.rejects.copy_to_warehouse(cur, run.run_id)
     dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
+    count_per_object(cur, run.run_id)
+
+
+def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
+    """Compact the planned objects into parts in S3, then one COPY per staging table."""
+    assert run.redshift is not None
     for source, table in sql.STAGING_TABLE.items():
-        cur.execute(sql.OBJECT_COUNTS_UPDATE.format(staging=table), {"run_id": run.run_id, "source": source})
+        planned = [(oid, obj) for oid, obj in run.plan if obj.source == source]
+        run.staged[source] = redshift.compact_source(cur, run.redshift, run.run_id, table, planned, run.rejects)
+    allowed = enforce_reject_limit(cfg, run)
+    for table in sql.STAGING_TABLE.values():
+        redshift.copy_source(cur, run.redshift, table, int(allowed) - run.rejects.count)
+    objects = {oid: obj for oid, obj in run.plan}
+    skipped = redshift.map_load_errors(run.redshift, redshift.load_errors(cur, run.started))
+    for object_id, line, record_no, reason in skipped:  # rows COPY skipped, within MAXERROR
+        run.rejects.add(objects[object_id], record_no, line, reason, "")
+    for source, table in sql.STAGING_TABLE.items():
+        cur.execute(sql.STAGED_ROWS.format(table=table), {"run_id": run.run_id})
+        run.staged[source].rows = cur.fetchone()[0]
+    redshift.copy_rejects(cur, run.redshift, run.rejects, run.run_id)
+    count_per_object(cur, run.run_id)
 
 
-def enforce_reject_limit(cfg: ConfigParser, run: Run) -> None:
+def count_per_object(cur: psycopg2.extensions.cursor, run_id: int) -> None:
+    """Rows staged and rejected per object, in loaded_objects."""
+    cur.execute(sql.OBJECT_COUNTS_RESET, {"run_id": run_id})
+    for table in sql.STAGING_TABLE.values():
+        cur.execute(sql.OBJECT_RECORDS_UPDATE.format(staging=table), {"run_id": run_id})
+    cur.execute(sql.OBJECT_REJECTED_UPDATE, {"run_id": run_id})
+
+
+def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, source: str, table: str,
+                 ) -> staging.StageCounts:
+    counts = staging.StageCounts()
+    planned = [(oid, obj) for oid, obj in run.plan if obj.source == source]
+    if not planned:
+        return counts
+    typer = staging.RecordTyper(staging.staging_columns(cur, table, run.started), run.run_id)
+    progress = dwh.Progress()
+
+    def report() -> None:
+        progress(lambda: f"staging {source}: {counts.objects:,}/{len(planned):,} objects, "
+                         f"{counts.rows:,} rows, {counts.rejected:,} rejected")
+
+    objects = sources.read_objects(cfg, [obj for _, obj in planned])
+    chunks = staging.typed_chunks(objects, {obj.key: oid for oid, obj in planned}, typer, run.rejects, counts, report)
+    staging.copy_in(cur, sql.STAGING_COPY.format(table=table, columns=", ".join(typer.columns)), chunks)
+    dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected")
+    return counts
+
+
+def enforce_reject_limit(cfg: ConfigParser, run: Run) -> float:
+    """Fail the run past MAX_REJECTS; return how many rejects it allows."""
     limit = dwh.max_rejects(cfg)
     records = sum(c.rows + c.rejected for c in run.staged.values())
     allowed = limit * records if 0 < limit < 1 else limit
@@ -121,6 +153,7 @@ def enforce_reject_limit(cfg: ConfigParser, run: Run) -> None:
             f"{cfg['ETL']['MAX_REJECTS'].strip()} allows; nothing was loaded. First: "
             + "; ".join(run.rejects.first)
         )
+    return allowed
 
 
 # --------------------------------------------------------------------------- transforms
@@ -150,7 +183,7 @@ def transform(cur: psycopg2.extensions.cursor, since_run: int) -> None:
 def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message: str | None) -> None:
     events, songs = run.staged.get("events"), run.staged.get("songs")
     cur.execute(sql.RUN_FINISH, {
-        "run_id": run.run_id, "finished_at": now(), "outcome": outcome,
+        "run_id": run.run_id, "finished_at": dwh.utc_now(), "outcome": outcome,
         "objects_loaded": len(run.plan),
         "events_staged": events.rows if events else 0,
         "songs_staged": songs.rows if songs else 0,
@@ -162,34 +195,63 @@ def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message:
 
 def load(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
     """One run, all or nothing. A failed run is still recorded, with its rejects."""
-    started = now()
+    started = dwh.utc_now()
+    on_redshift = dwh.dialect(cfg) == sql.REDSHIFT
+    work = redshift.new_stage(cfg, started) if on_redshift else None
     run: Run | None = None
     try:
         with dwh.transaction(conn) as cur:
-            if dwh.dialect(cfg) == sql.POSTGRES:
+            if not on_redshift:
                 dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
             run = begin_run(cur, cfg, started)
+            run.redshift = work
             plan_run(cur, run, list_sources(cfg))
             run.rows_before = count_rows(cur)
-            stage(cur, cfg, run)
-            enforce_reject_limit(cfg, run)
+            if on_redshift:
+                stage_on_redshift(cur, cfg, run)
+            else:
+                stage(cur, cfg, run)
+                enforce_reject_limit(cfg, run)
             dwh.say("transforming ...")
             transform(cur, since_run=run.run_id)
             run.rows_after = count_rows(cur)
             finish_run(cur, run, "succeeded", None)
     except RejectLimitExceeded as exc:
         assert run is not None
-        failed_id = record_failed_run(conn, cfg, started, str(exc), run.rejects)
-        raise dwh.DwhError(f"run {failed_id} failed: {exc} (all of them: python etl.py --rejects {failed_id})") from None
+        failed_id = record_failed_run(conn, cfg, started, str(exc), run.rejects, work)
+        listing = f"python etl.py --rejects {failed_id}"
+        raise dwh.DwhError(f"run {failed_id} failed: {exc} (all of them: {listing})") from None
+    except redshift.CopyFailed as exc:
+        assert run is not None and work is not None
+        message = f"{exc}; {copy_failure_details(conn, run, work)}"
+        failed_id = record_failed_run(conn, cfg, started, message, run.rejects, work)
+        raise dwh.DwhError(f"run {failed_id} failed: {message} (all of them: python etl.py --rejects {failed_id})"
+                           ) from None
     except BaseException as exc:
-        record_failed_run(conn, cfg, started, dwh.redact(dwh.first_line(exc), cfg), None)
+        record_failed_run(conn, cfg, started, dwh.redact(dwh.first_line(exc), cfg), None, work)
         raise
+    finally:
+        if work is not None:
+            redshift.close_stage(work)
     return run
+
+
+def copy_failure_details(conn: psycopg2.extensions.connection, run: Run, work: redshift.RedshiftStage) -> str:
+    """After a failed COPY (and the rollback): its load errors, traced back to source objects,
+    added to the run's rejects. Redshift keeps them outside the transaction."""
+    with conn.cursor() as cur:
+        errors = redshift.load_errors(cur, run.started)
+    conn.rollback()
+    objects = {oid: obj for oid, obj in run.plan}
+    for object_id, line, record_no, reason in redshift.map_load_errors(work, errors):
+        run.rejects.add(objects[object_id], record_no, line, reason, "")
+    first = "; ".join(run.rejects.first) or "; ".join(f"{f} line {n}: {r}" for f, n, _, r in errors[:3])
+    return f"{len(errors):,} load errors. First: {first}" if errors else "no load errors recorded"
 
 
 def record_failed_run(
     conn: psycopg2.extensions.connection, cfg: ConfigParser, started: datetime, message: str,
-    rejects: staging.RejectSpool | None,
+    rejects: staging.RejectSpool | None, work: redshift.RedshiftStage | None,
 ) -> int | None:
     """After the rollback: a run row saying why, and the rejects that caused it."""
     try:
@@ -197,7 +259,10 @@ def record_failed_run(
             run = begin_run(cur, cfg, started)
             if rejects is not None:
                 run.rejects = rejects
-                rejects.copy_to_warehouse(cur, run.run_id)
+                if work is None:
+                    rejects.copy_to_warehouse(cur, run.run_id)
+                else:
+                    redshift.copy_rejects(cur, work, rejects, run.run_id)
             finish_run(cur, run, "failed", message[:2000])
         return run.run_id
     except Exception as exc:  # the warehouse may be what failed; the original error matters more
@@ -208,7 +273,7 @@ def record_failed_run(
 def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
     """Empty the star schema and transform every staged record again, without reading S3."""
     with dwh.transaction(conn) as cur:
-        run = begin_run(cur, cfg, now())
+        run = begin_run(cur, cfg, dwh.utc_now())
         run.rows_before = count_rows(cur)
         dwh.run_all(cur, sql.rebuild_queries)
         dwh.say("transforming every staged record ...")
@@ -216,6 +281,20 @@ def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
         run.rows_after = count_rows(cur)
         finish_run(cur, run, "succeeded", "rebuild of the star schema from staging")
     return run
+
+
+def check_after_load(conn: psycopg2.extensions.connection, run: Run) -> None:
+    """check_data.py's checks on what the run left, recorded with the run. The load stays
+    committed; a failed check makes the script exit 1 so a scheduler notices."""
+    import check_data
+
+    results = check_data.run_checks(conn)
+    failure = check_data.failure_summary(results)
+    with dwh.transaction(conn) as cur:
+        cur.execute(sql.RUN_CHECKS, {"checks": "failed" if failure else "passed", "run_id": run.run_id})
+    if failure:
+        raise dwh.DwhError(f"run {run.run_id} loaded, but {failure} (details: python check_data.py)")
+    print(f"checks: all {len(results)} passed")
 
 
 # --------------------------------------------------------------------------- reports
@@ -239,7 +318,7 @@ def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
     """What a run would load now, without loading it."""
     try:
         with conn.cursor() as cur:
-            run = begin_run(cur, cfg, now())
+            run = begin_run(cur, cfg, dwh.utc_now())
             plan_run(cur, run, list_sources(cfg))
             cur.execute(sql.PLAN_ALREADY_LOADED, {"run_id": run.run_id})
             already = dict(cur.fetchall())
@@ -318,7 +397,9 @@ def main() -> int:
             show_plan(conn, cfg)
             return 0
         run = rebuild(conn, cfg) if args.rebuild else load(conn, cfg)
-    print_summary(run, time.monotonic() - started)
+        print_summary(run, time.monotonic() - started)
+        if cfg.getboolean("ETL", "RUN_CHECKS", fallback=False):
+            check_after_load(conn, run)
     return 0
 
 

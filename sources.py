@@ -47,7 +47,7 @@ class RawRecord:
     line: int | None  # first line of the record, from 1; None when unknown (a compact array)
     value: Any = None
     problem: str | None = None  # set when the text is not a usable JSON value
-    text: bytes | None = None  # the source text, when the record failed to parse
+    text: bytes | None = None  # the source text; None for an element of an array that parsed
 
 
 def is_data_file(relative_key: str) -> bool:
@@ -190,7 +190,7 @@ def split_records(data: bytes, first_line: int = 1) -> Iterator[RawRecord]:
         except orjson.JSONDecodeError:
             i = yield from _multi_line_text(lines, i, first_line)
             continue
-        yield from _records_of(value, first_line + i)
+        yield from _records_of(value, first_line + i, line)
         i += 1
 
 
@@ -205,7 +205,7 @@ def _multi_line_text(lines: list[bytes], start: int, first_line: int) -> Generat
             except orjson.JSONDecodeError:
                 pass
             else:
-                yield from _records_of(value, first_line + start)
+                yield from _records_of(value, first_line + start, text)
                 return end + 1
         if end + 1 == len(lines) or lines[end + 1][:1] in (b"{", b"["):
             break
@@ -217,7 +217,8 @@ def _multi_line_text(lines: list[bytes], start: int, first_line: int) -> Generat
 
 # JSON strings (so brackets inside them are ignored) and brackets.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_PIECES = re.compile(rb"[^,\r\n]+")
+_ELEMENTS = re.compile(rb"[^,\r\n]+")  # between an array's values: each scalar is a record
+_LINES = re.compile(rb"[^\r\n]+")  # between concatenated values: each line of junk is one record
 
 
 def _split_values(data: bytes, first_line: int, *, in_array: bool = False) -> Iterator[RawRecord]:
@@ -229,13 +230,13 @@ def _split_values(data: bytes, first_line: int, *, in_array: bool = False) -> It
         t = token.group()
         if t in (b"{", b"["):
             if depth == 0:
-                yield from _gap(data, gap_start, token.start(), first_line)
+                yield from _gap(data, gap_start, token.start(), first_line, in_array)
                 value_start = token.start()
             depth += 1
         elif t in (b"}", b"]"):
             if depth == 0:
                 if in_array and t == b"]":  # the array closes; what follows is read as usual
-                    yield from _gap(data, gap_start, token.start(), first_line)
+                    yield from _gap(data, gap_start, token.start(), first_line, in_array)
                     yield from split_records(data[token.end() :], _line_at(data, token.end(), first_line))
                     return
                 continue  # a stray closing bracket stays in the gap, as junk
@@ -246,13 +247,14 @@ def _split_values(data: bytes, first_line: int, *, in_array: bool = False) -> It
     if value_start >= 0:
         yield RawRecord(_line_at(data, value_start, first_line), problem=TRUNCATED, text=data[value_start:].rstrip())
     else:
-        yield from _gap(data, gap_start, len(data), first_line)
+        yield from _gap(data, gap_start, len(data), first_line, in_array)
 
 
-def _gap(data: bytes, start: int, end: int, first_line: int) -> Iterator[RawRecord]:
-    """Whatever stands between bracketed values: separators, or scalars and junk as records."""
-    for piece in _PIECES.finditer(data, start, end):
-        text = piece.group().strip()
+def _gap(data: bytes, start: int, end: int, first_line: int, in_array: bool) -> Iterator[RawRecord]:
+    """Whatever stands between bracketed values: separators, or scalars and junk as records
+    (in an array, each element; elsewhere each line, so a line of CSV is one reject, not many)."""
+    for piece in (_ELEMENTS if in_array else _LINES).finditer(data, start, end):
+        text = piece.group().strip(b" \t\v\f,")
         if text:
             yield from _parsed(text, _line_at(data, piece.start(), first_line))
 
@@ -263,7 +265,7 @@ def _parsed(text: bytes, line: int) -> Iterator[RawRecord]:
     except orjson.JSONDecodeError:
         yield RawRecord(line, problem=describe_bad_json(text), text=text)
         return
-    yield from _records_of(value, line)
+    yield from _records_of(value, line, text)
 
 
 def _line_at(data: bytes, offset: int, first_line: int) -> int:
@@ -283,10 +285,10 @@ def describe_bad_json(text: bytes) -> str:
     return "not valid JSON"
 
 
-def _records_of(value: Any, line: int | None) -> Iterator[RawRecord]:
-    """A top-level array holds records; anything else is one record."""
+def _records_of(value: Any, line: int | None, text: bytes | None = None) -> Iterator[RawRecord]:
+    """A top-level array holds records; anything else is one record, whose text is `text`."""
     if isinstance(value, list):
         for item in value:
             yield RawRecord(line, value=item)
     else:
-        yield RawRecord(line, value=value)
+        yield RawRecord(line, value=value, text=text)

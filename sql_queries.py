@@ -331,6 +331,71 @@ REJECTS_COPY = (
     "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
 )
 
+# Redshift: the cluster pulls the run's files from S3 itself, one COPY per staging table from
+# a manifest of exactly those files (compacted gzip NDJSON parts, see redshift.py). The JSONPaths
+# file maps each part's source fields and provenance to the column list. Statistics and
+# compression analysis are skipped on staging: it is appended to every run and read once.
+REDSHIFT_STAGING_COPY = """
+COPY {table} ({columns})
+FROM %(manifest)s
+IAM_ROLE %(iam_role)s
+MANIFEST
+FORMAT AS JSON %(jsonpaths)s
+GZIP
+REGION %(region)s
+MAXERROR %(max_errors)s
+COMPUPDATE OFF
+STATUPDATE OFF
+"""
+
+# The run's listing, written by the toolkit as a gzip CSV beside the parts.
+REDSHIFT_LISTED_OBJECTS_COPY = """
+COPY listed_objects (source, object_key, etag, size)
+FROM %(listing)s
+IAM_ROLE %(iam_role)s
+CSV
+GZIP
+EMPTYASNULL
+REGION %(region)s
+"""
+
+# Rejects found while compacting, written as the spool's delimited lines (control characters
+# already escaped, so no quoting is needed).
+REDSHIFT_REJECTS_COPY = """
+COPY rejects (run_id, source, object_key, line, record_no, reason, record)
+FROM %(rejects)s
+IAM_ROLE %(iam_role)s
+DELIMITER '\\002'
+GZIP
+EMPTYASNULL
+REGION %(region)s
+"""
+
+REDSHIFT_SLICES = "SELECT COUNT(*) FROM stv_slices"
+
+# Rows this session's COPYs skipped (under MAXERROR) or failed on, for rejects and the message.
+REDSHIFT_LOAD_ERRORS = """
+SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason)
+FROM stl_load_errors
+WHERE session = pg_backend_pid() AND starttime >= %(since)s
+ORDER BY starttime, filename, line_number
+"""
+
+# doctor.py: can the cluster, with the role, read one source object? (a temporary table)
+REDSHIFT_PROBE_TABLE = """
+CREATE TEMPORARY TABLE doctor_{table} AS
+SELECT {columns} FROM {table} WHERE 1 = 0
+"""
+
+REDSHIFT_PROBE_COPY = """
+COPY doctor_{table} ({columns})
+FROM %(object)s
+IAM_ROLE %(iam_role)s
+FORMAT AS JSON %(jsonpaths)s
+REGION %(region)s
+MAXERROR 100000
+"""
+
 # The columns of a table as the server has them, to type records and to compare with the model.
 TABLE_COLUMNS = """
 SELECT column_name, data_type, character_maximum_length, is_nullable
@@ -344,12 +409,22 @@ ORDER BY ordinal_position
 POSTGRES_SESSION_SETTINGS = ["SET work_mem = '128MB'"]
 POSTGRES_AFTER_STAGING = ["ANALYZE staging_events", "ANALYZE staging_songs"]
 
-OBJECT_COUNTS_UPDATE = """
+OBJECT_COUNTS_RESET = """
+UPDATE loaded_objects SET records = 0, rejected = 0 WHERE run_id = %(run_id)s
+"""
+
+OBJECT_RECORDS_UPDATE = """
 UPDATE loaded_objects
-SET records = COALESCE((SELECT COUNT(*) FROM {staging} s WHERE s.object_id = loaded_objects.object_id), 0),
-    rejected = COALESCE((SELECT COUNT(*) FROM rejects r
-                         WHERE r.run_id = %(run_id)s AND r.object_key = loaded_objects.object_key), 0)
-WHERE run_id = %(run_id)s AND source = %(source)s
+SET records = staged.records
+FROM (SELECT object_id, COUNT(*) AS records FROM {staging} WHERE run_id = %(run_id)s GROUP BY object_id) staged
+WHERE loaded_objects.object_id = staged.object_id
+"""
+
+OBJECT_REJECTED_UPDATE = """
+UPDATE loaded_objects
+SET rejected = bad.rejected
+FROM (SELECT object_key, COUNT(*) AS rejected FROM rejects WHERE run_id = %(run_id)s GROUP BY object_key) bad
+WHERE loaded_objects.run_id = %(run_id)s AND loaded_objects.object_key = bad.object_key
 """
 
 # ============================================================================ 3. transforms
@@ -548,6 +623,7 @@ transform_queries = [
 rebuild_queries = [f"DELETE FROM {name}" for name in STAR_TABLES]
 
 TABLE_ROWS = "SELECT COUNT(*) FROM {table}"
+STAGED_ROWS = "SELECT COUNT(*) FROM {table} WHERE run_id = %(run_id)s"
 
 # ============================================================================ 4. reports
 
@@ -574,3 +650,232 @@ WHERE run_id = %(run_id)s
 ORDER BY object_key, record_no
 LIMIT %(limit)s
 """
+
+# ============================================================================ 5. checks
+# check_data.py (and etl.py, when [ETL] RUN_CHECKS = true) runs these after loads. Each check
+# is a query for the OFFENDING rows: it passes when it returns none, and a failure can be
+# counted and shown. PostgreSQL enforces the keys the tables declare; Redshift only declares
+# them, so these verify them on every target, in SQL both engines run.
+# Each fault is reported by exactly one check: NULL keys only by the null_keys_ checks (the
+# others skip NULLs), a time part out of range only by accepted_time_parts.
+
+CHECK_NULL_KEYS: dict[str, list[str]] = {  # table -> the columns none of its rows may leave NULL
+    "songplays": ["songplay_id", "start_time", "user_id", "session_id", "item_in_session"],
+    "users": ["user_id", "level"],
+    "songs": ["song_id", "title", "artist_id"],
+    "artists": ["artist_id", "name"],
+    "time": ["start_time", "hour", "day", "week", "month", "year", "weekday"],
+    "staging_events": ["ts", "session_id", "item_in_session", "page"],
+    "staging_songs": ["song_id", "title", "artist_id"],
+}
+CHECK_ROW_SOURCE = ["run_id", "object_id", "source_line"]  # shown with a staged row: where it came from
+
+CHECK_UNIQUE_KEYS: dict[str, tuple[str, list[str]]] = {  # check name -> (table, key columns)
+    "dup_songplays_event": ("songplays", ["session_id", "item_in_session", "start_time"]),
+    "dup_songplays_songplay_id": ("songplays", ["songplay_id"]),
+    "dup_users_user_id": ("users", ["user_id"]),
+    "dup_songs_song_id": ("songs", ["song_id"]),
+    "dup_artists_artist_id": ("artists", ["artist_id"]),
+    "dup_time_start_time": ("time", ["start_time"]),
+}
+
+ISO_WEEKDAY = "MOD(CAST(EXTRACT(dow FROM {ts}) AS INTEGER) + 6, 7) + 1"  # derived as in TIME_INSERT
+
+# part -> (its accepted range, or None; its value computed from start_time)
+TIME_PARTS: dict[str, tuple[tuple[int, int] | None, str]] = {
+    "hour": ((0, 23), "EXTRACT(hour FROM start_time)"),
+    "day": ((1, 31), "EXTRACT(day FROM start_time)"),
+    "week": ((1, 53), "EXTRACT(week FROM start_time)"),
+    "month": ((1, 12), "EXTRACT(month FROM start_time)"),
+    "year": (None, "EXTRACT(year FROM start_time)"),
+    "weekday": ((1, 7), ISO_WEEKDAY.format(ts="start_time")),
+}
+
+
+def _any_of(conditions: list[str]) -> str:
+    return "\n   OR ".join(conditions)
+
+
+def _which(conditions: dict[str, str]) -> str:
+    """An expression naming what holds for a row, e.g. 'user_id, level' (SUBSTRING drops the
+    leading ', '). Plain CASE and ||, which both engines have."""
+    cases = "\n           || ".join(
+        f"CASE WHEN {condition} THEN ', {name}' ELSE '' END" for name, condition in conditions.items()
+    )
+    return f"SUBSTRING({cases} FROM 3)"
+
+
+def _null_keys_check(table: str, columns: list[str]) -> str:
+    nulls = {column: f"{column} IS NULL" for column in columns}
+    shown = columns + (CHECK_ROW_SOURCE if table.startswith("staging_") else [])
+    return f"""
+SELECT {", ".join(shown)},
+       {_which(nulls)} AS null_columns
+FROM {table}
+WHERE {_any_of(list(nulls.values()))}
+"""
+
+
+def _duplicate_keys_check(table: str, columns: list[str]) -> str:
+    key = ", ".join(columns)
+    return f"""
+SELECT {key}, COUNT(*) AS copies
+FROM {table}
+WHERE {" AND ".join(f"{column} IS NOT NULL" for column in columns)}
+GROUP BY {key}
+HAVING COUNT(*) > 1
+"""
+
+
+TIME_PARTS_OUT_OF_RANGE = {
+    part: f"{part} NOT BETWEEN {accepted[0]} AND {accepted[1]}"
+    for part, (accepted, _) in TIME_PARTS.items() if accepted
+}
+# A part out of range is accepted_time_parts' to report; the agreement check looks at the others.
+TIME_PARTS_DISAGREEING = {
+    part: (f"{part} BETWEEN {accepted[0]} AND {accepted[1]} AND " if accepted else "") + f"{part} <> {value}"
+    for part, (accepted, value) in TIME_PARTS.items()
+}
+
+# The songplays the staged events call for, over all runs: one per distinct NextSong event.
+STAGED_SONGPLAY_EVENTS = f"""(
+    SELECT DISTINCT session_id, item_in_session, {START_TIME.format(ts="ts")} AS start_time
+    FROM staging_events
+    WHERE page = 'NextSong'
+)"""
+
+CHECKS: dict[str, tuple[str, str]] = {  # name -> (what it checks, the query for the offending rows)
+    **{
+        f"null_keys_{table}": (f"no NULL in {table}: {', '.join(columns)}", _null_keys_check(table, columns))
+        for table, columns in CHECK_NULL_KEYS.items()
+    },
+    **{
+        name: (f"one {table} row per ({', '.join(columns)})", _duplicate_keys_check(table, columns))
+        for name, (table, columns) in CHECK_UNIQUE_KEYS.items()
+    },
+    "orphan_songplays_user_id": ("every songplay's user is in users", """
+SELECT p.songplay_id, p.user_id
+FROM songplays p
+LEFT JOIN users u ON u.user_id = p.user_id
+WHERE p.user_id IS NOT NULL AND u.user_id IS NULL
+"""),
+    "orphan_songplays_start_time": ("every songplay's start_time is in time", """
+SELECT p.songplay_id, p.start_time
+FROM songplays p
+LEFT JOIN time t ON t.start_time = p.start_time
+WHERE p.start_time IS NOT NULL AND t.start_time IS NULL
+"""),
+    "orphan_songplays_song_id": ("every songplay's song, where set, is in songs", """
+SELECT p.songplay_id, p.song_id
+FROM songplays p
+LEFT JOIN songs s ON s.song_id = p.song_id
+WHERE p.song_id IS NOT NULL AND s.song_id IS NULL
+"""),
+    "orphan_songplays_artist_id": ("every songplay's artist, where set, is in artists", """
+SELECT p.songplay_id, p.artist_id
+FROM songplays p
+LEFT JOIN artists a ON a.artist_id = p.artist_id
+WHERE p.artist_id IS NOT NULL AND a.artist_id IS NULL
+"""),
+    "orphan_songs_artist_id": ("every song's artist is in artists", """
+SELECT s.song_id, s.title, s.artist_id
+FROM songs s
+LEFT JOIN artists a ON a.artist_id = s.artist_id
+WHERE s.artist_id IS NOT NULL AND a.artist_id IS NULL
+"""),
+    "accepted_users_level": ("users.level is 'free' or 'paid'", """
+SELECT user_id, level
+FROM users
+WHERE level NOT IN ('free', 'paid')
+"""),
+    # songplays.level is no key column, so no null_keys_ check covers its NULLs: this one does.
+    "accepted_songplays_level": ("songplays.level is 'free' or 'paid'", """
+SELECT songplay_id, user_id, level
+FROM songplays
+WHERE level IS NULL OR level NOT IN ('free', 'paid')
+"""),
+    "accepted_users_gender": ("users.gender is 'M', 'F' or NULL", """
+SELECT user_id, gender
+FROM users
+WHERE gender NOT IN ('M', 'F')
+"""),
+    "accepted_time_parts": ("time: hour 0-23, day 1-31, week 1-53, month 1-12, weekday 1-7", f"""
+SELECT start_time, hour, day, week, month, weekday,
+       {_which(TIME_PARTS_OUT_OF_RANGE)} AS out_of_range
+FROM time
+WHERE {_any_of(list(TIME_PARTS_OUT_OF_RANGE.values()))}
+"""),
+    "consistent_time_parts": ("time's parts are those of its start_time", f"""
+SELECT start_time, hour, day, week, month, year, weekday,
+       {_which(TIME_PARTS_DISAGREEING)} AS disagreeing
+FROM time
+WHERE {_any_of([f"({condition})" for condition in TIME_PARTS_DISAGREEING.values()])}
+"""),
+    "reconcile_staged_not_in_songplays": ("every staged NextSong event has its songplay", f"""
+SELECT e.session_id, e.item_in_session, e.start_time
+FROM {STAGED_SONGPLAY_EVENTS} e
+LEFT JOIN songplays p
+       ON p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+      AND p.start_time = e.start_time
+WHERE p.session_id IS NULL
+"""),
+    "reconcile_songplays_not_staged": ("every songplay has its staged NextSong event", f"""
+SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
+FROM songplays p
+LEFT JOIN {STAGED_SONGPLAY_EVENTS} e
+       ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
+      AND e.start_time = p.start_time
+WHERE e.session_id IS NULL
+"""),
+}
+
+CHECK_COUNT = "SELECT COUNT(*) FROM ({check}) offending"
+CHECK_EXAMPLES = "SELECT * FROM ({check}) offending LIMIT %(limit)s"
+
+# Informational, not pass/fail: how many plays were matched to a known song.
+SONG_MATCH_RATE = "SELECT COUNT(song_id) AS matched, COUNT(*) AS songplays FROM songplays"
+
+# ---------------------------------------------------------------- typical analytics queries
+# What analysts ask of the star schema; check_data.py reports how fast the warehouse answers.
+
+ANALYTICS_QUERIES: dict[str, tuple[str, str]] = {  # name -> (what it answers, SQL)
+    "top_songs": ("the 10 most played songs, with their artists", """
+SELECT s.title, a.name AS artist, COUNT(*) AS plays
+FROM songplays p
+JOIN songs s ON s.song_id = p.song_id
+LEFT JOIN artists a ON a.artist_id = s.artist_id
+GROUP BY s.song_id, s.title, a.name
+ORDER BY plays DESC, s.title
+LIMIT 10
+"""),
+    "plays_by_hour": ("plays per hour of the day", """
+SELECT t.hour, COUNT(*) AS plays
+FROM songplays p
+JOIN time t ON t.start_time = p.start_time
+GROUP BY t.hour
+ORDER BY t.hour
+"""),
+    "plays_by_level": ("paid versus free plays", """
+SELECT level, COUNT(*) AS plays
+FROM songplays
+GROUP BY level
+ORDER BY level
+"""),
+    "most_active_users": ("the 10 users who play the most", """
+SELECT u.user_id, u.first_name, u.last_name, u.level, COUNT(*) AS plays
+FROM songplays p
+JOIN users u ON u.user_id = p.user_id
+GROUP BY u.user_id, u.first_name, u.last_name, u.level
+ORDER BY plays DESC, u.user_id
+LIMIT 10
+"""),
+    "plays_per_day": ("plays per day", """
+SELECT t.year, t.month, t.day, COUNT(*) AS plays
+FROM songplays p
+JOIN time t ON t.start_time = p.start_time
+GROUP BY t.year, t.month, t.day
+ORDER BY t.year, t.month, t.day
+"""),
+}
+
+SAMPLE_ROWS = "SELECT * FROM {table} LIMIT %(limit)s"

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import IO, Any
 
 import orjson
@@ -34,7 +35,11 @@ INTEGER_BOUNDS = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 -
 
 
 def epoch_ms(value: float) -> str:
-    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """Epoch milliseconds as a UTC time; as the number itself when no calendar year 1-9999 fits."""
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return repr(value)
 
 
 # Domain ranges: (lowest, highest, how to show a value). ts may not be earlier than 2000 nor
@@ -99,7 +104,8 @@ def _shown(value: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {bool: "a boolean", dict: "an object", list: "an array", str: "a string"}.get(type(value), "a number")
+    kinds = {bool: "a boolean", dict: "an object", list: "an array", str: "a string", type(None): "null"}
+    return kinds.get(type(value), "a number")
 
 
 def _in_range(col: Column, number: float) -> None:
@@ -109,15 +115,23 @@ def _in_range(col: Column, number: float) -> None:
         raise Reject(f"{col.field}: {col.show(number)} is above {col.show(col.high)}")
 
 
+# A number written as text, as JSON writes numbers (ASCII digits; a sign; no "_", "inf" or "nan").
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+TOO_LARGE = 10**20  # past every integer column; what an integer text this large holds is not needed
+
+
 def _parse_integer(text: str) -> int | None:
+    """The integer a text holds, exactly: "39", " 39 ", "+39", "1540919166796.0" and "1.5e12" do;
+    "3.5", "--5" and "abc" do not. Beyond 10**20 only the sign is kept (it fits no column)."""
     text = text.strip()
-    if text.isascii() and text.lstrip("+-").isdigit():
-        return int(text)
-    try:
-        number = float(text)  # "1540919166796.0" and "1e3" are integers written as decimals
-    except ValueError:
+    if not _NUMBER_TEXT.fullmatch(text):
         return None
-    return int(number) if number.is_integer() else None
+    number = Decimal(text)  # exact, and never a huge int from a few characters ("1e999999999")
+    if number and number.adjusted() >= 20:
+        return TOO_LARGE if number > 0 else -TOO_LARGE
+    if number != number.to_integral_value():
+        return None
+    return int(number)
 
 
 def _integer(col: Column) -> Callable[[Any], str]:
@@ -135,7 +149,7 @@ def _integer(col: Column) -> Callable[[Any], str]:
         if number is None:
             raise Reject(f"{col.field}: {_shown(value)} is not an integer")
         if not -bound <= number <= bound:
-            raise Reject(f"{col.field}: {number} does not fit in {col.data_type}")
+            raise Reject(f"{col.field}: {_shown(value)} does not fit in {col.data_type}")
         _in_range(col, number)
         return str(number)
 
@@ -144,15 +158,10 @@ def _integer(col: Column) -> Callable[[Any], str]:
 
 def _float(col: Column) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
-        if type(value) is float or type(value) is int:
-            number = float(value)
-        elif type(value) is str and value.strip():
-            try:
-                number = float(value)
-            except ValueError:
-                raise Reject(f"{col.field}: {_shown(value)} is not a number") from None
-        else:
+        is_number_text = type(value) is str and _NUMBER_TEXT.fullmatch(value.strip()) is not None
+        if not (type(value) is float or type(value) is int or is_number_text):
             raise Reject(f"{col.field}: {_shown(value)} is not a number")
+        number = float(value)
         if not math.isfinite(number):
             raise Reject(f"{col.field}: {_shown(value)} is not a finite number")
         _in_range(col, number)
@@ -197,12 +206,12 @@ def converter(col: Column) -> Callable[[Any], str]:
     kind = column_kind(col)
     typed = {"integer": _integer, "float": _float, "text": _text}[kind](col)
     absent = EMPTY_STRING if kind == "text" else ""
-    missing = f"missing required field {col.field}"
+    missing, empty = f"missing required field {col.field}", f"required field {col.field} is empty"
 
     def convert(value: Any) -> str:
         if value is None or value == "":
             if col.required:
-                raise Reject(missing)
+                raise Reject(missing if value is None else empty)
             return "" if value is None else absent
         return typed(value)
 
@@ -249,7 +258,8 @@ def _fast_paths(col: Column) -> list[tuple[str, str]]:
         high = bound if col.high is None else min(bound, math.floor(col.high))
         return [
             (f"v.__class__ is int and {low} <= v <= {high}", "str(v)"),
-            (f"v.__class__ is str and v.isdigit() and v.isascii() and {low} <= int(v) <= {high}", "v"),  # "39"
+            (f"v.__class__ is str and v.isdigit() and v.isascii() and len(v) < 20 and {low} <= int(v) <= {high}",
+             "v"),  # "39"; int() of thousands of digits would raise
             (f"v.__class__ is float and v.is_integer() and {low} <= v <= {high}", "str(int(v))"),  # 1.5e12
         ]
     low = -sys.float_info.max if col.low is None else col.low
@@ -268,7 +278,7 @@ def _compile_row(columns: list[Column]) -> Callable[[dict[str, Any]], str]:
             code.append(f"    {'el' if n else ''}if {test}: f{i} = {text}")
         code.append(f"    else: f{i} = convert{i}(v)")
     code.append(f"    return DELIMITER.join(({', '.join(f'f{i}' for i in range(len(columns)))},))")
-    exec("\n".join(code), namespace)  # noqa: S102 - compiled from our own column list
+    exec("\n".join(code), namespace)
     row: Callable[[dict[str, Any]], str] = namespace["row"]
     return row
 
@@ -320,7 +330,8 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def record_text(record: RawRecord) -> str:
-    raw = record.text if record.text is not None else orjson.dumps(record.value)
+    """The record as it stands in the source (as JSON, for an element of an array)."""
+    raw = record.text.strip() if record.text is not None else orjson.dumps(record.value)
     return raw[: RECORD_TEXT_LIMIT * 4].decode("utf-8", "replace")
 
 

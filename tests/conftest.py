@@ -46,7 +46,7 @@ class S3Server:
     endpoint_url: str
     env: dict[str, str] = field(default_factory=dict)
 
-    def client(self):  # noqa: ANN201 - a boto3 client
+    def client(self):
         return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
                             aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"])
@@ -133,7 +133,7 @@ class Warehouse:
             raise AssertionError(f"{script} {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def connect(self):  # noqa: ANN201 - a psycopg2 connection
+    def connect(self):
         import psycopg2
 
         conn = psycopg2.connect(**self.dsn)
@@ -285,6 +285,7 @@ def loaded(embedded: Warehouse) -> Warehouse:
 
 
 @pytest.fixture
-def postgres(request: pytest.FixtureRequest, tmp_path: Path, machine_postgres: dict[str, object]) -> Iterator[Warehouse]:
+def postgres(request: pytest.FixtureRequest, tmp_path: Path,
+             machine_postgres: dict[str, object]) -> Iterator[Warehouse]:
     """An empty database on the machine's PostgreSQL server (TARGET = postgres)."""
     yield from _postgres_warehouse(machine_postgres, tmp_path, _database_name(request))

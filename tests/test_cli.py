@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SAMPLE, S3Server, Warehouse
 from test_load_sample import SAMPLE_COUNTS
 
@@ -112,7 +111,8 @@ def test_missing_aws_credentials_are_one_line(tmp_path: Path, s3: S3Server) -> N
 
 
 @pytest.mark.parametrize(("config", "message"), [
-    ("[WAREHOUSE]\nTARGET = oracle\n", "error: [WAREHOUSE] TARGET is 'oracle'; use one of: embedded, postgres, redshift"),
+    ("[WAREHOUSE]\nTARGET = oracle\n",
+     "error: [WAREHOUSE] TARGET is 'oracle'; use one of: embedded, postgres, redshift"),
     ("[WAREHOUSE]\nTARGET = postgres\n",
      "error: TARGET = postgres needs [CLUSTER] HOST (or DWH_CLUSTER_HOST), [CLUSTER] DB_USER (or DWH_CLUSTER_DB_USER)"
      " in dwh.cfg"),
@@ -166,7 +166,8 @@ def test_tables_that_differ_from_the_model_are_reported_and_not_loaded(warehouse
 
 def test_drop_needs_confirmation(loaded: Warehouse) -> None:
     proc = loaded.run("create_tables.py", "--drop", check=False)
-    assert one_line_error(proc) == "error: --drop deletes every loaded row; add --yes to confirm when not run interactively"
+    assert one_line_error(proc) == (
+        "error: --drop deletes every loaded row; add --yes to confirm when not run interactively")
     assert loaded.counts() == SAMPLE_COUNTS
     loaded.run("create_tables.py", "--drop", "--yes")
     assert set(loaded.counts().values()) == {0}

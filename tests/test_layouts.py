@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLE, Warehouse
-from sources import TRUNCATED, RawRecord, is_data_file, split_records
 from test_rerun import fingerprint
+
+from sources import TRUNCATED, RawRecord, is_data_file, split_records
 
 LOGS = SAMPLE / "log_data/2018/11"
 

@@ -1,0 +1,192 @@
+"""Benchmark: the toolkit's load against the floor, measured side by side in one run.
+
+    python bench/bench.py [--events 1000000] [--songs 100000] [--users 5000] [--days 30]
+                          [--small-events 250000] [--repeat 1]
+
+For each size it generates the data once (cached under bench/out/), then, each on a fresh
+embedded PostgreSQL server with the same settings:
+  floor  the same server ingesting the same objects with nothing else: every event and every song
+         object COPY'd as one jsonb value per row into a one-column table (objects read the same
+         way as the toolkit reads them);
+  ours   python create_tables.py, then python etl.py, as a user runs them (subprocesses, so
+         interpreter start-up and server start-up count), and a second etl.py that finds nothing new.
+It prints both, the ratio, events per second and the peak memory of etl.py at both sizes (flat
+memory means the larger run does not need more), then how much of the typing time goes to finding
+bad records (the full checks against a loader that trusts its input). Machines are noisy: compare
+the ratios of one run, not absolute times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import dwh  # noqa: E402
+import sources  # noqa: E402
+import staging  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+FLOOR_COPY = "COPY {table} (doc) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
+
+
+def generate(events: int, songs: int, users: int, days: int) -> Path:
+    data = OUT / f"data-{events}-{songs}-{users}-{days}"
+    if not (data / "log_data").is_dir():
+        shutil.rmtree(data, ignore_errors=True)
+        subprocess.run([sys.executable, str(ROOT / "generate_data.py"), str(data), "--events", str(events),
+                        "--songs", str(songs), "--users", str(users), "--days", str(days)], check=True)
+    return data
+
+
+def fresh_config(name: str, data: Path) -> Path:
+    """A dwh.cfg for a new embedded server under bench/out/servers/name."""
+    server = OUT / "servers" / name
+    shutil.rmtree(server, ignore_errors=True)
+    server.parent.mkdir(parents=True, exist_ok=True)
+    config = OUT / f"{name}.cfg"
+    config.write_text(f"[WAREHOUSE]\nTARGET = embedded\nEMBEDDED_DIR = {server}\n[CLUSTER]\nDB_NAME = bench\n"
+                      f"[S3]\nLOG_DATA = {data / 'log_data'}\nSONG_DATA = {data / 'song_data'}\n")
+    return config
+
+
+def lines_of(objects: list[sources.SourceObject], cfg: object) -> object:
+    for _, data in sources.read_objects(cfg, objects):  # type: ignore[arg-type]
+        yield data if data.endswith(b"\n") else data + b"\n"
+
+
+def floor(data: Path, name: str) -> dict[str, float]:
+    """Seconds to COPY every object of each source, one jsonb value per row."""
+    cfg = dwh.load_config(fresh_config(name, data))
+    conn = dwh.connect(cfg)
+    seconds = {}
+    for source, key in (("events", "LOG_DATA"), ("songs", "SONG_DATA")):
+        objects = list(sources.list_objects(cfg, source, cfg["S3"][key]))
+        started = time.perf_counter()
+        with dwh.transaction(conn) as cur:
+            cur.execute(f"CREATE TABLE floor_{source} (doc jsonb)")
+            staging.copy_in(cur, FLOOR_COPY.format(table=f"floor_{source}"), lines_of(objects, cfg))
+        seconds[source] = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def run_measured(command: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB, stdout): the child's own peak, from wait4's rusage."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed with exit code {proc.returncode}")
+    return seconds, usage.ru_maxrss / 1024, stdout
+
+
+def ours(data: Path, name: str) -> dict[str, float]:
+    config = fresh_config(name, data)
+    script = [sys.executable]
+    create, _, _ = run_measured([*script, str(ROOT / "create_tables.py"), "--config", str(config)])
+    load, peak, summary = run_measured([*script, str(ROOT / "etl.py"), "--config", str(config)])
+    again, _, _ = run_measured([*script, str(ROOT / "etl.py"), "--config", str(config)])
+    print(summary.rstrip())
+    return {"create_tables": create, "etl": load, "etl_again": again, "peak_mb": peak}
+
+
+def typing_overhead(data: Path, records: int = 200_000) -> dict[str, float]:
+    """Seconds to type `records` events with every check, against a loader that trusts its input
+    (the same parse, then each field written as it is)."""
+    import orjson
+
+    import sql_queries as sql
+
+    cfg = dwh.load_config(fresh_config("typing", data))
+    objects = list(sources.list_objects(cfg, "events", cfg["S3"]["LOG_DATA"]))
+    parsed = []
+    for _, raw in sources.read_objects(cfg, objects):
+        parsed += [orjson.loads(line) for line in raw.splitlines() if line]
+        if len(parsed) >= records:
+            break
+    parsed = parsed[:records]
+    conn = dwh.connect(cfg)
+    with conn.cursor() as cur:
+        cur.execute(sql.create_table_queries(sql.POSTGRES)[3])  # staging_events
+        columns = staging.staging_columns(cur, "staging_events", dwh.utc_now())
+    conn.rollback()
+    conn.close()
+    typer = staging.RecordTyper(columns, 1)
+    fields = [c.field for c in columns]
+
+    def checked() -> None:
+        for record in parsed:
+            typer.row(record, 1, 1)
+
+    def trusting() -> None:
+        for record in parsed:
+            "\x02".join(["" if (v := record.get(f)) is None else str(v) for f in fields])
+
+    results = {}
+    for label, work in (("checked", checked), ("trusting", trusting)):
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            runs.append(time.perf_counter() - started)
+        results[label] = min(runs)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--songs", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=5_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--small-events", type=int, default=250_000,
+                        help="a second, smaller size (with a quarter of the songs) to show memory stays flat")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each side this many times, alternating")
+    args = parser.parse_args()
+
+    sizes = [(args.small_events, max(1, args.songs // 4)), (args.events, args.songs)]
+    report = []
+    for events, songs in sizes:
+        data = generate(events, songs, args.users, args.days)
+        floors, mine = [], []
+        for i in range(args.repeat):
+            floors.append(floor(data, f"floor-{events}-{i}"))
+            mine.append(ours(data, f"ours-{events}-{i}"))
+        best_floor = min(floors, key=lambda f: f["events"] + f["songs"])
+        best_ours = min(mine, key=lambda o: o["create_tables"] + o["etl"])
+        floor_total = best_floor["events"] + best_floor["songs"]
+        ours_total = best_ours["create_tables"] + best_ours["etl"]
+        report.append({
+            "events": events, "songs": songs,
+            "floor_events_s": round(best_floor["events"], 2), "floor_songs_s": round(best_floor["songs"], 2),
+            "floor_total_s": round(floor_total, 2),
+            "create_tables_s": round(best_ours["create_tables"], 2), "etl_s": round(best_ours["etl"], 2),
+            "ours_total_s": round(ours_total, 2), "ratio": round(ours_total / floor_total, 2),
+            "events_per_s": round(events / ours_total), "second_etl_s": round(best_ours["etl_again"], 2),
+            "etl_peak_mb": round(statistics.median(o["peak_mb"] for o in mine), 1),
+        })
+    overhead = typing_overhead(generate(args.events, args.songs, args.users, args.days))
+    print(dwh.format_table(list(report[0]), [list(r.values()) for r in report]))
+    share = overhead["checked"] / overhead["trusting"] - 1
+    print(f"\ntyping 200,000 events: {overhead['checked']:.2f} s with every check, {overhead['trusting']:.2f} s"
+          f" trusting the input (+{share:.0%}); of the {report[-1]['etl_s']:.1f} s load that is"
+          f" {(overhead['checked'] - overhead['trusting']) * args.events / 200_000 / report[-1]['etl_s']:.1%}")
+    (OUT / "results.json").write_text(json.dumps({"sizes": report, "typing": overhead}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""Check the data in the Sparkify warehouse, time typical analytics queries, sample every table.
+
+Each check is a query for the offending rows (sql_queries, section 5): NULL keys, duplicate
+keys, songplays whose user, time, song or artist is missing from its dimension, values outside
+the accepted ones, and songplays that do not reconcile with the staged NextSong events. A check
+passes when it finds none. Exits 1 when any check fails, so a scheduler can stop on bad data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import psycopg2.extensions
+
+import dwh
+import sql_queries as sql
+
+EXAMPLES = 3  # offending rows shown per failed check
+WIDEST_VALUE = 40  # characters of a value shown in the terminal; --json has them whole
+
+
+@dataclass
+class CheckResult:
+    name: str
+    description: str
+    count: int  # offending rows
+    columns: list[str]
+    examples: list[tuple[Any, ...]]  # the first few offending rows
+
+    @property
+    def passed(self) -> bool:
+        return self.count == 0
+
+
+@dataclass
+class MatchRate:
+    matched: int  # songplays with a song_id
+    total: int
+
+    @property
+    def percent(self) -> float | None:
+        return 100 * self.matched / self.total if self.total else None
+
+
+@dataclass
+class Timing:
+    name: str
+    description: str
+    median_ms: float
+    rows: int
+    runs: int
+
+
+@dataclass
+class TableSample:
+    table: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
+class Report:
+    checks: list[CheckResult]
+    match_rate: MatchRate
+    timings: list[Timing]
+    samples: list[TableSample]
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def column_names(cur: psycopg2.extensions.cursor) -> list[str]:
+    return [column.name for column in cur.description]
+
+
+def run_check(cur: psycopg2.extensions.cursor, name: str, description: str, query: str,
+              examples: int = EXAMPLES) -> CheckResult:
+    """Count the check's offending rows in the warehouse, and fetch the first few of them."""
+    cur.execute(sql.CHECK_COUNT.format(check=query))
+    (count,) = cur.fetchone()
+    if count == 0:
+        return CheckResult(name, description, 0, [], [])
+    cur.execute(sql.CHECK_EXAMPLES.format(check=query), {"limit": examples})
+    return CheckResult(name, description, count, column_names(cur), cur.fetchall())
+
+
+def run_checks(conn: psycopg2.extensions.connection, examples: int = EXAMPLES) -> list[CheckResult]:
+    """Every check of sql_queries.CHECKS, in order. Only reads: commits and rolls back nothing."""
+    with conn.cursor() as cur:
+        return [run_check(cur, name, description, query, examples)
+                for name, (description, query) in sql.CHECKS.items()]
+
+
+def failure_summary(results: Sequence[CheckResult]) -> str | None:
+    """'2 of 25 checks failed: dup_users_user_id, ...', or None when all passed."""
+    failed = [result.name for result in results if not result.passed]
+    return f"{len(failed)} of {len(results)} checks failed: {', '.join(failed)}" if failed else None
+
+
+def song_match_rate(conn: psycopg2.extensions.connection) -> MatchRate:
+    with conn.cursor() as cur:
+        cur.execute(sql.SONG_MATCH_RATE)
+        matched, total = cur.fetchone()
+    return MatchRate(matched, total)
+
+
+def time_analytics_queries(conn: psycopg2.extensions.connection, repeat: int) -> list[Timing]:
+    """Each typical analytics query `repeat` times; the median is what a user would usually wait."""
+    timings = []
+    with conn.cursor() as cur:
+        for name, (description, query) in sql.ANALYTICS_QUERIES.items():
+            seconds = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                cur.execute(query)
+                rows = len(cur.fetchall())
+                seconds.append(time.perf_counter() - started)
+            timings.append(Timing(name, description, 1000 * statistics.median(seconds), rows, repeat))
+    return timings
+
+
+def sample_tables(conn: psycopg2.extensions.connection, limit: int) -> list[TableSample]:
+    if limit == 0:
+        return []
+    samples = []
+    with conn.cursor() as cur:
+        for table in sql.TABLES:
+            cur.execute(sql.SAMPLE_ROWS.format(table=table), {"limit": limit})
+            samples.append(TableSample(table, column_names(cur), cur.fetchall()))
+    return samples
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def shown(value: Any) -> Any:
+    """A value as the terminal shows it. Long texts lose their middle (paths and user agents
+    differ at the end), and whole numbers are ids and years, not amounts: no 2,018."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and len(value) > WIDEST_VALUE:
+        keep = (WIDEST_VALUE - 3) // 2
+        return f"{value[:keep]}...{value[-keep:]}"
+    return value
+
+
+def table_text(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    return dwh.format_table(columns, [[shown(value) for value in row] for row in rows])
+
+
+def rows_text(count: int) -> str:
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
+def report_text(report: Report) -> str:
+    failed = [check for check in report.checks if not check.passed]
+    parts = [
+        f"Checks: {len(report.checks) - len(failed)} passed, {len(failed)} failed",
+        dwh.format_table(
+            ["check", "what it checks", "offending rows", "result"],
+            [(c.name, c.description, c.count, "PASS" if c.passed else "FAIL") for c in report.checks],
+        ),
+    ]
+    for check in failed:
+        first = f", the first {len(check.examples)}" if len(check.examples) < check.count else ""
+        parts.append(f"\n{check.name}: {rows_text(check.count)} offending{first}:")
+        parts.append(table_text(check.columns, check.examples))
+    rate = report.match_rate
+    percent = f" ({rate.percent:.2f}%)" if rate.percent is not None else ""
+    parts.append(f"\nSong match rate: {rate.matched:,} of {rate.total:,} songplays have a song{percent}")
+    if report.timings:
+        parts.append(f"\nAnalytics queries, median of {report.timings[0].runs} runs")
+        parts.append(dwh.format_table(
+            ["query", "what it answers", "median ms", "rows"],
+            [(t.name, t.description, t.median_ms, t.rows) for t in report.timings],
+        ))
+    for sample in report.samples:
+        parts.append(f"\n{sample.table}: {rows_text(len(sample.rows))} of a sample")
+        parts.append(table_text(sample.columns, sample.rows) if sample.rows else "(empty)")
+    return "\n".join(parts)
+
+
+def json_value(value: Any) -> Any:
+    """What json.dumps cannot write by itself: timestamps, NUMERIC, intervals, bytes."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def records(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def report_json(report: Report) -> str:
+    rate = report.match_rate
+    document = {
+        "passed": all(check.passed for check in report.checks),
+        "checks": [
+            {"name": c.name, "description": c.description, "passed": c.passed, "count": c.count,
+             "examples": records(c.columns, c.examples)}
+            for c in report.checks
+        ],
+        "match_rate": {"matched": rate.matched, "total": rate.total,
+                       "percent": round(rate.percent, 4) if rate.percent is not None else None},
+        "timings": [
+            {"name": t.name, "description": t.description, "median_ms": round(t.median_ms, 3), "rows": t.rows,
+             "runs": t.runs}
+            for t in report.timings
+        ],
+        "samples": {s.table: records(s.columns, s.rows) for s in report.samples},
+    }
+    return json.dumps(document, default=json_value, indent=2, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def count_argument(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, not {text!r}")
+        return int(text)
+
+    return parse
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    parser.add_argument("--repeat", type=count_argument(1), default=5, metavar="N",
+                        help="run each analytics query N times and report the median (default: 5)")
+    parser.add_argument("--sample", type=count_argument(0), default=5, metavar="N",
+                        help="show N rows of every table (default: 5; 0 shows none)")
+    return parser.parse_args()
+
+
+def require_tables(conn: psycopg2.extensions.connection, dialect: str) -> None:
+    """Refuse only when tables are missing. Checking only reads, so tables that differ from the
+    model (a dropped constraint, say) are still checked, with a warning."""
+    missing, differences = dwh.model_problems(conn, dialect)
+    if missing:
+        raise dwh.DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
+    if differences:
+        dwh.say(f"warning: the warehouse's tables differ from the model ({'; '.join(differences)});"
+                " checking them anyway")
+
+
+def main() -> int:
+    args = parse_arguments()
+    cfg = dwh.load_config(args.config)
+    with closing(dwh.connect(cfg)) as conn:
+        require_tables(conn, dwh.dialect(cfg))
+        report = Report(
+            checks=run_checks(conn),
+            match_rate=song_match_rate(conn),
+            timings=time_analytics_queries(conn, args.repeat),
+            samples=sample_tables(conn, args.sample),
+        )
+    print(report_json(report) if args.json else report_text(report))
+    failure = failure_summary(report.checks)
+    if failure:
+        raise dwh.DwhError(failure)
+    return 0
+
+
+if __name__ == "__main__":
+    dwh.run_script(main)

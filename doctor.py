@@ -1,0 +1,197 @@
+"""Check that the configured warehouse and sources are ready for a load, one line each with the fix.
+
+Connection and login, the right to create tables, the tables against the model, listing both
+sources from this machine; on Redshift also the IAM role, the work prefix and whether the role
+can read the sources (a one-object COPY into a temporary table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections.abc import Callable
+from configparser import ConfigParser
+from dataclasses import dataclass
+
+import psycopg2
+import psycopg2.extensions
+
+import dwh
+import sources
+import sql_queries as sql
+
+
+class CheckFailed(Exception):
+    """A check that failed; the message says what to fix."""
+
+
+@dataclass
+class Outcome:
+    name: str
+    passed: bool
+    detail: str
+
+
+def check_connection(cfg: ConfigParser, state: dict[str, object]) -> str:
+    try:
+        conn = dwh.connect(cfg)
+    except dwh.DwhError as exc:
+        raise CheckFailed(str(exc)) from None
+    state["conn"] = conn
+    with conn.cursor() as cur:
+        cur.execute("SELECT version()")
+        version = str(cur.fetchone()[0])
+    conn.rollback()
+    return version.split(" on ")[0].split(",")[0]
+
+
+def check_create_rights(cfg: ConfigParser, state: dict[str, object]) -> str:
+    conn = _conn(state)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE dwh_doctor_probe (probe INTEGER)")
+    except psycopg2.Error as exc:
+        raise CheckFailed(f"{dwh.first_line(exc)}; grant CREATE on the schema to [CLUSTER] DB_USER") from None
+    finally:
+        conn.rollback()
+    return "may create tables (probe rolled back)"
+
+
+def check_tables(cfg: ConfigParser, state: dict[str, object]) -> str:
+    missing, differences = dwh.model_problems(_conn(state), dwh.dialect(cfg))
+    if missing:
+        raise CheckFailed(f"missing: {', '.join(missing)}; run: python create_tables.py")
+    if differences:
+        raise CheckFailed(f"{'; '.join(differences)}; run: python create_tables.py --drop (deletes their data)")
+    return f"all {len(sql.TABLES)} tables match the model"
+
+
+def check_source(source: str, key: str) -> Callable[[ConfigParser, dict[str, object]], str]:
+    def check(cfg: ConfigParser, state: dict[str, object]) -> str:
+        location = cfg["S3"][key]
+        try:
+            first = list(itertools.islice(sources.list_objects(cfg, source, location), 1000))
+        except dwh.DwhError as exc:
+            raise CheckFailed(str(exc)) from None
+        if not first:
+            raise CheckFailed(f"no data objects under {location}; check [S3] {key}")
+        state[f"first_{source}"] = first[0]
+        more = "1,000 or more" if len(first) == 1000 else f"{len(first):,}"
+        return f"{more} objects under {location}"
+
+    return check
+
+
+def check_iam_role(cfg: ConfigParser, state: dict[str, object]) -> str:
+    import redshift
+
+    try:
+        return redshift.redshift_params(cfg)["iam_role"]
+    except dwh.DwhError as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def check_work_prefix(cfg: ConfigParser, state: dict[str, object]) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    import redshift
+
+    try:
+        area = redshift.work_area(cfg, dwh.utc_now())
+    except dwh.DwhError as exc:
+        raise CheckFailed(str(exc)) from None
+    client = dwh.s3_client(cfg)
+    try:
+        client.put_object(Bucket=area.bucket, Key=area.key("doctor-probe"), Body=b"{}")
+        client.delete_object(Bucket=area.bucket, Key=area.key("doctor-probe"))
+    except (BotoCoreError, ClientError) as exc:
+        raise CheckFailed(dwh.describe_aws_error(exc, f"cannot write {area.uri('')}")) from None
+    return f"this machine can write {area.uri('')}"
+
+
+def check_role_reads(source: str) -> Callable[[ConfigParser, dict[str, object]], str]:
+    """A one-object COPY into a temporary table: the cluster, with the role, reads the source."""
+
+    def check(cfg: ConfigParser, state: dict[str, object]) -> str:
+        obj = state.get(f"first_{source}")
+        if not isinstance(obj, sources.SourceObject) or not obj.key.startswith("s3://"):
+            raise CheckFailed(f"needs the {source} source listed from S3 first")
+        table = sql.STAGING_TABLE[source]
+        columns = ", ".join(sql.STAGING_FIELDS[table])
+        paths = cfg["S3"]["LOG_JSONPATH"].strip() if source == "events" else "auto"
+        conn = _conn(state)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.REDSHIFT_PROBE_TABLE.format(table=table, columns=columns))
+                cur.execute(sql.REDSHIFT_PROBE_COPY.format(table=table, columns=columns),
+                            {"object": obj.key, "iam_role": cfg["IAM_ROLE"]["ARN"].strip(),
+                             "jsonpaths": paths, "region": cfg["S3"]["REGION"].strip()})
+                cur.execute(f"SELECT COUNT(*) FROM doctor_{table}")
+                rows = cur.fetchone()[0]
+        except psycopg2.Error as exc:
+            raise CheckFailed(f"{dwh.first_line(exc)}; the role needs s3:GetObject and s3:ListBucket on it") from None
+        finally:
+            conn.rollback()
+        return f"the cluster read {rows:,} records of {obj.key} with the role"
+
+    return check
+
+
+def _conn(state: dict[str, object]) -> psycopg2.extensions.connection:
+    conn = state.get("conn")
+    if conn is None:
+        raise CheckFailed("needs a connection to the warehouse first")
+    return conn  # type: ignore[return-value]
+
+
+def checks_for(cfg: ConfigParser) -> list[tuple[str, Callable[[ConfigParser, dict[str, object]], str]]]:
+    checks = [
+        ("connection and login", check_connection),
+        ("right to create tables", check_create_rights),
+        ("tables match the model", check_tables),
+        ("song source listing", check_source("songs", "SONG_DATA")),
+        ("event source listing", check_source("events", "LOG_DATA")),
+    ]
+    if cfg["WAREHOUSE"]["TARGET"] == "redshift":
+        checks += [
+            ("IAM role", check_iam_role),
+            ("work prefix writable", check_work_prefix),
+            ("role reads song source", check_role_reads("songs")),
+            ("role reads event source", check_role_reads("events")),
+        ]
+    return checks
+
+
+def run_checks(cfg: ConfigParser) -> list[Outcome]:
+    state: dict[str, object] = {}
+    outcomes = []
+    for name, check in checks_for(cfg):
+        try:
+            outcomes.append(Outcome(name, True, check(cfg, state)))
+        except CheckFailed as exc:
+            outcomes.append(Outcome(name, False, dwh.redact(str(exc), cfg)))
+    conn = state.get("conn")
+    if conn is not None:
+        conn.close()  # type: ignore[attr-defined]
+    return outcomes
+
+
+def parse_arguments() -> argparse.Namespace:
+    return dwh.argument_parser(__doc__.splitlines()[0]).parse_args()
+
+
+def main() -> int:
+    args = parse_arguments()
+    cfg = dwh.load_config(args.config)
+    print(f"target: {cfg['WAREHOUSE']['TARGET']}")
+    outcomes = run_checks(cfg)
+    for outcome in outcomes:
+        print(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name}: {outcome.detail}")
+    failed = [o.name for o in outcomes if not o.passed]
+    if failed:
+        raise dwh.DwhError(f"{len(failed)} of {len(outcomes)} checks failed: {', '.join(failed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    dwh.run_script(main)

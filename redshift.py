@@ -1,0 +1,403 @@
+"""Staging on Amazon Redshift, the way Redshift is meant to be loaded: the cluster pulls the data
+from S3 itself, with one COPY per staging table from a manifest of exactly the run's files.
+
+Redshift loads each JSON file on one slice, so thousands of tiny song files take hours. The
+toolkit therefore compacts the run's new objects first: it reads them (concurrently), types and
+checks every record exactly as the PostgreSQL path does (bad ones go to `rejects`), and writes
+the good ones as a few large gzip NDJSON parts under [S3] WORK_PREFIX: as many parts as the
+cluster has slices (or a multiple), each sized as AWS recommends (1-125 MB compressed). Each
+record keeps its source field names and carries its provenance (`_run_id`, `_object_id`,
+`_source_line`), which a JSONPaths file written beside the parts maps to the staging columns.
+The work files of a run are deleted when it ends.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import shutil
+import tempfile
+import time
+from array import array
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from configparser import ConfigParser
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import psycopg2.extensions
+
+import dwh
+import sources
+import sql_queries as sql
+import staging
+from sources import SourceObject
+
+PART_TARGET_BYTES = 512 << 20  # uncompressed; NDJSON gzips ~6-10x, so parts land at 50-90 MB
+PART_MIN_COMPRESSED = 1 << 20  # AWS: files of 1 MB to 125 MB after compression
+GZIP_RATIO = 0.12  # compressed / uncompressed for this data, to size parts before writing them
+PROVENANCE = ("_run_id", "_object_id", "_source_line")
+
+
+@dataclass(frozen=True)
+class WorkArea:
+    """The S3 prefix where a run writes its listing, parts, JSONPaths and manifests."""
+
+    bucket: str
+    prefix: str  # ends with "/"
+
+    def uri(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{name}"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+
+def work_area(cfg: ConfigParser, started: datetime) -> WorkArea:
+    base = cfg["S3"]["WORK_PREFIX"].strip()
+    if not dwh.is_s3(base):
+        raise dwh.ConfigError(
+            "TARGET = redshift needs [S3] WORK_PREFIX: an s3:// prefix this machine can write and the"
+            " IAM role can read (e.g. s3://my-bucket/sparkify-work)"
+        )
+    bucket, prefix = dwh.split_s3_uri(base)
+    prefix = (prefix.rstrip("/") + "/" if prefix else "") + f"run-{started:%Y%m%dT%H%M%S}-{os.getpid()}/"
+    return WorkArea(bucket, prefix)
+
+
+def redshift_params(cfg: ConfigParser) -> dict[str, str]:
+    arn = cfg["IAM_ROLE"]["ARN"].strip()
+    if not arn.startswith("arn:"):
+        raise dwh.ConfigError("TARGET = redshift needs [IAM_ROLE] ARN (or DWH_IAM_ROLE_ARN): the role COPY assumes")
+    return {"iam_role": arn, "region": cfg["S3"]["REGION"].strip()}
+
+
+# --------------------------------------------------------------------------- JSONPaths
+
+
+def jsonpaths(table: str) -> dict[str, list[str]]:
+    """The JSONPaths document mapping a staging table's source fields, then the provenance,
+    in the order of the COPY column list."""
+    fields = list(sql.STAGING_FIELDS[table].values()) + list(PROVENANCE)
+    return {"jsonpaths": [f"$['{name}']" for name in fields]}
+
+
+def copy_columns(table: str) -> list[str]:
+    return [*sql.STAGING_FIELDS[table], "run_id", "object_id", "source_line"]
+
+
+# --------------------------------------------------------------------------- compaction
+
+
+def part_count(total_bytes: int, slices: int) -> int:
+    """Parts for total_bytes of input: a multiple of the slice count (every slice loads one at a
+    time), each about PART_TARGET_BYTES, and none below 1 MB compressed when the run is small."""
+    parts = slices * max(1, math.ceil(total_bytes / (slices * PART_TARGET_BYTES)))
+    compressed = total_bytes * GZIP_RATIO
+    if compressed / parts < PART_MIN_COMPRESSED:
+        parts = max(1, min(parts, int(compressed // PART_MIN_COMPRESSED)))
+    return parts
+
+
+@dataclass
+class Part:
+    """One compacted file: where it is written locally, and which record each line holds."""
+
+    path: Path
+    file: IO[bytes]
+    written: int = 0  # uncompressed bytes
+    object_ids: array = field(default_factory=lambda: array("q"))  # of each line, to trace load errors
+    source_lines: array = field(default_factory=lambda: array("l"))
+    record_nos: array = field(default_factory=lambda: array("l"))
+
+    @property
+    def records(self) -> int:
+        return len(self.object_ids)
+
+
+class PartWriter:
+    """Writes NDJSON lines into n gzip parts, each object into the part with the fewest bytes."""
+
+    def __init__(self, folder: Path, name: str, parts: int) -> None:
+        paths = [folder / f"{name}-{i:04d}.json.gz" for i in range(parts)]
+        self.parts = [Part(path, gzip.open(path, "wb", 3)) for path in paths]  # noqa: SIM115 - closed in close()
+
+    def write_object(self, lines: list[bytes], object_id: int, source_lines: list[int], record_nos: list[int]) -> None:
+        part = min(self.parts, key=lambda p: p.written)
+        data = b"".join(lines)
+        part.file.write(data)
+        part.written += len(data)
+        part.object_ids.extend([object_id] * len(lines))
+        part.source_lines.extend(source_lines)
+        part.record_nos.extend(record_nos)
+
+    def close(self) -> list[Part]:
+        for part in self.parts:
+            part.file.close()
+        return [p for p in self.parts if p.records]
+
+
+def json_record(row: str, kinds: list[str], fields: list[str]) -> dict[str, Any]:
+    """A typed COPY row of the PostgreSQL path, read back as the JSON record Redshift loads: the
+    same typing and checks on every target."""
+    values = _split_row(row)
+    record: dict[str, Any] = {}
+    for name, kind, text in zip(fields, kinds, values, strict=False):
+        if text is None:
+            record[name] = None
+        elif kind == "integer":
+            record[name] = int(text)
+        elif kind == "float":
+            record[name] = float(text)
+        else:
+            record[name] = text
+    return record
+
+
+def _split_row(row: str) -> list[str | None]:
+    """Fields of a staging.STAGING_COPY row: unquoted empty is NULL, quoted fields are unquoted."""
+    q, d = staging.QUOTE, staging.DELIMITER
+    if q not in row:
+        return [text if text else None for text in row.split(d)]
+    values: list[str | None] = []
+    i = 0
+    while i <= len(row):
+        if row.startswith(q, i):  # quoted: runs to a quote not doubled
+            j, text = i + 1, []
+            while True:
+                k = row.index(q, j)
+                text.append(row[j:k])
+                if row.startswith(q, k + 1):
+                    text.append(q)
+                    j = k + 2
+                    continue
+                break
+            values.append("".join(text))
+            i = k + 2
+        else:
+            k = row.find(d, i)
+            k = len(row) if k < 0 else k
+            values.append(row[i:k] or None)
+            i = k + 1
+    return values
+
+
+def compact(
+    cfg: ConfigParser, planned: list[tuple[int, SourceObject]], columns: list[staging.Column], run_id: int,
+    rejects: staging.RejectSpool, counts: staging.StageCounts, folder: Path, name: str, parts: int,
+) -> list[Part]:
+    """Type the planned objects' records and write the good ones into gzip NDJSON parts."""
+    typer = staging.RecordTyper(columns, run_id)
+    fields = [*(c.field for c in columns), *PROVENANCE]
+    kinds = [*(staging.column_kind(c) for c in columns), "integer", "integer", "integer"]
+    writer = PartWriter(folder, name, parts)
+    ids = {obj.key: oid for oid, obj in planned}
+    progress = dwh.Progress()
+    for obj, data in sources.read_objects(cfg, [obj for _, obj in planned]):
+        object_id = ids[obj.key]
+        lines: list[bytes] = []
+        source_lines: list[int] = []
+        record_nos: list[int] = []
+        for record_no, record in enumerate(sources.split_records(data), 1):
+            try:
+                if record.problem is not None:
+                    raise staging.Reject(record.problem)
+                row = typer.row(record.value, object_id, record.line)
+            except staging.Reject as exc:
+                counts.rejected += 1
+                rejects.add(obj, record_no, record.line, str(exc), staging.record_text(record))
+                continue
+            lines.append(orjson.dumps(json_record(row, kinds, fields), option=orjson.OPT_APPEND_NEWLINE))
+            source_lines.append(record.line or 0)
+            record_nos.append(record_no)
+        writer.write_object(lines, object_id, source_lines, record_nos)
+        counts.objects += 1
+        counts.rows += len(lines)
+        progress(lambda: f"compacting {name}: {counts.objects:,}/{len(planned):,} objects, {counts.rows:,} records")
+    return writer.close()
+
+
+# --------------------------------------------------------------------------- S3 work files
+
+
+def upload(client: Any, area: WorkArea, files: Iterable[tuple[Path, str]]) -> None:
+    """Upload local files to the work area concurrently (multipart for large ones)."""
+    from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    transfer = TransferConfig(multipart_threshold=64 << 20, max_concurrency=8)
+
+    def put(item: tuple[Path, str]) -> None:
+        path, name = item
+        try:
+            client.upload_file(str(path), area.bucket, area.key(name), Config=transfer)
+        except (BotoCoreError, ClientError) as exc:
+            raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot write {area.uri(name)}")) from None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(put, files))
+
+
+def put_json(client: Any, area: WorkArea, name: str, document: object) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        body = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+        client.put_object(Bucket=area.bucket, Key=area.key(name), Body=body, ContentType="application/json")
+    except (BotoCoreError, ClientError) as exc:
+        raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot write {area.uri(name)}")) from None
+    return area.uri(name)
+
+
+def manifest(area: WorkArea, files: list[tuple[str, int]]) -> dict[str, list[dict[str, Any]]]:
+    """A COPY manifest of exactly these files; mandatory, so a missing one fails the COPY."""
+    return {"entries": [
+        {"url": area.uri(name), "mandatory": True, "meta": {"content_length": size}} for name, size in files
+    ]}
+
+
+def remove_work_area(client: Any, area: WorkArea) -> None:
+    """Delete every object under the run's work prefix (best effort: a failure is only reported)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=area.bucket, Prefix=area.prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=area.bucket, Delete={"Objects": keys, "Quiet": True})
+    except (BotoCoreError, ClientError) as exc:
+        dwh.say(f"(could not remove the work files under {area.uri('')}: {dwh.first_line(exc)})")
+
+
+# --------------------------------------------------------------------------- the run's steps
+
+
+class CopyFailed(dwh.DwhError):
+    """A COPY failed; its load errors can be read once the transaction is rolled back."""
+
+    def __init__(self, table: str, message: str) -> None:
+        super().__init__(f"COPY {table} failed: {message}")
+        self.table = table
+
+
+@dataclass
+class RedshiftStage:
+    """What a Redshift run writes to S3, and what it needs to map load errors back."""
+
+    cfg: ConfigParser
+    area: WorkArea
+    folder: Path
+    client: Any
+    since: datetime  # load errors of this session from then on are this run's
+    parts: dict[str, list[tuple[str, Part]]] = field(default_factory=dict)  # table -> (name, part)
+
+
+def new_stage(cfg: ConfigParser, started: datetime) -> RedshiftStage:
+    redshift_params(cfg)  # fail early on a missing role
+    folder = Path(tempfile.mkdtemp(prefix="sparkify-redshift-"))
+    return RedshiftStage(cfg, work_area(cfg, started), folder, dwh.s3_client(cfg), started)
+
+
+def close_stage(stage: RedshiftStage) -> None:
+    """Remove the run's work files, in S3 and here."""
+    remove_work_area(stage.client, stage.area)
+    shutil.rmtree(stage.folder, ignore_errors=True)
+
+
+def listing_file(folder: Path, listing: Iterator[SourceObject]) -> Path:
+    """The run's listing as a gzip CSV, for COPY into listed_objects."""
+    import csv
+
+    path = folder / "listing.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        for obj in listing:
+            writer.writerow([obj.source, obj.key, obj.etag or "", obj.size])
+    return path
+
+
+def copy_listing(cur: psycopg2.extensions.cursor, stage: RedshiftStage, listing: Iterator[SourceObject]) -> None:
+    path = listing_file(stage.folder, listing)
+    upload(stage.client, stage.area, [(path, "listing.csv.gz")])
+    cur.execute(sql.REDSHIFT_LISTED_OBJECTS_COPY,
+                dict(redshift_params(stage.cfg), listing=stage.area.uri("listing.csv.gz")))
+
+
+def cluster_slices(cur: psycopg2.extensions.cursor) -> int:
+    cur.execute(sql.REDSHIFT_SLICES)
+    return max(1, int(cur.fetchone()[0]))
+
+
+def compact_source(
+    cur: psycopg2.extensions.cursor, stage: RedshiftStage, run_id: int, table: str,
+    planned: list[tuple[int, SourceObject]], rejects: staging.RejectSpool,
+) -> staging.StageCounts:
+    """Type and check the source's planned objects and write the good records as parts."""
+    counts = staging.StageCounts()
+    if not planned:
+        return counts
+    columns = staging.staging_columns(cur, table, stage.since)
+    parts = part_count(sum(obj.size for _, obj in planned), cluster_slices(cur))
+    written = compact(stage.cfg, planned, columns, run_id, rejects, counts, stage.folder, table, parts)
+    stage.parts[table] = [(f"{table}/{p.path.name}", p) for p in written]
+    dwh.say(f"compacted {table}: {counts.objects:,} objects into {len(written)} parts, {counts.rows:,} records,"
+            f" {counts.rejected:,} rejected")
+    return counts
+
+
+def copy_source(cur: psycopg2.extensions.cursor, stage: RedshiftStage, table: str, max_errors: int) -> None:
+    """Upload the table's parts, its JSONPaths and manifest, then one COPY from the manifest."""
+    names = stage.parts.get(table, [])
+    if not names:
+        return
+    upload(stage.client, stage.area, [(p.path, name) for name, p in names])
+    put_json(stage.client, stage.area, f"{table}.jsonpaths", jsonpaths(table))
+    put_json(stage.client, stage.area, f"{table}.manifest",
+             manifest(stage.area, [(name, p.path.stat().st_size) for name, p in names]))
+    started = time.monotonic()
+    try:
+        cur.execute(sql.REDSHIFT_STAGING_COPY.format(table=table, columns=", ".join(copy_columns(table))),
+                    dict(redshift_params(stage.cfg), manifest=stage.area.uri(f"{table}.manifest"),
+                         jsonpaths=stage.area.uri(f"{table}.jsonpaths"), max_errors=max(0, min(max_errors, 100000))))
+    except psycopg2.Error as exc:
+        raise CopyFailed(table, dwh.first_line(exc)) from None
+    dwh.say(f"COPY {table}: {time.monotonic() - started:.1f} s")
+
+
+def load_errors(cur: psycopg2.extensions.cursor, since: datetime) -> list[tuple[str, int, str, str]]:
+    """(file, line, column, reason) of the rows this session's COPYs skipped or failed on."""
+    cur.execute(sql.REDSHIFT_LOAD_ERRORS, {"since": since})
+    return [(str(f).strip(), int(n), str(c or "").strip(), str(r or "").strip()) for f, n, c, r in cur.fetchall()]
+
+
+def map_load_errors(stage: RedshiftStage, errors: list[tuple[str, int, str, str]],
+                    ) -> list[tuple[int, int, int, str]]:
+    """Each load error as (object_id, source line, record number, reason), through the parts' index."""
+    by_uri = {stage.area.uri(name): part for entries in stage.parts.values() for name, part in entries}
+    mapped = []
+    for file, line, column, reason in errors:
+        part = by_uri.get(file)
+        if part is None or not 1 <= line <= part.records:
+            continue
+        mapped.append((part.object_ids[line - 1], part.source_lines[line - 1] or None, part.record_nos[line - 1],
+                       f"Redshift: {column}: {reason}" if column else f"Redshift: {reason}"))
+    return mapped
+
+
+def copy_rejects(cur: psycopg2.extensions.cursor, stage: RedshiftStage, rejects: staging.RejectSpool,
+                 run_id: int) -> None:
+    """The run's rejects, through S3 like everything Redshift loads."""
+    if not rejects.count:
+        return
+    path = stage.folder / f"rejects-{run_id}.gz"
+    rejects.file.seek(0)
+    prefix = f"{run_id}{staging.DELIMITER}".encode()
+    with gzip.open(path, "wb", 3) as out:
+        for line in rejects.file:
+            out.write(prefix + line)
+    upload(stage.client, stage.area, [(path, path.name)])
+    cur.execute(sql.REDSHIFT_REJECTS_COPY, dict(redshift_params(stage.cfg), rejects=stage.area.uri(path.name)))

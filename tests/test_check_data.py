@@ -1,0 +1,305 @@
+"""check_data.py on real warehouses: the real sample passes every check; each check catches
+the fault it is about, and only that one; the report reads well in a terminal and as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import sqlglot
+from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse
+from test_load_sample import SAMPLE_COUNTS
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+import check_data
+import sql_queries as sql
+
+ALL_CHECKS = list(sql.CHECKS)
+
+
+@pytest.fixture(scope="module")
+def sample_template(embedded_server: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The real sample, loaded once for this module's tests to copy."""
+    databases = _embedded_warehouse(embedded_server, tmp_path_factory.mktemp("sample"),
+                                    f"t_check_data_sample_{os.getpid()}")
+    template = next(databases)
+    template.run("create_tables.py")
+    template.load(SAMPLE / "log_data", SAMPLE / "song_data")
+    yield template
+    next(databases, None)  # drops it
+
+
+@pytest.fixture
+def loaded_copy(embedded: Warehouse, sample_template: Warehouse) -> Warehouse:
+    """What the `loaded` fixture gives, in a fraction of the time: the test's fresh database is
+    a copy of the loaded template (CREATE DATABASE ... TEMPLATE), so 25 breakages stay quick."""
+    admin = psycopg2.connect(**dict(embedded.dsn, dbname="postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE "{embedded.dsn["dbname"]}"')
+        cur.execute(f'CREATE DATABASE "{embedded.dsn["dbname"]}" TEMPLATE "{sample_template.dsn["dbname"]}"')
+    admin.close()
+    return embedded
+
+
+def check_report(wh: Warehouse, *args: str) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    """check_data.py --json, as a scheduler would run it; timing and samples kept short."""
+    proc = wh.run("check_data.py", "--json", "--repeat", "1", "--sample", "0", *args, check=False)
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout), proc
+
+
+def failed_checks(report: dict[str, Any]) -> dict[str, int]:
+    return {check["name"]: check["count"] for check in report["checks"] if not check["passed"]}
+
+
+def test_the_sample_passes_every_check(warehouse: Warehouse) -> None:
+    warehouse.run("create_tables.py")
+    warehouse.load(SAMPLE / "log_data", SAMPLE / "song_data")
+    report, proc = check_report(warehouse)
+    assert proc.returncode == 0, proc.stderr
+    assert [check["name"] for check in report["checks"]] == ALL_CHECKS
+    assert failed_checks(report) == {}
+    assert report["passed"] is True
+    # DESIGN.md: 6,820 songplays, 1 matched to a song.
+    assert report["match_rate"] == {"matched": 1, "total": 6820, "percent": 0.0147}
+    # The same checks, called in-process as etl.py calls them after a load.
+    with warehouse.connect() as conn:
+        results = check_data.run_checks(conn)
+    assert [(r.name, r.count) for r in results] == [(name, 0) for name in ALL_CHECKS]
+    assert check_data.failure_summary(results) is None
+
+
+@dataclass
+class Breakage:
+    sql: str  # what goes wrong, done to the loaded sample
+    offending: int  # the rows the check must count
+    example: dict[str, Any] = field(default_factory=dict)  # what one offending row shows
+
+
+FIRST_SONGPLAY = "(SELECT MIN(songplay_id) FROM songplays)"
+LAST_SONGPLAY = "(SELECT MAX(songplay_id) FROM songplays)"
+FIRST_TIME = "(SELECT MIN(start_time) FROM time)"
+LAST_TIME = "(SELECT MAX(start_time) FROM time)"
+SONG = "'SOGVQGJ12AB017F169'"  # Chase & Status - Ten Tonne: no songplay matches it
+PLAYED_ARTIST = "'AR5KOSW1187FB35FF4'"  # Elena: the artist of the one matched songplay
+
+# Each check's fault, made with real SQL on the loaded sample. PostgreSQL enforces the keys
+# and NOT NULLs the model declares (Redshift does not): the test drops them to break them.
+BREAKAGES = {
+    "null_keys_songplays": Breakage(
+        f"UPDATE songplays SET user_id = NULL WHERE songplay_id = {FIRST_SONGPLAY}",
+        1, {"user_id": None, "null_columns": "user_id"}),
+    "null_keys_users": Breakage(
+        "UPDATE users SET level = NULL WHERE user_id IN (15, 80)",
+        2, {"user_id": 80, "null_columns": "level"}),
+    "null_keys_songs": Breakage(
+        "ALTER TABLE songs ALTER COLUMN title DROP NOT NULL;"
+        f" UPDATE songs SET title = NULL WHERE song_id = {SONG}",
+        1, {"song_id": "SOGVQGJ12AB017F169", "null_columns": "title"}),
+    "null_keys_artists": Breakage(
+        f"UPDATE artists SET name = NULL WHERE artist_id = {PLAYED_ARTIST}", 1, {"null_columns": "name"}),
+    "null_keys_time": Breakage(
+        "ALTER TABLE time ALTER COLUMN weekday DROP NOT NULL, ALTER COLUMN hour DROP NOT NULL;"
+        f" UPDATE time SET weekday = NULL, hour = NULL WHERE start_time = {FIRST_TIME}",
+        1, {"null_columns": "hour, weekday"}),
+    "null_keys_staging_events": Breakage(  # not a NextSong event: its songplay would go unstaged too
+        "ALTER TABLE staging_events ALTER COLUMN ts DROP NOT NULL;"
+        " UPDATE staging_events SET ts = NULL WHERE object_id = 1 AND source_line = 1 AND page = 'Home'",
+        1, {"object_id": 1, "source_line": 1, "page": "Home", "null_columns": "ts"}),
+    "null_keys_staging_songs": Breakage(
+        "ALTER TABLE staging_songs ALTER COLUMN artist_id DROP NOT NULL;"
+        f" UPDATE staging_songs SET artist_id = NULL WHERE song_id = {SONG}",
+        1, {"song_id": "SOGVQGJ12AB017F169", "null_columns": "artist_id"}),
+    "dup_songplays_event": Breakage(  # the same event loaded twice, with a new songplay_id
+        "ALTER TABLE songplays DROP CONSTRAINT songplays_session_id_item_in_session_start_time_key;"
+        " INSERT INTO songplays (start_time, user_id, level, song_id, artist_id, session_id, item_in_session,"
+        " location, user_agent) SELECT start_time, user_id, level, song_id, artist_id, session_id,"
+        f" item_in_session, location, user_agent FROM songplays WHERE songplay_id = {FIRST_SONGPLAY}",
+        1, {"copies": 2}),
+    "dup_songplays_songplay_id": Breakage(
+        "ALTER TABLE songplays DROP CONSTRAINT songplays_pkey;"
+        f" UPDATE songplays SET songplay_id = {FIRST_SONGPLAY} WHERE songplay_id = {LAST_SONGPLAY}",
+        1, {"copies": 2}),
+    "dup_users_user_id": Breakage(
+        "ALTER TABLE users DROP CONSTRAINT users_pkey;"
+        " INSERT INTO users SELECT * FROM users WHERE user_id = 15",
+        1, {"user_id": 15, "copies": 2}),
+    "dup_songs_song_id": Breakage(
+        "ALTER TABLE songs DROP CONSTRAINT songs_pkey;"
+        f" INSERT INTO songs SELECT * FROM songs WHERE song_id = {SONG}",
+        1, {"song_id": "SOGVQGJ12AB017F169", "copies": 2}),
+    "dup_artists_artist_id": Breakage(  # three rows of one artist: one key, counted once
+        "ALTER TABLE artists DROP CONSTRAINT artists_pkey;"
+        " INSERT INTO artists SELECT a.* FROM artists a, (VALUES (1), (2)) copies (n)"
+        f" WHERE a.artist_id = {PLAYED_ARTIST}",
+        1, {"artist_id": "AR5KOSW1187FB35FF4", "copies": 3}),
+    "dup_time_start_time": Breakage(
+        "ALTER TABLE time DROP CONSTRAINT time_pkey;"
+        f" INSERT INTO time SELECT * FROM time WHERE start_time = {FIRST_TIME}",
+        1, {"copies": 2}),
+    "orphan_songplays_user_id": Breakage(
+        f"UPDATE songplays SET user_id = 999999 WHERE songplay_id = {FIRST_SONGPLAY}",
+        1, {"user_id": 999999}),
+    "orphan_songplays_start_time": Breakage(  # a time row that exactly one songplay uses
+        "DELETE FROM time WHERE start_time = (SELECT start_time FROM songplays GROUP BY start_time"
+        " HAVING COUNT(*) = 1 ORDER BY start_time LIMIT 1)",
+        1),
+    "orphan_songplays_song_id": Breakage(  # a song set on an unmatched play: its artist stays NULL
+        "UPDATE songplays SET song_id = 'SONOSUCHSONG000000'"
+        " WHERE songplay_id = (SELECT MIN(songplay_id) FROM songplays WHERE song_id IS NULL)",
+        1, {"song_id": "SONOSUCHSONG000000"}),
+    "orphan_songplays_artist_id": Breakage(
+        "UPDATE songplays SET artist_id = 'ARNOSUCHARTIST0000'"
+        " WHERE songplay_id = (SELECT MIN(songplay_id) FROM songplays WHERE artist_id IS NULL)",
+        1, {"artist_id": "ARNOSUCHARTIST0000"}),
+    "orphan_songs_artist_id": Breakage(
+        f"UPDATE songs SET artist_id = 'ARNOSUCHARTIST0000' WHERE song_id = {SONG}",
+        1, {"song_id": "SOGVQGJ12AB017F169", "artist_id": "ARNOSUCHARTIST0000"}),
+    "accepted_users_level": Breakage(
+        "UPDATE users SET level = 'gold' WHERE user_id = 15", 1, {"user_id": 15, "level": "gold"}),
+    "accepted_songplays_level": Breakage(  # no key column, so a NULL level is this check's too
+        f"UPDATE songplays SET level = 'gold' WHERE songplay_id = {FIRST_SONGPLAY};"
+        f" UPDATE songplays SET level = NULL WHERE songplay_id = {LAST_SONGPLAY}",
+        2, {"level": "gold"}),
+    "accepted_users_gender": Breakage(
+        "UPDATE users SET gender = 'X' WHERE user_id = 15", 1, {"user_id": 15, "gender": "X"}),
+    "accepted_time_parts": Breakage(
+        f"UPDATE time SET hour = 24 WHERE start_time = {FIRST_TIME};"
+        f" UPDATE time SET weekday = 0, month = 13 WHERE start_time = {LAST_TIME}",
+        2, {"out_of_range": "month, weekday"}),
+    "consistent_time_parts": Breakage(  # plausible values, but not those of start_time
+        f"UPDATE time SET hour = MOD(hour + 1, 24) WHERE start_time = {FIRST_TIME};"
+        f" UPDATE time SET weekday = MOD(weekday, 7) + 1, year = 2019 WHERE start_time = {LAST_TIME}",
+        2, {"disagreeing": "year, weekday"}),
+    "reconcile_staged_not_in_songplays": Breakage(
+        f"DELETE FROM songplays WHERE songplay_id = {FIRST_SONGPLAY}", 1),
+    "reconcile_songplays_not_staged": Breakage(  # its user and time exist: only staging lacks it
+        "INSERT INTO songplays (start_time, user_id, level, session_id, item_in_session)"
+        f" SELECT start_time, user_id, level, session_id + 1000000, item_in_session FROM songplays"
+        f" WHERE songplay_id = {FIRST_SONGPLAY}",
+        1),
+}
+
+
+def test_every_check_has_its_breakage() -> None:
+    assert sorted(BREAKAGES) == sorted(ALL_CHECKS)
+
+
+@pytest.mark.parametrize("check", list(BREAKAGES))
+def test_each_check_catches_its_fault_and_only_it(loaded_copy: Warehouse, check: str) -> None:
+    breakage = BREAKAGES[check]
+    loaded_copy.execute(breakage.sql)
+    report, proc = check_report(loaded_copy)
+    assert failed_checks(report) == {check: breakage.offending}
+    assert report["passed"] is False
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == f"error: 1 of {len(ALL_CHECKS)} checks failed: {check}"
+    # A NOT NULL dropped to break the data makes the tables differ from the model: checked anyway.
+    assert ("DROP NOT NULL" in breakage.sql) == ("checking them anyway" in proc.stderr), proc.stderr
+    examples = next(c["examples"] for c in report["checks"] if c["name"] == check)
+    assert len(examples) == min(breakage.offending, check_data.EXAMPLES)
+    assert any(breakage.example.items() <= example.items() for example in examples), examples
+
+
+def test_the_terminal_report_is_readable(loaded: Warehouse) -> None:
+    proc = loaded.run("check_data.py", "--sample", "2", "--repeat", "3")
+    out = proc.stdout
+    assert out.startswith(f"Checks: {len(ALL_CHECKS)} passed, 0 failed\n")
+    lines = out.splitlines()
+    assert lines[1].split() == ["check", "what", "it", "checks", "offending", "rows", "result"]
+    for name in ALL_CHECKS:
+        assert any(line.startswith(f"{name} ") and line.split()[-2:] == ["0", "PASS"] for line in lines), name
+    assert "Song match rate: 1 of 6,820 songplays have a song (0.01%)" in out
+    assert "Analytics queries, median of 3 runs" in out
+    for name in sql.ANALYTICS_QUERIES:
+        assert any(line.startswith(f"{name} ") for line in lines), name
+    # Two rows of every table under its name; rejects has none on the sample.
+    assert "rejects: 0 rows of a sample\n(empty)" in out
+    assert "users: 2 rows of a sample\n" in out
+    assert "2018-11-" in out and "2,018" not in out  # years and ids are not amounts
+
+    # A failure: named in the table, with its offending rows, and the summary on stderr.
+    loaded.execute("ALTER TABLE users DROP CONSTRAINT users_pkey; INSERT INTO users SELECT * FROM users"
+                   " WHERE user_id IN (15, 80)")
+    proc = loaded.run("check_data.py", "--sample", "0", check=False)
+    assert proc.returncode == 1
+    assert proc.stdout.startswith(f"Checks: {len(ALL_CHECKS) - 1} passed, 1 failed\n")
+    assert any(line.startswith("dup_users_user_id ") and line.split()[-2:] == ["2", "FAIL"]
+               for line in proc.stdout.splitlines())
+    failure = proc.stdout.split("dup_users_user_id: 2 rows offending:\n")[1].splitlines()
+    assert failure[0].split() == ["user_id", "copies"]
+    assert sorted(line.split() for line in failure[2:4]) == [["15", "2"], ["80", "2"]]
+    assert " of a sample" not in proc.stdout  # --sample 0
+    assert proc.stderr.strip() == f"error: 1 of {len(ALL_CHECKS)} checks failed: dup_users_user_id"
+
+
+def test_json_has_timings_and_samples_of_every_table(loaded: Warehouse) -> None:
+    report, proc = check_report(loaded, "--repeat", "4", "--sample", "3")
+    assert proc.returncode == 0
+    expected_rows = {"top_songs": 1, "plays_by_hour": 24, "plays_by_level": 2, "most_active_users": 10,
+                     "plays_per_day": 30}
+    assert {t["name"]: t["rows"] for t in report["timings"]} == expected_rows
+    for timing in report["timings"]:
+        assert timing["runs"] == 4
+        assert 0 < timing["median_ms"] < 10_000
+    assert list(report["samples"]) == list(sql.TABLES)
+    table_rows = dict(SAMPLE_COUNTS, etl_runs=1, loaded_objects=101, rejects=0)
+    for table, rows in report["samples"].items():
+        assert len(rows) == min(3, table_rows[table]), table
+    time_row = report["samples"]["time"][0]
+    assert set(time_row) == {"start_time", "hour", "day", "week", "month", "year", "weekday"}
+    assert time_row["start_time"].startswith("2018-11-")  # timestamps as ISO 8601 text
+
+
+def test_missing_tables_name_create_tables(embedded: Warehouse) -> None:
+    proc = embedded.run("check_data.py", check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: tables missing: etl_runs, ")
+    assert proc.stderr.strip().endswith("; run: python create_tables.py")
+    assert proc.stdout == ""
+
+
+def test_help_describes_every_option() -> None:
+    script = str(ROOT / "check_data.py")
+    proc = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for option in ("--config PATH", "--json", "--repeat N", "--sample N"):
+        assert option in proc.stdout
+    proc = subprocess.run([sys.executable, script, "--repeat", "0"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "at least 1" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ALL_CHECKS + list(sql.ANALYTICS_QUERIES))
+def test_the_sql_is_plain_enough_for_redshift(name: str) -> None:
+    query = sql.CHECKS[name][1] if name in sql.CHECKS else sql.ANALYTICS_QUERIES[name][1]
+    for postgres_only in ("::", " FILTER (", "DISTINCT ON", "ILIKE"):
+        assert postgres_only not in query.upper()
+    sqlglot.parse_one(sql.CHECK_COUNT.format(check=query), read="redshift")
+
+
+def test_etl_runs_the_checks_when_asked_and_records_the_outcome(embedded: Warehouse, tmp_path: Path) -> None:
+    embedded.run("create_tables.py")
+    embedded.settings["ETL"]["RUN_CHECKS"] = "true"
+    proc = embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
+    assert proc.stdout.rstrip().endswith(f"checks: all {len(ALL_CHECKS)} passed")
+    assert embedded.query("SELECT run_id, outcome, checks FROM etl_runs") == [(1, "succeeded", "passed")]
+    # A fault the next run does not repair: the load still commits, the run records the failed check.
+    embedded.execute("UPDATE users SET level = 'gold' WHERE user_id = 80")
+    proc = embedded.load(SAMPLE / "log_data", SAMPLE / "song_data", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: run 2 loaded, but 1 of {len(ALL_CHECKS)} checks failed: accepted_users_level"
+        " (details: python check_data.py)")
+    assert embedded.query("SELECT run_id, outcome, checks FROM etl_runs ORDER BY run_id") == [
+        (1, "succeeded", "passed"), (2, "succeeded", "failed")]

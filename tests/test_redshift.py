@@ -1,0 +1,285 @@
+"""Amazon Redshift, tested as far as it can be without a cluster.
+
+What is verified here: every statement the Redshift path sends parses in sqlglot's redshift
+dialect and uses nothing PostgreSQL-only; the COPY options are pinned; the physical design is
+in the DDL; compaction runs for real against moto's S3 and its parts hold exactly the planned
+records, once each, typed exactly as the PostgreSQL path types them; the manifest and JSONPaths
+files match what was planned; load errors map back to source objects. What is not verified
+without a cluster (README: "What has not been verified live") is Redshift executing them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlglot
+from sqlglot import exp
+
+import dwh
+import redshift
+import sources
+import sql_queries as sql
+import staging
+from conftest import SAMPLE, S3Server, Warehouse
+from test_load_sample import upload_sample
+
+PARAMS = {
+    "run_id": 7, "since_run": 7, "started_at": dt.datetime(2026, 11, 25, 12, 0), "target": "redshift",
+    "finished_at": dt.datetime(2026, 11, 25, 12, 5), "outcome": "succeeded", "objects_loaded": 101,
+    "events_staged": 8056, "songs_staged": 71, "rows_rejected": 0, "songplays_added": 6820, "message": None,
+    "checks": "passed", "source": "events", "limit": 10, "table": "songs",
+    "iam_role": "arn:aws:iam::123456789012:role/sparkify-dwh-s3-read", "region": "us-west-2",
+    "manifest": "s3://work/run-1/staging_events.manifest", "jsonpaths": "s3://work/run-1/staging_events.jsonpaths",
+    "max_errors": 0, "listing": "s3://work/run-1/listing.csv.gz", "rejects": "s3://work/run-1/rejects-7.gz",
+    "since": dt.datetime(2026, 11, 25, 12, 0), "object": "s3://udacity-dend/song_data/A/A/A/TRAAAAW128F429D538.json",
+}
+POSTGRES_ONLY = [r"::", r"\bON CONFLICT\b", r"\bFILTER\s*\(", r"\bDISTINCT ON\b", r"\bILIKE\b", r"\bUSING brin\b",
+                 r"\bFROM STDIN\b", r"\bGENERATED\b", r"\bSERIAL\b", r"\bTEXT\b", r"\bJSONB\b", r"\bTRUNCATE\b"]
+
+
+def literal(value: object) -> str:
+    """A value as psycopg2 renders it (standard-conforming strings)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return f"'{value.isoformat(sep=' ')}'::timestamp"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def render(statement: str, params: dict[str, object] = PARAMS) -> str:
+    return re.sub(r"%\((\w+)\)s", lambda m: literal(params[m.group(1)]).replace("::timestamp", ""), statement)
+
+
+def redshift_statements() -> dict[str, str]:
+    """Every statement the Redshift path sends, by name."""
+    statements = {f"create {i}": s for i, s in enumerate(sql.create_table_queries(sql.REDSHIFT))}
+    statements |= {f"drop {i}": s for i, s in enumerate(sql.drop_table_queries)}
+    statements |= {f"transform {i}": s for i, s in enumerate(sql.transform_queries)}
+    statements |= {f"rebuild {i}": s for i, s in enumerate(sql.rebuild_queries)}
+    for name in ("REDSHIFT_RUN_LOCK", "RUN_NEXT_ID", "RUN_START", "RUN_FINISH", "RUN_CHECKS", "LISTED_OBJECTS_CREATE",
+                 "LISTED_OBJECTS_DROP", "PLAN_NEW_OBJECTS", "PLANNED_OBJECTS", "PLAN_ALREADY_LOADED",
+                 "REDSHIFT_LISTED_OBJECTS_COPY", "REDSHIFT_REJECTS_COPY", "REDSHIFT_SLICES", "REDSHIFT_LOAD_ERRORS",
+                 "OBJECT_COUNTS_RESET", "OBJECT_REJECTED_UPDATE", "TABLE_COLUMNS", "RECENT_RUNS", "LOADED_BY_SOURCE",
+                 "FIRST_REJECTS"):
+        statements[name] = getattr(sql, name)
+    for table in sql.STAGING_TABLE.values():
+        columns = ", ".join(redshift.copy_columns(table))
+        statements[f"COPY {table}"] = sql.REDSHIFT_STAGING_COPY.format(table=table, columns=columns)
+        statements[f"counts {table}"] = sql.OBJECT_RECORDS_UPDATE.format(staging=table)
+        statements[f"staged rows {table}"] = sql.STAGED_ROWS.format(table=table)
+        source_columns = ", ".join(sql.STAGING_FIELDS[table])
+        statements[f"probe table {table}"] = sql.REDSHIFT_PROBE_TABLE.format(table=table, columns=source_columns)
+        statements[f"probe copy {table}"] = sql.REDSHIFT_PROBE_COPY.format(table=table, columns=source_columns)
+    statements |= {f"rows {t}": sql.TABLE_ROWS.format(table=t) for t in sql.STAR_TABLES}
+    statements |= {f"check {name}": query for name, (_, query) in sql.CHECKS.items()}
+    return statements
+
+
+@pytest.mark.parametrize(("name", "statement"), list(redshift_statements().items()))
+def test_every_redshift_statement_parses_as_redshift_sql(name: str, statement: str) -> None:
+    text = render(statement)
+    parsed = sqlglot.parse(text, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(parsed) == 1 and parsed[0] is not None
+    if not name.endswith("LOCK"):  # sqlglot keeps LOCK as an opaque command; everything else is understood
+        assert not isinstance(parsed[0], exp.Command), f"{name} was not understood: {text}"
+    code = re.sub(r"--[^\n]*", "", statement)  # comments may say anything
+    for pattern in POSTGRES_ONLY:
+        assert not re.search(pattern, code, re.IGNORECASE), f"{name} uses {pattern}"
+
+
+def test_the_staging_copy_is_pinned() -> None:
+    columns = ", ".join(redshift.copy_columns("staging_events"))
+    statement = render(sql.REDSHIFT_STAGING_COPY.format(table="staging_events", columns=columns))
+    assert " ".join(statement.split()) == (
+        "COPY staging_events (artist, auth, first_name, gender, item_in_session, last_name, length, level, location,"
+        " method, page, registration, session_id, song, status, ts, user_agent, user_id, run_id, object_id,"
+        " source_line) FROM 's3://work/run-1/staging_events.manifest'"
+        " IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-dwh-s3-read' MANIFEST"
+        " FORMAT AS JSON 's3://work/run-1/staging_events.jsonpaths' GZIP REGION 'us-west-2' MAXERROR 0"
+        " COMPUPDATE OFF STATUPDATE OFF"
+    )
+    copy = sqlglot.parse_one(statement, read="redshift")
+    assert isinstance(copy, exp.Copy)
+    assert "ACCESS_KEY" not in statement.upper() and "CREDENTIALS" not in statement.upper()
+
+
+def test_the_physical_design_is_in_the_redshift_ddl() -> None:
+    ddl = {re.search(r"EXISTS (\w+)", s).group(1): " ".join(s.split()) for s in sql.create_table_queries(sql.REDSHIFT)}
+    assert ddl["songplays"].startswith("CREATE TABLE IF NOT EXISTS songplays ( songplay_id BIGINT IDENTITY(1, 1)")
+    assert ddl["songplays"].endswith(") DISTKEY (start_time) SORTKEY (start_time)")
+    assert ddl["time"].endswith(") DISTKEY (start_time) SORTKEY (start_time)")
+    for dimension in ("users", "songs", "artists"):
+        assert f") DISTSTYLE ALL SORTKEY ({dimension[:-1] if dimension != 'users' else 'user'}_id)" in ddl[dimension]
+    for table in ("staging_events", "staging_songs"):
+        assert ddl[table].endswith(") DISTSTYLE EVEN SORTKEY (run_id)")
+    assert len(ddl) == len(sql.TABLES)  # and no PostgreSQL index statements
+    postgres = sql.create_table_queries(sql.POSTGRES)
+    assert sum("USING brin" in s for s in postgres) == 2 and "GENERATED BY DEFAULT AS IDENTITY" in postgres[5]
+
+
+def varchar_sizes(table: str) -> dict[str, int]:
+    create = sql.TABLES[table]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\w+)\s+VARCHAR\((\d+)\)", create, re.MULTILINE)}
+
+
+def test_varchar_sizes_hold_every_real_value_in_bytes() -> None:
+    """Redshift counts VARCHAR sizes in bytes: every text value of the sample must fit, in bytes."""
+    events = [json.loads(line) for path in sorted((SAMPLE / "log_data").rglob("*.json"))
+              for line in path.read_text().splitlines() if line]
+    songs = [json.loads(path.read_text()) for path in sorted((SAMPLE / "song_data").rglob("*.json"))]
+    for table, records in (("staging_events", events), ("staging_songs", songs)):
+        sizes = varchar_sizes(table)
+        for column, field in sql.STAGING_FIELDS[table].items():
+            if column in sizes:
+                longest = max(len(str(r[field]).encode()) for r in records if r.get(field) is not None)
+                assert longest * 2 <= sizes[column], f"{table}.{column}: {longest} bytes vs VARCHAR({sizes[column]})"
+    assert max(len(e["userAgent"]) for e in events if e["userAgent"]) > 100  # the long real user agents
+    assert any(len(s["title"].encode()) > len(s["title"]) for s in songs)  # unicode: more bytes than characters
+
+
+def test_the_jsonpaths_map_source_fields_then_provenance() -> None:
+    course = json.loads((SAMPLE / "log_json_path.json").read_text())["jsonpaths"]
+    events = redshift.jsonpaths("staging_events")["jsonpaths"]
+    assert events[:18] == course  # the course's file, field for field, in column order
+    assert events[18:] == ["$['_run_id']", "$['_object_id']", "$['_source_line']"]
+    assert len(events) == len(redshift.copy_columns("staging_events"))
+    songs = redshift.jsonpaths("staging_songs")["jsonpaths"]
+    assert songs[:3] == ["$['num_songs']", "$['artist_id']", "$['artist_latitude']"]
+    assert len(songs) == len(redshift.copy_columns("staging_songs")) == 13
+
+
+@pytest.mark.parametrize(("total", "slices", "parts"), [
+    (3_755_598, 4, 1),              # the sample: too small to split into 1 MB parts
+    (50 << 20, 8, 6),               # ~6 MB compressed: six parts of about 1 MB
+    (100 << 20, 8, 8),              # one part per slice
+    (10 << 30, 4, 20),              # 10 GB: a multiple of the slices, ~512 MB (~60 MB compressed) each
+    (400 << 30, 16, 800),
+])
+def test_part_count_follows_the_slices_and_the_sizes_aws_recommends(total: int, slices: int, parts: int) -> None:
+    assert redshift.part_count(total, slices) == parts
+    if parts >= slices:
+        assert parts % slices == 0
+        assert 1 << 20 <= total * redshift.GZIP_RATIO / parts <= 125 << 20
+
+
+@pytest.mark.parametrize(("row", "values"), [
+    ("a\x02\x02\x01\x01\x027", ["a", None, "", "7"]),
+    ("\x01x\x01\x01y\x02z\x01\x02\x01\x01\x02", ["x\x01y\x02z", "", None]),
+    ("\x01line\nbreak\x01", ["line\nbreak"]),
+])
+def test_copy_rows_read_back_exactly(row: str, values: list[str | None]) -> None:
+    assert redshift._split_row(row) == values
+
+
+def staged_tuples(wh: Warehouse, table: str) -> list[tuple]:
+    columns = ", ".join(sql.STAGING_FIELDS[table])
+    return sorted(wh.query(f"SELECT {columns} FROM {table}"), key=repr)
+
+
+def read_parts(parts: list[redshift.Part]) -> list[dict]:
+    return [orjson.loads(line) for part in parts for line in gzip.decompress(part.path.read_bytes()).splitlines()]
+
+
+def test_compaction_holds_every_planned_record_once_typed_as_on_postgresql(
+    loaded: Warehouse, s3: S3Server, tmp_path: Path,
+) -> None:
+    """The sample from moto's S3, compacted into parts, against the same sample staged on PostgreSQL."""
+    upload_sample(s3, "compaction")
+    cfg = dwh.load_config(loaded.write_config())
+    with loaded.connect() as conn, conn.cursor() as cur:
+        columns = {t: staging.staging_columns(cur, t, dt.datetime(2026, 11, 25)) for t in sql.STAGING_FIELDS}
+    for source, table, parts_wanted in (("events", "staging_events", 4), ("songs", "staging_songs", 3)):
+        folder = {"events": "log_data", "songs": "song_data"}[source]
+        listed = list(sources.list_objects(cfg, source, f"s3://compaction/udacity/{folder}"))
+        planned = list(enumerate(listed, start=100))
+        counts, rejects = staging.StageCounts(), staging.RejectSpool()
+        parts = redshift.compact(cfg, planned, columns[table], 9, rejects, counts, tmp_path, table, parts_wanted)
+        records = read_parts(parts)
+        assert len(parts) == parts_wanted and rejects.count == 0
+        assert counts.rows == len(records) == {"events": 8056, "songs": 71}[source]
+        # Every record once: its object and line, and the part index agrees with the lines.
+        identities = [(r["_object_id"], r["_source_line"]) for r in records]
+        assert len(set(identities)) == len(identities)
+        assert {oid for oid, _ in identities} == {oid for oid, _ in planned}
+        assert [(oid, line) for p in parts for oid, line in zip(p.object_ids, p.source_lines, strict=True)] == [
+            (oid, line or 0) for oid, line in identities]
+        assert all(r["_run_id"] == 9 for r in records)
+        # Typed exactly as the PostgreSQL path stages them (the sample is loaded there from its folder).
+        fields = list(sql.STAGING_FIELDS[table].values())
+        assert sorted((tuple(r[f] for f in fields) for r in records), key=repr) == staged_tuples(loaded, table)
+        # Balanced parts: whole objects go to the emptiest part.
+        sizes = [p.written for p in parts]
+        assert max(sizes) - min(sizes) <= max(obj.size for _, obj in planned) * 1.5
+
+
+def test_normalised_values_are_what_redshift_needs(tmp_path: Path, loaded: Warehouse) -> None:
+    cfg = dwh.load_config(loaded.write_config())
+    with loaded.connect() as conn, conn.cursor() as cur:
+        columns = staging.staging_columns(cur, "staging_events", dt.datetime(2026, 11, 25))
+    day = tmp_path / "2018-11-30-events.json"
+    day.write_bytes((SAMPLE / "log_data/2018/11/2018-11-30-events.json").read_bytes()
+                    + b'\n{"ts": "yesterday", "page": "NextSong", "sessionId": 1, "itemInSession": 0}\n')
+    planned = [(1, sources.SourceObject("events", str(day), day.stat().st_size))]
+    counts, rejects = staging.StageCounts(), staging.RejectSpool()
+    parts = redshift.compact(cfg, planned, columns, 3, rejects, counts, tmp_path, "staging_events", 1)
+    first = read_parts(parts)[0]
+    original = json.loads((SAMPLE / "log_data/2018/11/2018-11-30-events.json").read_text().splitlines()[0])
+    assert first["userId"] == int(original["userId"])  # "26" -> 26: an INTEGER column takes a number
+    assert first["registration"] == int(original["registration"])  # 1540221986796.0 -> an integer for BIGINT
+    assert isinstance(first["registration"], int)
+    assert rejects.count == 1 and rejects.first == [f"{day} line {counts.rows + 1}: ts: 'yesterday' is not an integer"]
+
+
+def test_the_manifest_lists_exactly_the_uploaded_parts(s3: S3Server, tmp_path: Path) -> None:
+    s3.make_bucket("work")
+    cfg = dwh.load_config(Path(__file__).parents[1] / "dwh.cfg")
+    cfg["S3"]["WORK_PREFIX"] = "s3://work/sparkify"
+    area = redshift.work_area(cfg, dt.datetime(2026, 11, 25, 12, 0, 1))
+    assert area.prefix.startswith("sparkify/run-20261125T120001-")
+    files = []
+    for i in range(3):
+        path = tmp_path / f"part-{i}.json.gz"
+        path.write_bytes(gzip.compress(b'{"a": %d}\n' % i * (i + 1)))
+        files.append((path, f"staging_songs/part-{i}.json.gz"))
+    client = s3.client()
+    redshift.upload(client, area, files)
+    uri = redshift.put_json(client, area, "staging_songs.manifest",
+                            redshift.manifest(area, [(name, path.stat().st_size) for path, name in files]))
+    assert uri == area.uri("staging_songs.manifest")
+    document = json.loads(client.get_object(Bucket="work", Key=area.key("staging_songs.manifest"))["Body"].read())
+    assert [e["mandatory"] for e in document["entries"]] == [True, True, True]
+    for entry, (path, name) in zip(document["entries"], files, strict=True):
+        assert entry["url"] == f"s3://work/{area.prefix}{name}"
+        head = client.head_object(Bucket="work", Key=entry["url"][len("s3://work/"):])
+        assert entry["meta"]["content_length"] == head["ContentLength"] == path.stat().st_size
+    redshift.remove_work_area(client, area)
+    assert client.list_objects_v2(Bucket="work", Prefix=area.prefix).get("KeyCount") == 0
+
+
+def test_load_errors_map_back_to_their_source_records(tmp_path: Path) -> None:
+    writer = redshift.PartWriter(tmp_path, "staging_events", 2)
+    writer.write_object([b"{}\n"] * 3, 41, [1, 2, 3], [1, 2, 3])
+    writer.write_object([b"{}\n"] * 2, 42, [7, 9], [1, 2])
+    parts = writer.close()
+    area = redshift.WorkArea("work", "run-1/")
+    stage = redshift.RedshiftStage(None, area, tmp_path, None, dt.datetime(2026, 11, 25),  # type: ignore[arg-type]
+                                   {"staging_events": [(f"staging_events/{p.path.name}", p) for p in parts]})
+    errors = [(f"s3://work/run-1/staging_events/{parts[1].path.name}", 2, "ts", "Overflow for BIGINT"),
+              ("s3://elsewhere/file.json", 1, "", "not ours")]
+    assert redshift.map_load_errors(stage, errors) == [(42, 9, 2, "Redshift: ts: Overflow for BIGINT")]
+
+
+def test_a_redshift_target_needs_a_work_prefix_and_a_role() -> None:
+    cfg = dwh.load_config(Path(__file__).parents[1] / "dwh.cfg")
+    with pytest.raises(dwh.ConfigError, match=r"needs \[S3\] WORK_PREFIX"):
+        redshift.work_area(cfg, dt.datetime(2026, 1, 1))
+    with pytest.raises(dwh.ConfigError, match=r"needs \[IAM_ROLE\] ARN"):
+        redshift.redshift_params(cfg)
