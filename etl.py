@@ -61,14 +61,14 @@ def listing_rows(listing: Iterator[SourceObject]) -> Iterator[bytes]:
 def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[SourceObject]) -> None:
     """Record this run's objects in loaded_objects: every listed one not loaded before."""
     dwh.say("listing sources and planning ...")
-    cur.execute(sql.LISTED_OBJECTS_DROP)
+    dwh.run_all(cur, sql.PLAN_DROP)
     cur.execute(sql.LISTED_OBJECTS_CREATE)
     if run.redshift is None:
         staging.copy_in(cur, sql.LISTED_OBJECTS_COPY, listing_rows(listing))
     else:
         redshift.copy_listing(cur, run.redshift, listing)
-    cur.execute(sql.PLAN_NEW_OBJECTS, {"run_id": run.run_id})
-    cur.execute(sql.PLANNED_OBJECTS, {"run_id": run.run_id})
+    cur.execute(sql.PLAN_NEW_OBJECTS)
+    cur.execute(sql.PLANNED_OBJECTS)
     run.plan = [(oid, SourceObject(source, key, size, etag)) for oid, source, key, etag, size in cur.fetchall()]
 
 
@@ -89,8 +89,9 @@ def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
     for source, table in sql.STAGING_TABLE.items():
         run.staged[source] = stage_source(cur, cfg, run, source, table)
     run.rejects.copy_to_warehouse(cur, run.run_id)
-    dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
-    count_per_object(cur, run.run_id)
+    if run.plan:
+        dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
+    cur.execute(sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
 
 
 def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
@@ -101,7 +102,7 @@ def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: R
         run.staged[source] = redshift.compact_source(cur, run.redshift, run.run_id, table, planned, run.rejects)
     allowed = enforce_reject_limit(cfg, run)
     for table in sql.STAGING_TABLE.values():
-        redshift.copy_source(cur, run.redshift, table, int(allowed) - run.rejects.count)
+        redshift.copy_source(cur, run.redshift, table, allowed - run.rejects.count)
     objects = {oid: obj for oid, obj in run.plan}
     skipped = redshift.map_load_errors(run.redshift, redshift.load_errors(cur, run.started))
     for object_id, line, record_no, reason in skipped:  # rows COPY skipped, within MAXERROR
@@ -110,15 +111,7 @@ def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: R
         cur.execute(sql.STAGED_ROWS.format(table=table), {"run_id": run.run_id})
         run.staged[source].rows = cur.fetchone()[0]
     redshift.copy_rejects(cur, run.redshift, run.rejects, run.run_id)
-    count_per_object(cur, run.run_id)
-
-
-def count_per_object(cur: psycopg2.extensions.cursor, run_id: int) -> None:
-    """Rows staged and rejected per object, in loaded_objects."""
-    cur.execute(sql.OBJECT_COUNTS_RESET, {"run_id": run_id})
-    for table in sql.STAGING_TABLE.values():
-        cur.execute(sql.OBJECT_RECORDS_UPDATE.format(staging=table), {"run_id": run_id})
-    cur.execute(sql.OBJECT_REJECTED_UPDATE, {"run_id": run_id})
+    cur.execute(sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
 
 
 def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, source: str, table: str,
@@ -141,11 +134,10 @@ def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, s
     return counts
 
 
-def enforce_reject_limit(cfg: ConfigParser, run: Run) -> float:
+def enforce_reject_limit(cfg: ConfigParser, run: Run) -> int:
     """Fail the run past MAX_REJECTS; return how many rejects it allows."""
-    limit = dwh.max_rejects(cfg)
     records = sum(c.rows + c.rejected for c in run.staged.values())
-    allowed = limit * records if 0 < limit < 1 else limit
+    allowed = dwh.allowed_rejects(cfg, records)
     rejected = run.rejects.count
     if rejected > allowed:
         raise RejectLimitExceeded(
@@ -320,7 +312,7 @@ def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
         with conn.cursor() as cur:
             run = begin_run(cur, cfg, dwh.utc_now())
             plan_run(cur, run, list_sources(cfg))
-            cur.execute(sql.PLAN_ALREADY_LOADED, {"run_id": run.run_id})
+            cur.execute(sql.PLAN_ALREADY_LOADED)
             already = dict(cur.fetchall())
     finally:
         conn.rollback()

@@ -74,12 +74,16 @@ def _list_folder(source: str, root: Path) -> Iterator[SourceObject]:
     if not root.is_dir():
         raise dwh.SourceError(f"{source} folder not found: {root}; check [S3] in dwh.cfg")
     found: list[tuple[str, int]] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]  # never descend into hidden folders
-        for name in files:
-            path = Path(folder, name)
-            if is_data_file(path.relative_to(root).as_posix()):
-                found.append((str(path.resolve()), path.stat().st_size))
+    folders = [str(root.resolve())]
+    while folders:  # os.scandir: one system call per folder, not per file
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue  # hidden files and folders (.ipynb_checkpoints) are not data
+                if entry.is_dir():
+                    folders.append(entry.path)
+                elif is_data_file(entry.name):
+                    found.append((entry.path, entry.stat().st_size))
     for key, size in sorted(found):
         yield SourceObject(source, key, size)
 

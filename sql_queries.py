@@ -42,8 +42,8 @@ CREATE TABLE IF NOT EXISTS loaded_objects (
     object_key   VARCHAR(1024)   NOT NULL,      -- s3://bucket/key or an absolute file path
     etag         VARCHAR(128),                  -- S3 ETag; NULL for files, identified by size
     size         BIGINT          NOT NULL,
-    records      BIGINT,                        -- rows staged from it
-    rejected     BIGINT                         -- records sent to rejects
+    records      BIGINT          NOT NULL,      -- rows staged from it
+    rejected     BIGINT          NOT NULL       -- records sent to rejects
 ) {layout}
 """
 
@@ -270,7 +270,8 @@ RUN_CHECKS = "UPDATE etl_runs SET checks = %(checks)s WHERE run_id = %(run_id)s"
 
 # ---------------------------------------------------------------- planning
 # The listing of both sources goes into a temporary table; the plan is every listed object
-# not loaded before under the same key, size and ETag. Object ids continue the sequence.
+# not loaded before under the same key, size and ETag, numbered on from the last object id.
+# The objects enter loaded_objects only with their counts, once they are staged.
 
 LISTED_OBJECTS_CREATE = """
 CREATE TEMPORARY TABLE listed_objects (
@@ -286,13 +287,13 @@ LISTED_OBJECTS_COPY = (
     "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
 )
 
-LISTED_OBJECTS_DROP = "DROP TABLE IF EXISTS listed_objects"
+PLAN_DROP = ["DROP TABLE IF EXISTS listed_objects", "DROP TABLE IF EXISTS planned_objects"]
 
 PLAN_NEW_OBJECTS = """
-INSERT INTO loaded_objects (object_id, run_id, source, object_key, etag, size)
+CREATE TEMPORARY TABLE planned_objects AS
 SELECT (SELECT COALESCE(MAX(object_id), 0) FROM loaded_objects)
-           + ROW_NUMBER() OVER (ORDER BY l.source, l.object_key),
-       %(run_id)s, l.source, l.object_key, l.etag, l.size
+           + ROW_NUMBER() OVER (ORDER BY l.source, l.object_key) AS object_id,
+       l.source, l.object_key, l.etag, l.size
 FROM listed_objects l
 WHERE NOT EXISTS (
     SELECT 1
@@ -305,16 +306,31 @@ WHERE NOT EXISTS (
 
 PLANNED_OBJECTS = """
 SELECT object_id, source, object_key, etag, size
-FROM loaded_objects
-WHERE run_id = %(run_id)s
+FROM planned_objects
 ORDER BY object_id
 """
 
 PLAN_ALREADY_LOADED = """
 SELECT l.source, COUNT(*)
 FROM listed_objects l
-WHERE EXISTS (SELECT 1 FROM loaded_objects o WHERE o.object_key = l.object_key AND o.run_id <> %(run_id)s)
+WHERE EXISTS (SELECT 1 FROM loaded_objects o WHERE o.object_key = l.object_key)
 GROUP BY l.source
+"""
+
+# After staging: the run's objects, with the rows each gave to staging and to rejects.
+LOADED_OBJECTS_INSERT = """
+INSERT INTO loaded_objects (object_id, run_id, source, object_key, etag, size, records, rejected)
+SELECT p.object_id, %(run_id)s, p.source, p.object_key, p.etag, p.size,
+       COALESCE(staged.records, 0), COALESCE(bad.rejected, 0)
+FROM planned_objects p
+LEFT JOIN (
+    SELECT object_id, COUNT(*) AS records FROM staging_events WHERE run_id = %(run_id)s GROUP BY object_id
+    UNION ALL
+    SELECT object_id, COUNT(*) AS records FROM staging_songs WHERE run_id = %(run_id)s GROUP BY object_id
+) staged ON staged.object_id = p.object_id
+LEFT JOIN (
+    SELECT object_key, COUNT(*) AS rejected FROM rejects WHERE run_id = %(run_id)s GROUP BY object_key
+) bad ON bad.object_key = p.object_key
 """
 
 # ---------------------------------------------------------------- staging
@@ -406,26 +422,9 @@ ORDER BY ordinal_position
 
 # PostgreSQL plans the transforms on statistics, which COPY does not update (Redshift's COPY
 # does, unless told not to). Sorts and hashes of a big run get room to stay in memory.
-POSTGRES_SESSION_SETTINGS = ["SET work_mem = '128MB'"]
+POSTGRES_SESSION_SETTINGS = ["SET work_mem = '256MB'"]
 POSTGRES_AFTER_STAGING = ["ANALYZE staging_events", "ANALYZE staging_songs"]
 
-OBJECT_COUNTS_RESET = """
-UPDATE loaded_objects SET records = 0, rejected = 0 WHERE run_id = %(run_id)s
-"""
-
-OBJECT_RECORDS_UPDATE = """
-UPDATE loaded_objects
-SET records = staged.records
-FROM (SELECT object_id, COUNT(*) AS records FROM {staging} WHERE run_id = %(run_id)s GROUP BY object_id) staged
-WHERE loaded_objects.object_id = staged.object_id
-"""
-
-OBJECT_REJECTED_UPDATE = """
-UPDATE loaded_objects
-SET rejected = bad.rejected
-FROM (SELECT object_key, COUNT(*) AS rejected FROM rejects WHERE run_id = %(run_id)s GROUP BY object_key) bad
-WHERE loaded_objects.run_id = %(run_id)s AND loaded_objects.object_key = bad.object_key
-"""
 
 # ============================================================================ 3. transforms
 # Each run transforms only the records it staged (run_id >= since_run); a rebuild empties the
@@ -599,6 +598,7 @@ FROM (
     WHERE run_id >= %(since_run)s AND page = 'NextSong'
 ) new_times
 WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = new_times.start_time)
+ORDER BY start_time  -- in key order: the index grows at its end
 """
 
 transform_queries = [

@@ -297,7 +297,7 @@ class RejectSpool:
     data but still records why, under the id of the failed run."""
 
     def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - lives with the run
         self.count = 0
         self.first: list[str] = []
 
@@ -331,8 +331,8 @@ def _escape(match: re.Match[str]) -> str:
 
 def record_text(record: RawRecord) -> str:
     """The record as it stands in the source (as JSON, for an element of an array)."""
-    raw = record.text.strip() if record.text is not None else orjson.dumps(record.value)
-    return raw[: RECORD_TEXT_LIMIT * 4].decode("utf-8", "replace")
+    raw = record.text.lstrip() if record.text is not None else orjson.dumps(record.value)
+    return raw[: RECORD_TEXT_LIMIT * 4].rstrip().decode("utf-8", "replace")
 
 
 def typed_chunks(

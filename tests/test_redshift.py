@@ -19,15 +19,15 @@ from pathlib import Path
 import orjson
 import pytest
 import sqlglot
+from conftest import SAMPLE, S3Server, Warehouse
 from sqlglot import exp
+from test_load_sample import upload_sample
 
 import dwh
 import redshift
 import sources
 import sql_queries as sql
 import staging
-from conftest import SAMPLE, S3Server, Warehouse
-from test_load_sample import upload_sample
 
 PARAMS = {
     "run_id": 7, "since_run": 7, "started_at": dt.datetime(2026, 11, 25, 12, 0), "target": "redshift",
@@ -64,16 +64,16 @@ def redshift_statements() -> dict[str, str]:
     statements |= {f"drop {i}": s for i, s in enumerate(sql.drop_table_queries)}
     statements |= {f"transform {i}": s for i, s in enumerate(sql.transform_queries)}
     statements |= {f"rebuild {i}": s for i, s in enumerate(sql.rebuild_queries)}
+    statements |= {f"plan drop {i}": s for i, s in enumerate(sql.PLAN_DROP)}
     for name in ("REDSHIFT_RUN_LOCK", "RUN_NEXT_ID", "RUN_START", "RUN_FINISH", "RUN_CHECKS", "LISTED_OBJECTS_CREATE",
-                 "LISTED_OBJECTS_DROP", "PLAN_NEW_OBJECTS", "PLANNED_OBJECTS", "PLAN_ALREADY_LOADED",
+                 "PLAN_NEW_OBJECTS", "PLANNED_OBJECTS", "PLAN_ALREADY_LOADED",
                  "REDSHIFT_LISTED_OBJECTS_COPY", "REDSHIFT_REJECTS_COPY", "REDSHIFT_SLICES", "REDSHIFT_LOAD_ERRORS",
-                 "OBJECT_COUNTS_RESET", "OBJECT_REJECTED_UPDATE", "TABLE_COLUMNS", "RECENT_RUNS", "LOADED_BY_SOURCE",
+                 "LOADED_OBJECTS_INSERT", "TABLE_COLUMNS", "RECENT_RUNS", "LOADED_BY_SOURCE",
                  "FIRST_REJECTS"):
         statements[name] = getattr(sql, name)
     for table in sql.STAGING_TABLE.values():
         columns = ", ".join(redshift.copy_columns(table))
         statements[f"COPY {table}"] = sql.REDSHIFT_STAGING_COPY.format(table=table, columns=columns)
-        statements[f"counts {table}"] = sql.OBJECT_RECORDS_UPDATE.format(staging=table)
         statements[f"staged rows {table}"] = sql.STAGED_ROWS.format(table=table)
         source_columns = ", ".join(sql.STAGING_FIELDS[table])
         statements[f"probe table {table}"] = sql.REDSHIFT_PROBE_TABLE.format(table=table, columns=source_columns)

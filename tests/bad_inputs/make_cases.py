@@ -293,15 +293,21 @@ def write(out: Path) -> None:
     for old in out.iterdir():
         if old.is_dir() and old.name in CASES:
             shutil.rmtree(old)
-    manifest = {}
+    entries = []
     for name, case in CASES.items():
         for key, data in case["files"].items():
             path = out / name / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        manifest[name] = {k: v for k, v in case.items() if k != "files"}
-    text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
-    (out / "cases.json").write_text(text, encoding="utf-8")
+        rejects = ",\n".join(f"   {as_json(reject)}" for reject in case["rejects"])
+        about, staged = as_json(case["about"]), as_json(case["staged"])
+        entries.append(f' {as_json(name)}: {{"about": {about}, "staged": {staged},\n'
+                       f'  "rejects": [\n{rejects}\n  ]}}')
+    (out / "cases.json").write_text("{\n" + ",\n".join(entries) + "\n}\n", encoding="utf-8")
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,114 @@
+"""How long compaction takes for many small objects, against moto's S3 server on loopback.
+
+    python bench/compaction.py [--songs 15000 100000]
+
+For each count it writes that many song files to a moto bucket (generate_data.py), then times
+what a Redshift run does before its COPY: list the prefix, read every object (16 threads), type
+and check every record, write the gzip NDJSON parts, and upload them with the JSONPaths file
+and the manifest. moto is far slower per request than S3 itself, so this is an upper bound on
+the toolkit's side; the COPY of a few large parts is then Redshift's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import dwh  # noqa: E402
+import redshift  # noqa: E402
+import sources  # noqa: E402
+import sql_queries as sql  # noqa: E402
+import staging  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def staging_songs_columns() -> list[staging.Column]:
+    config = OUT / "compaction.cfg"
+    server = OUT / "servers" / "compaction"
+    shutil.rmtree(server, ignore_errors=True)
+    server.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"[WAREHOUSE]\nEMBEDDED_DIR = {server}\n[CLUSTER]\nDB_NAME = bench\n")
+    conn = dwh.connect(dwh.load_config(config))
+    with conn.cursor() as cur:
+        dwh.run_all(cur, sql.create_table_queries(sql.POSTGRES))
+        columns = staging.staging_columns(cur, "staging_songs", dwh.utc_now())
+    conn.rollback()
+    conn.close()
+    return columns
+
+
+def measure(count: int, endpoint: str, columns: list[staging.Column]) -> dict[str, float]:
+    env = dict(os.environ, DWH_S3_ENDPOINT_URL=endpoint, DWH_S3_REGION="us-east-1")
+    bucket = f"compaction-{count}"
+    cfg = dwh.load_config(ROOT / "dwh.cfg")
+    cfg["S3"]["ENDPOINT_URL"], cfg["S3"]["REGION"] = endpoint, "us-east-1"
+    cfg["S3"]["WORK_PREFIX"] = f"s3://{bucket}/work"
+    client = dwh.s3_client(cfg)
+    client.create_bucket(Bucket=bucket)
+    subprocess.run([sys.executable, str(ROOT / "generate_data.py"), f"s3://{bucket}/data", "--songs", str(count),
+                    "--events", "1000", "--days", "1"], check=True, env=env, stdout=subprocess.DEVNULL)
+    started = time.perf_counter()
+    listed = list(sources.list_objects(cfg, "songs", f"s3://{bucket}/data/song_data"))
+    listing = time.perf_counter() - started
+    planned = list(enumerate(listed, start=1))
+    folder = Path(tempfile.mkdtemp(prefix="compaction-"))
+    counts, rejects = staging.StageCounts(), staging.RejectSpool()
+    stage = redshift.RedshiftStage(cfg, redshift.work_area(cfg, dwh.utc_now()), folder, client, dwh.utc_now())
+    parts = redshift.part_count(sum(obj.size for _, obj in planned), slices=4)
+    written = redshift.compact(cfg, planned, columns, 1, rejects, counts, folder, "staging_songs", parts)
+    compacted = time.perf_counter() - started
+    names = [(f"staging_songs/{p.path.name}", p) for p in written]
+    redshift.upload(client, stage.area, [(p.path, name) for name, p in names])
+    redshift.put_json(client, stage.area, "staging_songs.jsonpaths", redshift.jsonpaths("staging_songs"))
+    redshift.put_json(client, stage.area, "staging_songs.manifest",
+                      redshift.manifest(stage.area, [(n, p.path.stat().st_size) for n, p in names]))
+    total = time.perf_counter() - started
+    shutil.rmtree(folder)
+    assert counts.rows == count and rejects.count == 0
+    return {"objects": count, "parts": len(written), "listing_s": round(listing, 1),
+            "read_type_write_s": round(compacted - listing, 1), "upload_s": round(total - compacted, 1),
+            "total_s": round(total, 1), "objects_per_s": round(count / total)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--songs", type=int, nargs="+", default=[15_000, 100_000])
+    args = parser.parse_args()
+    columns = staging_songs_columns()
+    moto, endpoint = start_moto()
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    try:
+        rows = [measure(count, endpoint, columns) for count in args.songs]
+    finally:
+        moto.terminate()
+    print(dwh.format_table(list(rows[0]), [list(r.values()) for r in rows]))
+
+
+if __name__ == "__main__":
+    main()
