@@ -25,6 +25,7 @@ import staging
 from sources import SourceObject
 
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
+PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
 
 
 class RejectLimitExceeded(dwh.DwhError):
@@ -36,7 +37,7 @@ class Run:
     run_id: int
     started: datetime
     target: str
-    plan: list[tuple[int, SourceObject]] = field(default_factory=list)
+    planned: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (objects, bytes)
     staged: dict[str, staging.StageCounts] = field(default_factory=dict)
     rejects: staging.RejectSpool = field(default_factory=staging.RejectSpool)
     rows_before: dict[str, int] = field(default_factory=dict)
@@ -68,8 +69,28 @@ def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[Source
     else:
         redshift.copy_listing(cur, run.redshift, listing)
     cur.execute(sql.PLAN_NEW_OBJECTS)
-    cur.execute(sql.PLANNED_OBJECTS)
-    run.plan = [(oid, SourceObject(source, key, size, etag)) for oid, source, key, etag, size in cur.fetchall()]
+    cur.execute(sql.PLAN_SUMMARY)
+    run.planned = {source: (int(objects), int(size)) for source, objects, size in cur.fetchall()}
+
+
+def planned_batches(cur: psycopg2.extensions.cursor, source: str, size: int = PLAN_BATCH,
+                    ) -> Iterator[list[tuple[int, SourceObject]]]:
+    """The run's planned objects of a source, in object id order, a batch at a time."""
+    after = 0
+    while True:
+        cur.execute(sql.PLANNED_BATCH, {"source": source, "after": after, "limit": size})
+        batch = [(oid, SourceObject(source, key, size, etag)) for oid, key, etag, size in cur.fetchall()]
+        if not batch:
+            return
+        yield batch
+        after = batch[-1][0]
+
+
+def planned_by_id(cur: psycopg2.extensions.cursor, ids: set[int]) -> dict[int, SourceObject]:
+    if not ids:
+        return {}
+    cur.execute(sql.PLANNED_BY_ID, {"ids": tuple(ids)})
+    return {oid: SourceObject(source, key, size, etag) for oid, source, key, etag, size in cur.fetchall()}
 
 
 def begin_run(cur: psycopg2.extensions.cursor, cfg: ConfigParser, started: datetime) -> Run:
@@ -89,7 +110,7 @@ def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
     for source, table in sql.STAGING_TABLE.items():
         run.staged[source] = stage_source(cur, cfg, run, source, table)
     run.rejects.copy_to_warehouse(cur, run.run_id)
-    if run.plan:
+    if run.planned:
         dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
     cur.execute(sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
 
@@ -98,15 +119,14 @@ def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: R
     """Compact the planned objects into parts in S3, then one COPY per staging table."""
     assert run.redshift is not None
     for source, table in sql.STAGING_TABLE.items():
-        planned = [(oid, obj) for oid, obj in run.plan if obj.source == source]
-        run.staged[source] = redshift.compact_source(cur, run.redshift, run.run_id, table, planned, run.rejects)
+        _, size = run.planned.get(source, (0, 0))
+        batches = (item for batch in planned_batches(cur, source) for item in batch)
+        run.staged[source] = redshift.compact_source(cur, run.redshift, run.run_id, table, batches, size,
+                                                     run.rejects)
     allowed = enforce_reject_limit(cfg, run)
     for table in sql.STAGING_TABLE.values():
         redshift.copy_source(cur, run.redshift, table, allowed - run.rejects.count)
-    objects = {oid: obj for oid, obj in run.plan}
-    skipped = redshift.map_load_errors(run.redshift, redshift.load_errors(cur, run.started))
-    for object_id, line, record_no, reason in skipped:  # rows COPY skipped, within MAXERROR
-        run.rejects.add(objects[object_id], record_no, line, reason, "")
+    add_load_errors(cur, run, redshift.load_errors(cur, run.started))
     for source, table in sql.STAGING_TABLE.items():
         cur.execute(sql.STAGED_ROWS.format(table=table), {"run_id": run.run_id})
         run.staged[source].rows = cur.fetchone()[0]
@@ -114,22 +134,33 @@ def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: R
     cur.execute(sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
 
 
+def add_load_errors(cur: psycopg2.extensions.cursor, run: Run, errors: list[redshift.LoadError]) -> None:
+    """Rows Redshift's COPY skipped or failed on, as rejects of their source records."""
+    objects = planned_by_id(cur, {e.object_id for e in errors if e.object_id is not None})
+    for error in errors:
+        if error.object_id in objects:
+            run.rejects.add(objects[error.object_id], error.record_no or 0, error.source_line, error.reason, error.raw)
+
+
 def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, source: str, table: str,
                  ) -> staging.StageCounts:
+    """COPY … FROM STDIN of the source's planned objects, one COPY per batch of them."""
     counts = staging.StageCounts()
-    planned = [(oid, obj) for oid, obj in run.plan if obj.source == source]
-    if not planned:
+    total = run.planned.get(source, (0, 0))[0]
+    if not total:
         return counts
     typer = staging.RecordTyper(staging.staging_columns(cur, table, run.started), run.run_id)
+    copy = sql.STAGING_COPY.format(table=table, columns=", ".join(typer.columns))
     progress = dwh.Progress()
 
     def report() -> None:
-        progress(lambda: f"staging {source}: {counts.objects:,}/{len(planned):,} objects, "
+        progress(lambda: f"staging {source}: {counts.objects:,}/{total:,} objects, "
                          f"{counts.rows:,} rows, {counts.rejected:,} rejected")
 
-    objects = sources.read_objects(cfg, [obj for _, obj in planned])
-    chunks = staging.typed_chunks(objects, {obj.key: oid for oid, obj in planned}, typer, run.rejects, counts, report)
-    staging.copy_in(cur, sql.STAGING_COPY.format(table=table, columns=", ".join(typer.columns)), chunks)
+    for batch in planned_batches(cur, source):
+        objects = sources.read_objects(cfg, [obj for _, obj in batch])
+        ids = {obj.key: oid for oid, obj in batch}
+        staging.copy_in(cur, copy, staging.typed_chunks(objects, ids, typer, run.rejects, counts, report))
     dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected")
     return counts
 
@@ -176,7 +207,7 @@ def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message:
     events, songs = run.staged.get("events"), run.staged.get("songs")
     cur.execute(sql.RUN_FINISH, {
         "run_id": run.run_id, "finished_at": dwh.utc_now(), "outcome": outcome,
-        "objects_loaded": len(run.plan),
+        "objects_loaded": sum(objects for objects, _ in run.planned.values()),
         "events_staged": events.rows if events else 0,
         "songs_staged": songs.rows if songs else 0,
         "rows_rejected": run.rejects.count,
@@ -234,10 +265,11 @@ def copy_failure_details(conn: psycopg2.extensions.connection, run: Run, work: r
     with conn.cursor() as cur:
         errors = redshift.load_errors(cur, run.started)
     conn.rollback()
-    objects = {oid: obj for oid, obj in run.plan}
-    for object_id, line, record_no, reason in redshift.map_load_errors(work, errors):
-        run.rejects.add(objects[object_id], record_no, line, reason, "")
-    first = "; ".join(run.rejects.first) or "; ".join(f"{f} line {n}: {r}" for f, n, _, r in errors[:3])
+    for error in errors:  # the plan went with the transaction: the part's line names the record
+        origin = f" (object {error.object_id}, line {error.source_line})" if error.object_id else ""
+        run.rejects.add(SourceObject(error.source, error.file, 0), error.line, error.line, error.reason + origin,
+                        error.raw)
+    first = "; ".join(f"{e.file} line {e.line}: {e.reason}" for e in errors[:3])
     return f"{len(errors):,} load errors. First: {first}" if errors else "no load errors recorded"
 
 
@@ -293,7 +325,7 @@ def check_after_load(conn: psycopg2.extensions.connection, run: Run) -> None:
 
 
 def print_summary(run: Run, seconds: float) -> None:
-    objects = {s: sum(1 for _, o in run.plan if o.source == s) for s in SOURCES}
+    objects = {s: run.planned.get(s, (0, 0))[0] for s in SOURCES}
     staged = {s: c.rows for s, c in run.staged.items()}
     print(
         f"run {run.run_id} succeeded in {seconds:.1f} s: {objects['events']:,} event and {objects['songs']:,} song"
@@ -314,17 +346,16 @@ def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
             plan_run(cur, run, list_sources(cfg))
             cur.execute(sql.PLAN_ALREADY_LOADED)
             already = dict(cur.fetchall())
+            first = {source: next(planned_batches(cur, source, 10), []) for source in SOURCES}
     finally:
         conn.rollback()
     for source in SOURCES:
-        planned = [obj for _, obj in run.plan if obj.source == source]
-        size = sum(obj.size for obj in planned)
-        print(f"{source}: {len(planned):,} new objects ({size:,} bytes) to load;"
-              f" {already.get(source, 0):,} already loaded")
-        for obj in planned[:10]:
+        objects, size = run.planned.get(source, (0, 0))
+        print(f"{source}: {objects:,} new objects ({size:,} bytes) to load; {already.get(source, 0):,} already loaded")
+        for _, obj in first[source]:
             print(f"  {obj.key}")
-        if len(planned) > 10:
-            print(f"  ... and {len(planned) - 10:,} more")
+        if objects > 10:
+            print(f"  ... and {objects - 10:,} more")
 
 
 def show_status(conn: psycopg2.extensions.connection, limit: int = 10) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
-from array import array
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from configparser import ConfigParser
@@ -40,7 +40,10 @@ from sources import SourceObject
 PART_TARGET_BYTES = 512 << 20  # uncompressed; NDJSON gzips ~6-10x, so parts land at 50-90 MB
 PART_MIN_COMPRESSED = 1 << 20  # AWS: files of 1 MB to 125 MB after compression
 GZIP_RATIO = 0.12  # compressed / uncompressed for this data, to size parts before writing them
-PROVENANCE = ("_run_id", "_object_id", "_source_line")
+PROVENANCE = ("_run_id", "_object_id", "_source_line")  # mapped to run_id, object_id, source_line
+# Each compacted record starts with its provenance (and its ordinal, which no column takes), so the
+# start of a rejected line that Redshift reports in stl_load_errors.raw_line names its source.
+PROVENANCE_AT_START = re.compile(rb'^\{"_run_id":\d+,"_object_id":(\d+),"_source_line":(\d+|null),"_record_no":(\d+)')
 
 
 @dataclass(frozen=True)
@@ -105,18 +108,12 @@ def part_count(total_bytes: int, slices: int) -> int:
 
 @dataclass
 class Part:
-    """One compacted file: where it is written locally, and which record each line holds."""
+    """One compacted file, written locally before it is uploaded."""
 
     path: Path
     file: IO[bytes]
     written: int = 0  # uncompressed bytes
-    object_ids: array = field(default_factory=lambda: array("q"))  # of each line, to trace load errors
-    source_lines: array = field(default_factory=lambda: array("l"))
-    record_nos: array = field(default_factory=lambda: array("l"))
-
-    @property
-    def records(self) -> int:
-        return len(self.object_ids)
+    records: int = 0
 
 
 class PartWriter:
@@ -126,14 +123,12 @@ class PartWriter:
         paths = [folder / f"{name}-{i:04d}.json.gz" for i in range(parts)]
         self.parts = [Part(path, gzip.open(path, "wb", 3)) for path in paths]  # noqa: SIM115 - closed in close()
 
-    def write_object(self, lines: list[bytes], object_id: int, source_lines: list[int], record_nos: list[int]) -> None:
+    def write_object(self, lines: list[bytes]) -> None:
         part = min(self.parts, key=lambda p: p.written)
         data = b"".join(lines)
         part.file.write(data)
         part.written += len(data)
-        part.object_ids.extend([object_id] * len(lines))
-        part.source_lines.extend(source_lines)
-        part.record_nos.extend(record_nos)
+        part.records += len(lines)
 
     def close(self) -> list[Part]:
         for part in self.parts:
@@ -141,12 +136,15 @@ class PartWriter:
         return [p for p in self.parts if p.records]
 
 
-def json_record(row: str, kinds: list[str], fields: list[str]) -> dict[str, Any]:
+def json_record(row: str, kinds: list[str], fields: list[str], record_no: int) -> dict[str, Any]:
     """A typed COPY row of the PostgreSQL path, read back as the JSON record Redshift loads: the
-    same typing and checks on every target."""
+    same typing and checks on every target. Provenance first (see PROVENANCE_AT_START)."""
     values = _split_row(row)
-    record: dict[str, Any] = {}
-    for name, kind, text in zip(fields, kinds, values, strict=False):
+    n = len(fields) - len(PROVENANCE)
+    run_id, object_id, source_line = values[n:]
+    record: dict[str, Any] = {"_run_id": int(run_id or 0), "_object_id": int(object_id or 0),
+                              "_source_line": int(source_line) if source_line else None, "_record_no": record_no}
+    for name, kind, text in zip(fields[:n], kinds, values[:n], strict=True):
         if text is None:
             record[name] = None
         elif kind == "integer":
@@ -187,21 +185,25 @@ def _split_row(row: str) -> list[str | None]:
 
 
 def compact(
-    cfg: ConfigParser, planned: list[tuple[int, SourceObject]], columns: list[staging.Column], run_id: int,
+    cfg: ConfigParser, planned: Iterable[tuple[int, SourceObject]], columns: list[staging.Column], run_id: int,
     rejects: staging.RejectSpool, counts: staging.StageCounts, folder: Path, name: str, parts: int,
 ) -> list[Part]:
     """Type the planned objects' records and write the good ones into gzip NDJSON parts."""
     typer = staging.RecordTyper(columns, run_id)
     fields = [*(c.field for c in columns), *PROVENANCE]
-    kinds = [*(staging.column_kind(c) for c in columns), "integer", "integer", "integer"]
+    kinds = [staging.column_kind(c) for c in columns]
     writer = PartWriter(folder, name, parts)
-    ids = {obj.key: oid for oid, obj in planned}
+    ids: dict[str, int] = {}
+
+    def objects() -> Iterator[SourceObject]:  # remembers each object's id only while it is read
+        for oid, obj in planned:
+            ids[obj.key] = oid
+            yield obj
+
     progress = dwh.Progress()
-    for obj, data in sources.read_objects(cfg, [obj for _, obj in planned]):
-        object_id = ids[obj.key]
+    for obj, data in sources.read_objects(cfg, objects()):
+        object_id = ids.pop(obj.key)
         lines: list[bytes] = []
-        source_lines: list[int] = []
-        record_nos: list[int] = []
         for record_no, record in enumerate(sources.split_records(data), 1):
             try:
                 if record.problem is not None:
@@ -211,13 +213,11 @@ def compact(
                 counts.rejected += 1
                 rejects.add(obj, record_no, record.line, str(exc), staging.record_text(record))
                 continue
-            lines.append(orjson.dumps(json_record(row, kinds, fields), option=orjson.OPT_APPEND_NEWLINE))
-            source_lines.append(record.line or 0)
-            record_nos.append(record_no)
-        writer.write_object(lines, object_id, source_lines, record_nos)
+            lines.append(orjson.dumps(json_record(row, kinds, fields, record_no), option=orjson.OPT_APPEND_NEWLINE))
+        writer.write_object(lines)
         counts.objects += 1
         counts.rows += len(lines)
-        progress(lambda: f"compacting {name}: {counts.objects:,}/{len(planned):,} objects, {counts.rows:,} records")
+        progress(lambda: f"compacting {name}: {counts.objects:,} objects, {counts.rows:,} records")
     return writer.close()
 
 
@@ -296,6 +296,24 @@ class RedshiftStage:
     parts: dict[str, list[tuple[str, Part]]] = field(default_factory=dict)  # table -> (name, part)
 
 
+@dataclass(frozen=True)
+class LoadError:
+    """A row Redshift's COPY skipped or failed on, and the source record it came from."""
+
+    file: str
+    line: int  # in the part
+    column: str
+    reason: str
+    raw: str  # the start of the line, as stl_load_errors keeps it
+    object_id: int | None = None
+    source_line: int | None = None
+    record_no: int | None = None
+
+    @property
+    def source(self) -> str:
+        return next((s for s, t in sql.STAGING_TABLE.items() if f"/{t}/" in self.file), "?")
+
+
 def new_stage(cfg: ConfigParser, started: datetime) -> RedshiftStage:
     redshift_params(cfg)  # fail early on a missing role
     folder = Path(tempfile.mkdtemp(prefix="sparkify-redshift-"))
@@ -334,14 +352,14 @@ def cluster_slices(cur: psycopg2.extensions.cursor) -> int:
 
 def compact_source(
     cur: psycopg2.extensions.cursor, stage: RedshiftStage, run_id: int, table: str,
-    planned: list[tuple[int, SourceObject]], rejects: staging.RejectSpool,
+    planned: Iterable[tuple[int, SourceObject]], planned_bytes: int, rejects: staging.RejectSpool,
 ) -> staging.StageCounts:
     """Type and check the source's planned objects and write the good records as parts."""
     counts = staging.StageCounts()
-    if not planned:
+    if not planned_bytes:
         return counts
     columns = staging.staging_columns(cur, table, stage.since)
-    parts = part_count(sum(obj.size for _, obj in planned), cluster_slices(cur))
+    parts = part_count(planned_bytes, cluster_slices(cur))
     written = compact(stage.cfg, planned, columns, run_id, rejects, counts, stage.folder, table, parts)
     stage.parts[table] = [(f"{table}/{p.path.name}", p) for p in written]
     dwh.say(f"compacted {table}: {counts.objects:,} objects into {len(written)} parts, {counts.rows:,} records,"
@@ -368,24 +386,22 @@ def copy_source(cur: psycopg2.extensions.cursor, stage: RedshiftStage, table: st
     dwh.say(f"COPY {table}: {time.monotonic() - started:.1f} s")
 
 
-def load_errors(cur: psycopg2.extensions.cursor, since: datetime) -> list[tuple[str, int, str, str]]:
-    """(file, line, column, reason) of the rows this session's COPYs skipped or failed on."""
+def load_errors(cur: psycopg2.extensions.cursor, since: datetime) -> list[LoadError]:
+    """The rows this session's COPYs skipped or failed on since the run began."""
     cur.execute(sql.REDSHIFT_LOAD_ERRORS, {"since": since})
-    return [(str(f).strip(), int(n), str(c or "").strip(), str(r or "").strip()) for f, n, c, r in cur.fetchall()]
+    return [load_error(str(f).strip(), int(n), str(c or "").strip(), str(r or "").strip(), str(raw or ""))
+            for f, n, c, r, raw in cur.fetchall()]
 
 
-def map_load_errors(stage: RedshiftStage, errors: list[tuple[str, int, str, str]],
-                    ) -> list[tuple[int, int, int, str]]:
-    """Each load error as (object_id, source line, record number, reason), through the parts' index."""
-    by_uri = {stage.area.uri(name): part for entries in stage.parts.values() for name, part in entries}
-    mapped = []
-    for file, line, column, reason in errors:
-        part = by_uri.get(file)
-        if part is None or not 1 <= line <= part.records:
-            continue
-        mapped.append((part.object_ids[line - 1], part.source_lines[line - 1] or None, part.record_nos[line - 1],
-                       f"Redshift: {column}: {reason}" if column else f"Redshift: {reason}"))
-    return mapped
+def load_error(file: str, line: int, column: str, reason: str, raw: str) -> LoadError:
+    """A load error, traced to its source record by the provenance at the start of the line."""
+    text = f"Redshift: {column}: {reason}" if column else f"Redshift: {reason}"
+    found = PROVENANCE_AT_START.match(raw.encode())
+    if found is None:
+        return LoadError(file, line, column, text, raw)
+    object_id, source_line, record_no = found.groups()
+    return LoadError(file, line, column, text, raw, int(object_id),
+                     None if source_line == b"null" else int(source_line), int(record_no))
 
 
 def copy_rejects(cur: psycopg2.extensions.cursor, stage: RedshiftStage, rejects: staging.RejectSpool,

@@ -29,7 +29,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 TRUNCATED = "truncated record: the text ends before the record is closed"
 READ_AHEAD = 64  # objects being fetched at once, at most ...
-READ_AHEAD_BYTES = 64 << 20  # ... and bytes (one larger object is read alone)
+READ_AHEAD_BYTES = 32 << 20  # ... and bytes (one larger object is read alone)
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,9 @@ def list_objects(cfg: ConfigParser, source: str, location: str) -> Iterator[Sour
 
 
 def _list_folder(source: str, root: Path) -> Iterator[SourceObject]:
+    """Every data file under root, as the walk finds it (the plan numbers them in key order)."""
     if not root.is_dir():
         raise dwh.SourceError(f"{source} folder not found: {root}; check [S3] in dwh.cfg")
-    found: list[tuple[str, int]] = []
     folders = [str(root.resolve())]
     while folders:  # os.scandir: one system call per folder, not per file
         with os.scandir(folders.pop()) as entries:
@@ -83,9 +83,7 @@ def _list_folder(source: str, root: Path) -> Iterator[SourceObject]:
                 if entry.is_dir():
                     folders.append(entry.path)
                 elif is_data_file(entry.name):
-                    found.append((entry.path, entry.stat().st_size))
-    for key, size in sorted(found):
-        yield SourceObject(source, key, size)
+                    yield SourceObject(source, entry.path, entry.stat().st_size)
 
 
 def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]:

@@ -304,11 +304,18 @@ WHERE NOT EXISTS (
 )
 """
 
-PLANNED_OBJECTS = """
-SELECT object_id, source, object_key, etag, size
+PLAN_SUMMARY = "SELECT source, COUNT(*), COALESCE(SUM(size), 0) FROM planned_objects GROUP BY source"
+
+# The plan is read a batch at a time, so no run holds a list of every object it loads.
+PLANNED_BATCH = """
+SELECT object_id, object_key, etag, size
 FROM planned_objects
+WHERE source = %(source)s AND object_id > %(after)s
 ORDER BY object_id
+LIMIT %(limit)s
 """
+
+PLANNED_BY_ID = "SELECT object_id, source, object_key, etag, size FROM planned_objects WHERE object_id IN %(ids)s"
 
 PLAN_ALREADY_LOADED = """
 SELECT l.source, COUNT(*)
@@ -391,7 +398,7 @@ REDSHIFT_SLICES = "SELECT COUNT(*) FROM stv_slices"
 
 # Rows this session's COPYs skipped (under MAXERROR) or failed on, for rejects and the message.
 REDSHIFT_LOAD_ERRORS = """
-SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason)
+SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason), TRIM(raw_line)
 FROM stl_load_errors
 WHERE session = pg_backend_pid() AND starttime >= %(since)s
 ORDER BY starttime, filename, line_number

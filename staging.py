@@ -28,7 +28,7 @@ from sources import RawRecord, SourceObject, split_records
 DELIMITER, QUOTE = "\x02", "\x01"  # the COPY format of sql.STAGING_COPY
 EMPTY_STRING = QUOTE + QUOTE  # a quoted empty field: '' rather than NULL
 RECORD_TEXT_LIMIT = 1000  # characters of a rejected record kept in rejects.record
-CHUNK_BYTES = 1 << 20  # rows are sent to COPY in chunks of about this size
+CHUNK_ROWS = 5000  # rows are sent to COPY in chunks of this many (about 2 MB of events)
 
 EPOCH_MS_2000 = 946_684_800_000
 INTEGER_BOUNDS = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
@@ -343,9 +343,9 @@ def typed_chunks(
     counts: StageCounts,
     on_progress: Callable[[], None] = lambda: None,
 ) -> Iterator[bytes]:
-    """COPY data for one staging table, about CHUNK_BYTES at a time; rejects go to the spool."""
+    """COPY data for one staging table, CHUNK_ROWS rows at a time however large an object is;
+    rejects go to the spool."""
     rows: list[str] = []
-    size = 0
     for obj, data in objects:
         object_id = object_ids[obj.key]
         for record_no, record in enumerate(split_records(data), 1):
@@ -353,18 +353,23 @@ def typed_chunks(
                 if record.problem is not None:
                     raise Reject(record.problem)
                 rows.append(typer.row(record.value, object_id, record.line))
-                counts.rows += 1
             except Reject as exc:
                 counts.rejected += 1
                 rejects.add(obj, record_no, record.line, str(exc), record_text(record))
+                continue
+            counts.rows += 1
+            if len(rows) == CHUNK_ROWS:
+                yield _copy_chunk(rows)
+                rows = []
+                on_progress()
         counts.objects += 1
-        size += len(data)
-        if size >= CHUNK_BYTES:
-            yield ("\n".join(rows) + "\n").encode()
-            rows, size = [], 0
-            on_progress()
     if rows:
-        yield ("\n".join(rows) + "\n").encode()
+        yield _copy_chunk(rows)
+
+
+def _copy_chunk(rows: list[str]) -> bytes:
+    rows.append("")  # so the join ends with a line break, without copying the text again
+    return "\n".join(rows).encode()
 
 
 class ChunkReader:

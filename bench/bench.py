@@ -154,14 +154,16 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--small-events", type=int, default=250_000,
-                        help="a second, smaller size (with a quarter of the songs) to show memory stays flat")
+                        help="a smaller size (fewer days, a quarter of the songs) to show memory stays flat")
     parser.add_argument("--repeat", type=int, default=1, help="measure each side this many times, alternating")
     args = parser.parse_args()
 
-    sizes = [(args.small_events, max(1, args.songs // 4)), (args.events, args.songs)]
+    # The smaller size spans fewer days at the same events per day: the same object sizes, fewer objects.
+    small_days = max(1, round(args.days * args.small_events / args.events))
+    sizes = [(args.small_events, max(1, args.songs // 4), small_days), (args.events, args.songs, args.days)]
     report = []
-    for events, songs in sizes:
-        data = generate(events, songs, args.users, args.days)
+    for events, songs, days in sizes:
+        data = generate(events, songs, args.users, days)
         floors, mine = [], []
         for i in range(args.repeat):
             floors.append(floor(data, f"floor-{events}-{i}"))
@@ -171,7 +173,7 @@ def main() -> None:
         floor_total = best_floor["events"] + best_floor["songs"]
         ours_total = best_ours["create_tables"] + best_ours["etl"]
         report.append({
-            "events": events, "songs": songs,
+            "events": events, "songs": songs, "days": days,
             "floor_events_s": round(best_floor["events"], 2), "floor_songs_s": round(best_floor["songs"], 2),
             "floor_total_s": round(floor_total, 2),
             "create_tables_s": round(best_ours["create_tables"], 2), "etl_s": round(best_ours["etl"], 2),

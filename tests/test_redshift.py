@@ -37,7 +37,8 @@ PARAMS = {
     "iam_role": "arn:aws:iam::123456789012:role/sparkify-dwh-s3-read", "region": "us-west-2",
     "manifest": "s3://work/run-1/staging_events.manifest", "jsonpaths": "s3://work/run-1/staging_events.jsonpaths",
     "max_errors": 0, "listing": "s3://work/run-1/listing.csv.gz", "rejects": "s3://work/run-1/rejects-7.gz",
-    "since": dt.datetime(2026, 11, 25, 12, 0), "object": "s3://udacity-dend/song_data/A/A/A/TRAAAAW128F429D538.json",
+    "since": dt.datetime(2026, 11, 25, 12, 0), "after": 0, "ids": (1, 2),
+    "object": "s3://udacity-dend/song_data/A/A/A/TRAAAAW128F429D538.json",
 }
 POSTGRES_ONLY = [r"::", r"\bON CONFLICT\b", r"\bFILTER\s*\(", r"\bDISTINCT ON\b", r"\bILIKE\b", r"\bUSING brin\b",
                  r"\bFROM STDIN\b", r"\bGENERATED\b", r"\bSERIAL\b", r"\bTEXT\b", r"\bJSONB\b", r"\bTRUNCATE\b"]
@@ -51,6 +52,8 @@ def literal(value: object) -> str:
         return str(value)
     if isinstance(value, dt.datetime):
         return f"'{value.isoformat(sep=' ')}'::timestamp"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(literal(v) for v in value) + ")"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -66,7 +69,7 @@ def redshift_statements() -> dict[str, str]:
     statements |= {f"rebuild {i}": s for i, s in enumerate(sql.rebuild_queries)}
     statements |= {f"plan drop {i}": s for i, s in enumerate(sql.PLAN_DROP)}
     for name in ("REDSHIFT_RUN_LOCK", "RUN_NEXT_ID", "RUN_START", "RUN_FINISH", "RUN_CHECKS", "LISTED_OBJECTS_CREATE",
-                 "PLAN_NEW_OBJECTS", "PLANNED_OBJECTS", "PLAN_ALREADY_LOADED",
+                 "PLAN_NEW_OBJECTS", "PLAN_SUMMARY", "PLANNED_BATCH", "PLANNED_BY_ID", "PLAN_ALREADY_LOADED",
                  "REDSHIFT_LISTED_OBJECTS_COPY", "REDSHIFT_REJECTS_COPY", "REDSHIFT_SLICES", "REDSHIFT_LOAD_ERRORS",
                  "LOADED_OBJECTS_INSERT", "TABLE_COLUMNS", "RECENT_RUNS", "LOADED_BY_SOURCE",
                  "FIRST_REJECTS"):
@@ -201,16 +204,17 @@ def test_compaction_holds_every_planned_record_once_typed_as_on_postgresql(
         listed = list(sources.list_objects(cfg, source, f"s3://compaction/udacity/{folder}"))
         planned = list(enumerate(listed, start=100))
         counts, rejects = staging.StageCounts(), staging.RejectSpool()
-        parts = redshift.compact(cfg, planned, columns[table], 9, rejects, counts, tmp_path, table, parts_wanted)
+        parts = redshift.compact(cfg, iter(planned), columns[table], 9, rejects, counts, tmp_path, table, parts_wanted)
         records = read_parts(parts)
         assert len(parts) == parts_wanted and rejects.count == 0
         assert counts.rows == len(records) == {"events": 8056, "songs": 71}[source]
-        # Every record once: its object and line, and the part index agrees with the lines.
-        identities = [(r["_object_id"], r["_source_line"]) for r in records]
+        # Every record once, with its object, line and ordinal, provenance first on every line.
+        identities = [(r["_object_id"], r["_source_line"], r["_record_no"]) for r in records]
         assert len(set(identities)) == len(identities)
-        assert {oid for oid, _ in identities} == {oid for oid, _ in planned}
-        assert [(oid, line) for p in parts for oid, line in zip(p.object_ids, p.source_lines, strict=True)] == [
-            (oid, line or 0) for oid, line in identities]
+        assert {oid for oid, _, _ in identities} == {oid for oid, _ in planned}
+        assert sum(p.records for p in parts) == len(records)
+        first_line = gzip.decompress(parts[0].path.read_bytes()).split(b"\n", 1)[0]
+        assert redshift.PROVENANCE_AT_START.match(first_line)
         assert all(r["_run_id"] == 9 for r in records)
         # Typed exactly as the PostgreSQL path stages them (the sample is loaded there from its folder).
         fields = list(sql.STAGING_FIELDS[table].values())
@@ -264,17 +268,18 @@ def test_the_manifest_lists_exactly_the_uploaded_parts(s3: S3Server, tmp_path: P
     assert client.list_objects_v2(Bucket="work", Prefix=area.prefix).get("KeyCount") == 0
 
 
-def test_load_errors_map_back_to_their_source_records(tmp_path: Path) -> None:
-    writer = redshift.PartWriter(tmp_path, "staging_events", 2)
-    writer.write_object([b"{}\n"] * 3, 41, [1, 2, 3], [1, 2, 3])
-    writer.write_object([b"{}\n"] * 2, 42, [7, 9], [1, 2])
-    parts = writer.close()
-    area = redshift.WorkArea("work", "run-1/")
-    stage = redshift.RedshiftStage(None, area, tmp_path, None, dt.datetime(2026, 11, 25),  # type: ignore[arg-type]
-                                   {"staging_events": [(f"staging_events/{p.path.name}", p) for p in parts]})
-    errors = [(f"s3://work/run-1/staging_events/{parts[1].path.name}", 2, "ts", "Overflow for BIGINT"),
-              ("s3://elsewhere/file.json", 1, "", "not ours")]
-    assert redshift.map_load_errors(stage, errors) == [(42, 9, 2, "Redshift: ts: Overflow for BIGINT")]
+def test_load_errors_name_their_source_records() -> None:
+    """stl_load_errors keeps the first 1,024 characters of a rejected line: the provenance is there."""
+    line = orjson.dumps(redshift.json_record(
+        "Elena\x02\x02\x029\x0242\x02", ["text", "text", "integer"], ["artist", "auth", "itemInSession",
+                                                                       *redshift.PROVENANCE], record_no=3))
+    assert line.startswith(b'{"_run_id":9,"_object_id":42,"_source_line":null,"_record_no":3,"artist":"Elena"')
+    error = redshift.load_error("s3://work/run-1/staging_events/staging_events-0001.json.gz", 17, "ts",
+                                "Overflow for BIGINT", line.decode()[:1024])
+    assert (error.source, error.object_id, error.source_line, error.record_no, error.reason) == (
+        "events", 42, None, 3, "Redshift: ts: Overflow for BIGINT")
+    unknown = redshift.load_error("s3://elsewhere/file.json", 1, "", "not ours", "garbage")
+    assert (unknown.source, unknown.object_id, unknown.reason) == ("?", None, "Redshift: not ours")
 
 
 def test_a_redshift_target_needs_a_work_prefix_and_a_role() -> None:
