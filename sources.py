@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from configparser import ConfigParser
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -40,8 +40,7 @@ class SourceObject:
     etag: str | None = None  # S3 only; files are identified by key and size
 
 
-@dataclass(frozen=True)
-class RawRecord:
+class RawRecord(NamedTuple):  # a tuple: a million of them are made per million events
     """One record of an object: a parsed JSON value, or the text that could not be parsed."""
 
     line: int | None  # first line of the record, from 1; None when unknown (a compact array)
@@ -106,9 +105,10 @@ def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]
 
 
 def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject]) -> Iterator[tuple[SourceObject, bytes]]:
-    """(object, decompressed bytes) in the order given, fetched by a pool of threads so that S3
-    latency overlaps with parsing. Reads ahead by at most READ_AHEAD objects and READ_AHEAD_BYTES,
-    so memory stays flat however large the source."""
+    """(object, decompressed bytes) in the order given. Files are read as they are needed (a
+    thread per tiny file costs more than the read). S3 objects are fetched by a pool of threads,
+    so latency overlaps with parsing, at most READ_AHEAD objects and READ_AHEAD_BYTES ahead, so
+    memory stays flat however large the source."""
     client = None
     with ThreadPoolExecutor(max_workers=16) as pool:
         pending: deque[tuple[SourceObject, Future[bytes]]] = deque()
@@ -118,8 +118,10 @@ def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject]) -> Iterator
                 done, future = pending.popleft()
                 in_flight -= done.size
                 yield done, future.result()
-            if client is None and obj.key.startswith("s3://"):
-                client = dwh.s3_client(cfg)
+            if not obj.key.startswith("s3://"):
+                yield obj, _read_one(None, obj)
+                continue
+            client = client or dwh.s3_client(cfg)
             pending.append((obj, pool.submit(_read_one, client, obj)))
             in_flight += obj.size
         while pending:
@@ -172,7 +174,7 @@ def split_records(data: bytes, first_line: int = 1) -> Iterator[RawRecord]:
     split by brackets into its values, so one bad record costs only itself."""
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
-    if data.lstrip()[:1] == b"[":
+    if _STARTS_AS_ARRAY.match(data):
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -184,7 +186,7 @@ def split_records(data: bytes, first_line: int = 1) -> Iterator[RawRecord]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if not line.strip():
+        if not line or line.isspace():
             i += 1
             continue
         try:
@@ -192,7 +194,10 @@ def split_records(data: bytes, first_line: int = 1) -> Iterator[RawRecord]:
         except orjson.JSONDecodeError:
             i = yield from _multi_line_text(lines, i, first_line)
             continue
-        yield from _records_of(value, first_line + i, line)
+        if type(value) is dict:  # the common case, without a generator per line
+            yield RawRecord(first_line + i, value, None, line)
+        else:
+            yield from _records_of(value, first_line + i, line)
         i += 1
 
 
@@ -217,6 +222,7 @@ def _multi_line_text(lines: list[bytes], start: int, first_line: int) -> Generat
     return end + 1
 
 
+_STARTS_AS_ARRAY = re.compile(rb"\s*\[")
 # JSON strings (so brackets inside them are ignored) and brackets.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _ELEMENTS = re.compile(rb"[^,\r\n]+")  # between an array's values: each scalar is a record

@@ -6,8 +6,8 @@
 For each size it generates the data once (cached under bench/out/), then, each on a fresh
 embedded PostgreSQL server with the same settings:
   floor  the same server ingesting the same objects with nothing else: every event and every song
-         object COPY'd as one jsonb value per row into a one-column table (objects read the same
-         way as the toolkit reads them);
+         object listed, read (the same way as the toolkit reads them) and COPY'd as one jsonb value
+         per row into a one-column table;
   ours   python create_tables.py, then python etl.py, as a user runs them (subprocesses, so
          interpreter start-up and server start-up count), and a second etl.py that finds nothing new.
 It prints both, the ratio, events per second and the peak memory of etl.py at both sizes (flat
@@ -70,8 +70,8 @@ def floor(data: Path, name: str) -> dict[str, float]:
     conn = dwh.connect(cfg)
     seconds = {}
     for source, key in (("events", "LOG_DATA"), ("songs", "SONG_DATA")):
-        objects = list(sources.list_objects(cfg, source, cfg["S3"][key]))
         started = time.perf_counter()
+        objects = list(sources.list_objects(cfg, source, cfg["S3"][key]))
         with dwh.transaction(conn) as cur:
             cur.execute(f"CREATE TABLE floor_{source} (doc jsonb)")
             staging.copy_in(cur, FLOOR_COPY.format(table=f"floor_{source}"), lines_of(objects, cfg))
