@@ -40,7 +40,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "ENDPOINT_URL": "",
         "WORK_PREFIX": "",
     },
-    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false"},
+    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false", "WORKERS": "auto"},
     # cluster.py up|status|down: what it creates (see its --help)
     "CLUSTER_SETUP": {
         "CLUSTER_IDENTIFIER": "sparkify-dwh",
@@ -114,6 +114,9 @@ def validate_config(cfg: configparser.ConfigParser) -> None:
         cfg.getboolean("ETL", "RUN_CHECKS")
     except ValueError:
         raise ConfigError(f"[ETL] RUN_CHECKS is {cfg['ETL']['RUN_CHECKS']!r}; use true or false") from None
+    workers = cfg["ETL"]["WORKERS"].strip().lower()
+    if workers != "auto" and not workers.isdigit():
+        raise ConfigError(f"[ETL] WORKERS is {workers!r}; use auto or a number of processes (0: none)")
 
 
 def config_path(cfg: configparser.ConfigParser, value: str) -> Path:

@@ -11,7 +11,7 @@ import argparse
 import time
 from collections.abc import Iterator
 from configparser import ConfigParser
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -157,10 +157,16 @@ def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, s
         progress(lambda: f"staging {source}: {counts.objects:,}/{total:,} objects, "
                          f"{counts.rows:,} rows, {counts.rejected:,} rejected")
 
-    for batch in planned_batches(cur, source):
-        objects = sources.read_objects(cfg, [obj for _, obj in batch])
-        ids = {obj.key: oid for oid, obj in batch}
-        staging.copy_in(cur, copy, staging.typed_chunks(objects, ids, typer, run.rejects, counts, report))
+    workers = staging.typing_workers(cfg["ETL"]["WORKERS"], run.planned[source][1])
+    with staging.TypingPool(cfg, typer.source_columns, run.run_id, workers) if workers else nullcontext() as pool:
+        for batch in planned_batches(cur, source):
+            if pool is not None:
+                chunks = pool.typed_chunks(batch, run.rejects, counts, report)
+            else:
+                ids = {obj.key: oid for oid, obj in batch}
+                objects = sources.read_objects(cfg, [obj for _, obj in batch])
+                chunks = staging.typed_chunks(objects, ids, typer, run.rejects, counts, report)
+            staging.copy_in(cur, copy, chunks)
     dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected")
     return counts
 

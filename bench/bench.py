@@ -79,7 +79,8 @@ def floor(data: Path, name: str) -> dict[str, float]:
 
 
 def run_measured(command: list[str]) -> tuple[float, float, str]:
-    """(seconds, peak resident memory of the process in MB, stdout), the memory sampled every 20 ms."""
+    """(seconds, peak resident memory in MB, stdout): the process and its worker processes, sampled
+    every 20 ms (the embedded server runs on its own and is not counted)."""
     import threading
 
     import psutil
@@ -93,9 +94,10 @@ def run_measured(command: list[str]) -> tuple[float, float, str]:
         nonlocal peak
         while proc.poll() is None:
             try:
-                peak = max(peak, watched.memory_info().rss)
+                family = [watched, *watched.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in family if p.name() != "postgres"))
             except psutil.Error:
-                return
+                pass
             time.sleep(0.02)
 
     watcher = threading.Thread(target=watch)

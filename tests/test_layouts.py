@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from conftest import SAMPLE, Warehouse
 from test_rerun import fingerprint
 
+import sql_queries as sql
 from sources import TRUNCATED, RawRecord, is_data_file, split_records
 
 LOGS = SAMPLE / "log_data/2018/11"
@@ -135,3 +137,24 @@ def test_a_bad_record_costs_only_itself(data: bytes, expected: list) -> None:
 def test_a_rejected_record_keeps_its_text() -> None:
     bad = list(split_records(b'{"a":1}\n{"a": tru}\n'))[1]
     assert bad == RawRecord(2, problem=bad.problem, text=b'{"a": tru}')
+
+
+def test_worker_processes_type_exactly_as_the_main_process(embedded: Warehouse, postgres: Warehouse,
+                                                           tmp_path: Path) -> None:
+    """[ETL] WORKERS = 2 (as a large run on several cores) against 0: the same rows, rejects, tables."""
+    logs, songs = write_layouts(tmp_path / "layouts")
+    (logs / "2018/11/2018-11-07-events.json").write_bytes(  # a bad record among good ones
+        re.sub(rb'"ts":\d+', b'"ts":"soon"', (LOGS / "2018-11-07-events.json").read_bytes(), count=1))
+    staged = "SELECT {columns} FROM {table}"  # sorted here: the two servers collate text differently
+    results = []
+    for wh, workers in ((embedded, "2"), (postgres, "0")):
+        wh.settings["ETL"].update(WORKERS=workers, MAX_REJECTS="10")
+        wh.run("create_tables.py")
+        proc = wh.load(logs, songs)
+        assert "1 rejected" in proc.stdout
+        rejects = wh.query("SELECT source, line, record_no, reason, record FROM rejects")
+        rows = {t: sorted(wh.query(staged.format(columns=", ".join(sql.STAGING_FIELDS[t]), table=t)), key=repr)
+                for t in sql.STAGING_FIELDS}
+        results.append((fingerprint(wh), rejects, rows))
+    assert results[0] == results[1]
+    assert results[0][1][0][3] == "ts: 'soon' is not an integer"
