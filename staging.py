@@ -458,7 +458,7 @@ class TypingPool:
                      counts: StageCounts, on_progress: Callable[[], None] = lambda: None) -> Iterator[bytes]:
         pending: deque[Any] = deque()
         for group in _groups(planned):
-            if len(pending) >= 2 * self.workers:  # a bounded window: memory stays flat
+            if len(pending) > self.workers:  # a bounded window: memory stays flat
                 yield self._collect(pending.popleft(), rejects, counts)
                 on_progress()
             pending.append((group, self.pool.apply_async(_type_group, (group,))))
