@@ -60,7 +60,7 @@ def listing_rows(listing: Iterator[SourceObject]) -> Iterator[bytes]:
 
 
 def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[SourceObject]) -> None:
-    """Record this run's objects in loaded_objects: every listed one not loaded before."""
+    """Plan the run (the temporary table planned_objects): every listed object not loaded before."""
     dwh.say("listing sources and planning ...")
     dwh.run_all(cur, sql.PLAN_DROP)
     cur.execute(sql.LISTED_OBJECTS_CREATE)
@@ -73,12 +73,12 @@ def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[Source
     run.planned = {source: (int(objects), int(size)) for source, objects, size in cur.fetchall()}
 
 
-def planned_batches(cur: psycopg2.extensions.cursor, source: str, size: int = PLAN_BATCH,
+def planned_batches(cur: psycopg2.extensions.cursor, source: str, limit: int = PLAN_BATCH,
                     ) -> Iterator[list[tuple[int, SourceObject]]]:
-    """The run's planned objects of a source, in object id order, a batch at a time."""
+    """The run's planned objects of a source, in object id order, `limit` at a time."""
     after = 0
     while True:
-        cur.execute(sql.PLANNED_BATCH, {"source": source, "after": after, "limit": size})
+        cur.execute(sql.PLANNED_BATCH, {"source": source, "after": after, "limit": limit})
         batch = [(oid, SourceObject(source, key, size, etag)) for oid, key, etag, size in cur.fetchall()]
         if not batch:
             return
