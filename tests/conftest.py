@@ -18,8 +18,25 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT.parent / "shared" / "data" / "sparkify-sample"
+
+
+def find_sample() -> Path:
+    """The real sample: $DWH_TEST_SAMPLE, else ../shared/data/sparkify-sample beside the checkout
+    (or beside one of its parent folders)."""
+    if os.environ.get("DWH_TEST_SAMPLE"):
+        return Path(os.environ["DWH_TEST_SAMPLE"])
+    for folder in ROOT.parents:
+        candidate = folder / "shared" / "data" / "sparkify-sample"
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "data" / "sparkify-sample"
+
+
+SAMPLE = find_sample()
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+if not (SAMPLE / "log_data").is_dir():
+    raise pytest.UsageError(f"the real sample is not at {SAMPLE}; set DWH_TEST_SAMPLE to its folder")
 
 # The live Redshift test is opt-in (no cluster can be reached from CI): collected only when asked for.
 collect_ignore = [] if os.environ.get("DWH_TEST_REDSHIFT") == "1" else ["test_redshift_live.py"]
