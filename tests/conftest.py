@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def find_sample() -> Path:
-    """The real sample: $DWH_TEST_SAMPLE, else ../shared/data/sparkify-sample beside the checkout
-    (or beside one of its parent folders)."""
+    """The real sample: $DWH_TEST_SAMPLE, else shared/data/sparkify-sample beside the checkout or one
+    of its parent folders, else where the team's machines keep it (/work/shared), for a clone elsewhere."""
     if os.environ.get("DWH_TEST_SAMPLE"):
         return Path(os.environ["DWH_TEST_SAMPLE"])
-    for folder in ROOT.parents:
+    for folder in [*ROOT.parents, Path("/work")]:
         candidate = folder / "shared" / "data" / "sparkify-sample"
         if candidate.is_dir():
             return candidate
