@@ -14,9 +14,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT.parent / "shared" / "data" / "sparkify-sample"
 SIZE = ["--events", "3000", "--songs", "60", "--users", "20", "--days", "7", "--start", "2018-11-01"]
 DAYS = [f"2018-11-{d:02d}" for d in range(1, 8)]
 SONG_PATH = re.compile(r"song_data/([A-Z])/([A-Z])/([A-Z])/(TR[A-Z0-9]{16})\.json")
