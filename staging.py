@@ -470,9 +470,10 @@ class TypingPool:
     def _collect(item: Any, rejects: RejectSpool, counts: StageCounts) -> bytes:
         group, result = item
         chunk, spooled, rows, objects = result.get()
-        objects_by_key = {obj.key: obj for _, obj in group}
-        for key, record_no, line, reason, text in spooled:
-            rejects.add(objects_by_key[key], record_no, line, reason, text)
+        if spooled:
+            objects_by_key = {obj.key: obj for _, obj in group}
+            for key, record_no, line, reason, text in spooled:
+                rejects.add(objects_by_key[key], record_no, line, reason, text)
         counts.rows += rows
         counts.objects += objects
         counts.rejected += len(spooled)
@@ -509,9 +510,6 @@ class ChunkReader:
             self.error = exc
             raise
         return b""
-
-    def readline(self, size: int = -1) -> bytes:
-        return self.read(size)
 
 
 def copy_in(cur: psycopg2.extensions.cursor, statement: str, chunks: Iterable[bytes]) -> None:
