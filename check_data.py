@@ -4,6 +4,7 @@ Each check is a query for the offending rows (sql_queries, section 5): NULL keys
 keys, songplays whose user, time, song or artist is missing from its dimension, values outside
 the accepted ones, and songplays that do not reconcile with the staged NextSong events. A check
 passes when it finds none. Exits 1 when any check fails, so a scheduler can stop on bad data.
+Warnings (events later than their load, say) are shown and counted, and never fail.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -73,6 +74,7 @@ class Report:
     match_rate: MatchRate
     timings: list[Timing]
     samples: list[TableSample]
+    warnings: list[CheckResult] = field(default_factory=list)  # only those that found rows
 
 
 # --------------------------------------------------------------------------- measuring
@@ -98,6 +100,19 @@ def run_checks(conn: psycopg2.extensions.connection, examples: int = EXAMPLES) -
     with conn.cursor() as cur:
         return [run_check(cur, name, description, query, examples)
                 for name, (description, query) in sql.CHECKS.items()]
+
+
+def run_warnings(conn: psycopg2.extensions.connection, examples: int = EXAMPLES) -> list[CheckResult]:
+    """The warnings of sql_queries.WARNINGS that find rows, each with its first examples."""
+    found = []
+    with conn.cursor() as cur:
+        for name, (description, query) in sql.WARNINGS.items():
+            cur.execute(sql.CHECK_COUNT.format(check=query))
+            (count,) = cur.fetchone()
+            if count:
+                cur.execute(sql.WARNING_EXAMPLES.format(check=query), {"limit": examples})
+                found.append(CheckResult(name, description, count, column_names(cur), cur.fetchall()))
+    return found
 
 
 def failure_summary(results: Sequence[CheckResult]) -> str | None:
@@ -143,10 +158,13 @@ def sample_tables(conn: psycopg2.extensions.connection, limit: int) -> list[Tabl
 
 
 def shown(value: Any) -> Any:
-    """A value as the terminal shows it. Long texts lose their middle (paths and user agents
-    differ at the end), and whole numbers are ids and years, not amounts: no 2,018."""
+    """A value as the terminal shows it: control characters escaped (\\x1b, \\n), long texts lose
+    their middle (paths and user agents differ at the end), and whole numbers are ids and years,
+    not amounts: no 2,018."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, str):
+        value = dwh.printable(value)  # an ESC or a newline in a title must not act on the terminal
     if isinstance(value, str) and len(value) > WIDEST_VALUE:
         keep = (WIDEST_VALUE - 3) // 2
         return f"{value[:keep]}...{value[-keep:]}"
@@ -174,6 +192,10 @@ def report_text(report: Report) -> str:
         first = f", the first {len(check.examples)}" if len(check.examples) < check.count else ""
         parts.append(f"\n{check.name}: {rows_text(check.count)} offending{first}:")
         parts.append(table_text(check.columns, check.examples))
+    for warning in report.warnings:
+        parts.append(f"\nwarning: {warning.name}: {rows_text(warning.count)}, {warning.description}"
+                     f" (not a failure); the first {len(warning.examples)}:")
+        parts.append(table_text(warning.columns, warning.examples))
     rate = report.match_rate
     percent = f" ({rate.percent:.2f}%)" if rate.percent is not None else ""
     parts.append(f"\nSong match rate: {rate.matched:,} of {rate.total:,} songplays have a song{percent}")
@@ -214,6 +236,10 @@ def report_json(report: Report) -> str:
             {"name": c.name, "description": c.description, "passed": c.passed, "count": c.count,
              "examples": records(c.columns, c.examples)}
             for c in report.checks
+        ],
+        "warnings": [
+            {"name": w.name, "description": w.description, "count": w.count, "examples": records(w.columns, w.examples)}
+            for w in report.warnings
         ],
         "match_rate": {"matched": rate.matched, "total": rate.total,
                        "percent": round(rate.percent, 4) if rate.percent is not None else None},
@@ -270,6 +296,7 @@ def main() -> int:
             match_rate=song_match_rate(conn),
             timings=time_analytics_queries(conn, args.repeat),
             samples=sample_tables(conn, args.sample),
+            warnings=run_warnings(conn),
         )
     print(report_json(report) if args.json else report_text(report))
     failure = failure_summary(report.checks)

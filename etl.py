@@ -8,6 +8,8 @@ everything it planned or changes nothing. Running it again loads nothing twice.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 from collections.abc import Iterator
 from configparser import ConfigParser
@@ -17,6 +19,7 @@ from datetime import datetime
 
 import psycopg2.extensions
 
+import analytics
 import dwh
 import redshift
 import sources
@@ -26,10 +29,19 @@ from sources import SourceObject
 
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
 PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
+FULL_LISTING_EVERY = 24  # runs: every 24th lists every file of a folder source (hourly runs: daily)
 
 
 class RejectLimitExceeded(dwh.DwhError):
     """More records were rejected than MAX_REJECTS allows."""
+
+
+class RunFailed(dwh.DwhError):
+    """A run failed and was recorded as run_id (None when it could not be recorded)."""
+
+    def __init__(self, message: str, run_id: int | None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 @dataclass
@@ -43,14 +55,41 @@ class Run:
     rows_before: dict[str, int] = field(default_factory=dict)
     rows_after: dict[str, int] = field(default_factory=dict)
     redshift: redshift.RedshiftStage | None = None  # the run's S3 work area, on Redshift
+    checks: str | None = None  # passed | failed, when [ETL] RUN_CHECKS ran them
 
 
 # --------------------------------------------------------------------------- planning
 
 
-def list_sources(cfg: ConfigParser) -> Iterator[SourceObject]:
+def list_sources(cfg: ConfigParser, known: dict[str, sources.KnownFolders] | None = None,
+                 ) -> Iterator[SourceObject]:
     for source, key in SOURCES.items():
-        yield from sources.list_objects(cfg, source, cfg["S3"][key])
+        yield from sources.list_objects(cfg, source, cfg["S3"][key], (known or {}).get(source))
+
+
+def known_folders(cur: psycopg2.extensions.cursor, run_id: int, full: bool) -> dict[str, sources.KnownFolders]:
+    """What earlier listings of folder sources recorded; nothing on a full listing (asked for, or
+    every FULL_LISTING_EVERY-th run), which lists every file again."""
+    started = time.time_ns()
+    known = {}
+    for source in SOURCES:
+        recorded: dict[str, tuple[int, int]] = {}
+        if not full and run_id % FULL_LISTING_EVERY != 0:
+            cur.execute(sql.KNOWN_FOLDERS, {"source": source})
+            recorded = {folder: (mtime, subfolders) for folder, mtime, subfolders in cur.fetchall()}
+        known[source] = sources.KnownFolders(recorded, started, [])
+    return known
+
+
+def record_folders(cur: psycopg2.extensions.cursor, known: dict[str, sources.KnownFolders], run_id: int) -> None:
+    """After staging: the folders whose files this run has now all loaded."""
+    rows = [f"{source}{staging.DELIMITER}{staging.csv_field(folder)}{staging.DELIMITER}{mtime}"
+            f"{staging.DELIMITER}{subfolders}\n".encode()
+            for source, k in known.items() for folder, mtime, subfolders in k.seen]
+    if rows:
+        cur.execute(sql.SEEN_FOLDERS_CREATE)
+        staging.copy_in(cur, sql.SEEN_FOLDERS_COPY, iter(rows))
+        dwh.run_all(cur, sql.LISTED_FOLDERS_RECORD, {"run_id": run_id})
 
 
 def listing_rows(listing: Iterator[SourceObject]) -> Iterator[bytes]:
@@ -111,8 +150,20 @@ def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
         run.staged[source] = stage_source(cur, cfg, run, source, table)
     run.rejects.copy_to_warehouse(cur, run.run_id)
     if run.planned:
-        dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
+        refresh_statistics(cur, run)
     cur.execute(sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
+
+
+def refresh_statistics(cur: psycopg2.extensions.cursor, run: Run) -> None:
+    """What lets the transforms find the run's rows by index: the BRIN summaries of the new pages,
+    and fresh statistics where the run added a large share of a table (see sql_queries)."""
+    dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
+    for source, table in sql.STAGING_TABLE.items():
+        cur.execute(sql.POSTGRES_ESTIMATED_ROWS, {"table": table})
+        (estimated,) = cur.fetchone()
+        rows = run.staged[source].rows
+        if rows and (estimated <= 0 or rows >= sql.POSTGRES_ANALYZE_SHARE * estimated):
+            cur.execute(sql.POSTGRES_ANALYZE.format(table=table))
 
 
 def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
@@ -149,7 +200,7 @@ def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, s
     total = run.planned.get(source, (0, 0))[0]
     if not total:
         return counts
-    typer = staging.RecordTyper(staging.staging_columns(cur, table, run.started), run.run_id)
+    typer = staging.new_typer(cfg, staging.staging_columns(cur, table), run.run_id)
     copy = sql.STAGING_COPY.format(table=table, columns=", ".join(typer.columns))
     progress = dwh.Progress()
 
@@ -167,7 +218,8 @@ def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, s
                 objects = sources.read_objects(cfg, [obj for _, obj in batch])
                 chunks = staging.typed_chunks(objects, ids, typer, run.rejects, counts, report)
             staging.copy_in(cur, copy, chunks)
-    dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected")
+    dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected,"
+            f" {counts.repaired:,} text values repaired")
     return counts
 
 
@@ -206,6 +258,15 @@ def transform(cur: psycopg2.extensions.cursor, since_run: int) -> None:
             dwh.say(f"  {' '.join(statement.split()[:3])}: {max(cur.rowcount, 0):,} rows in {seconds:.1f} s")
 
 
+def maintain_analytics(cur: psycopg2.extensions.cursor, cfg: ConfigParser, since_run: int) -> None:
+    """The analytics layer from the same records, right after the transforms."""
+    if os.environ.get("DWH_BENCH_NO_ANALYTICS") == "1":  # bench/ only: the run without the layer, to compare
+        return
+    done = analytics.maintain(cur, since_run, dwh.dialect(cfg))
+    dwh.say(f"analytics: {done.events_added:,} events added, {done.devices_added:,} new devices"
+            + (" (backfilled from every staged record)" if done.backfilled else ""))
+
+
 # --------------------------------------------------------------------------- a run
 
 
@@ -217,12 +278,17 @@ def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message:
         "events_staged": events.rows if events else 0,
         "songs_staged": songs.rows if songs else 0,
         "rows_rejected": run.rejects.count,
+        "values_repaired": repaired(run),
         "songplays_added": run.rows_after.get("songplays", 0) - run.rows_before.get("songplays", 0),
         "message": message,
     })
 
 
-def load(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
+def repaired(run: Run) -> int:
+    return sum(counts.repaired for counts in run.staged.values())
+
+
+def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listing: bool = False) -> Run:
     """One run, all or nothing. A failed run is still recorded, with its rejects."""
     started = dwh.utc_now()
     on_redshift = dwh.dialect(cfg) == sql.REDSHIFT
@@ -234,28 +300,32 @@ def load(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
                 dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
             run = begin_run(cur, cfg, started)
             run.redshift = work
-            plan_run(cur, run, list_sources(cfg))
+            known = None if on_redshift else known_folders(cur, run.run_id, full_listing)
+            plan_run(cur, run, list_sources(cfg, known))
             run.rows_before = count_rows(cur)
             if on_redshift:
                 stage_on_redshift(cur, cfg, run)
             else:
                 stage(cur, cfg, run)
                 enforce_reject_limit(cfg, run)
+                assert known is not None
+                record_folders(cur, known, run.run_id)
             dwh.say("transforming ...")
             transform(cur, since_run=run.run_id)
+            maintain_analytics(cur, cfg, since_run=run.run_id)
             run.rows_after = count_rows(cur)
             finish_run(cur, run, "succeeded", None)
     except RejectLimitExceeded as exc:
         assert run is not None
         failed_id = record_failed_run(conn, cfg, started, str(exc), run.rejects, work)
         listing = f"python etl.py --rejects {failed_id}"
-        raise dwh.DwhError(f"run {failed_id} failed: {exc} (all of them: {listing})") from None
+        raise RunFailed(f"run {failed_id} failed: {exc} (all of them: {listing})", failed_id) from None
     except redshift.CopyFailed as exc:
         assert run is not None and work is not None
         message = f"{exc}; {copy_failure_details(conn, run, work)}"
         failed_id = record_failed_run(conn, cfg, started, message, run.rejects, work)
-        raise dwh.DwhError(f"run {failed_id} failed: {message} (all of them: python etl.py --rejects {failed_id})"
-                           ) from None
+        raise RunFailed(f"run {failed_id} failed: {message} (all of them: python etl.py --rejects {failed_id})",
+                        failed_id) from None
     except BaseException as exc:
         record_failed_run(conn, cfg, started, dwh.redact(dwh.first_line(exc), cfg), None, work)
         raise
@@ -306,25 +376,28 @@ def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
         run = begin_run(cur, cfg, dwh.utc_now())
         run.rows_before = count_rows(cur)
         dwh.run_all(cur, sql.rebuild_queries)
+        dwh.run_all(cur, sql.analytics_rebuild_queries)
         dwh.say("transforming every staged record ...")
         transform(cur, since_run=0)
+        maintain_analytics(cur, cfg, since_run=0)
         run.rows_after = count_rows(cur)
         finish_run(cur, run, "succeeded", "rebuild of the star schema from staging")
     return run
 
 
-def check_after_load(conn: psycopg2.extensions.connection, run: Run) -> None:
+def check_after_load(conn: psycopg2.extensions.connection, run: Run, *, quiet: bool = False) -> None:
     """check_data.py's checks on what the run left, recorded with the run. The load stays
     committed; a failed check makes the script exit 1 so a scheduler notices."""
     import check_data
 
     results = check_data.run_checks(conn)
     failure = check_data.failure_summary(results)
+    run.checks = "failed" if failure else "passed"
     with dwh.transaction(conn) as cur:
-        cur.execute(sql.RUN_CHECKS, {"checks": "failed" if failure else "passed", "run_id": run.run_id})
+        cur.execute(sql.RUN_CHECKS, {"checks": run.checks, "run_id": run.run_id})
     if failure:
         raise dwh.DwhError(f"run {run.run_id} loaded, but {failure} (details: python check_data.py)")
-    print(f"checks: all {len(results)} passed")
+    (dwh.say if quiet else print)(f"checks: all {len(results)} passed")
 
 
 # --------------------------------------------------------------------------- reports
@@ -336,12 +409,40 @@ def print_summary(run: Run, seconds: float) -> None:
     print(
         f"run {run.run_id} succeeded in {seconds:.1f} s: {objects['events']:,} event and {objects['songs']:,} song"
         f" objects; staged {staged.get('events', 0):,} events and {staged.get('songs', 0):,} songs;"
-        f" {run.rejects.count:,} rejected"
+        f" {run.rejects.count:,} rejected; {repaired(run):,} text values repaired"
     )
     if run.rejects.count:
         print(f"  see them with: python etl.py --rejects {run.run_id}")
     rows = [(t, run.rows_after[t] - run.rows_before.get(t, 0), run.rows_after[t]) for t in sql.STAR_TABLES]
     print(dwh.format_table(["table", "rows added", "rows now"], rows))
+
+
+def run_document(run: Run, seconds: float) -> dict[str, object]:
+    """The run summary as one JSON document, for schedulers (etl.py --json)."""
+    return {
+        "run_id": run.run_id,
+        "outcome": "succeeded",
+        "started_at": run.started.isoformat(),
+        "seconds": round(seconds, 3),
+        "sources": {
+            source: {"objects": run.planned.get(source, (0, 0))[0], "bytes": run.planned.get(source, (0, 0))[1],
+                     "rows_staged": run.staged[source].rows if source in run.staged else 0,
+                     "values_repaired": run.staged[source].repaired if source in run.staged else 0}
+            for source in SOURCES
+        },
+        "rows_staged": sum(counts.rows for counts in run.staged.values()),
+        "rows_rejected": run.rejects.count,
+        "values_repaired": repaired(run),
+        "tables": {table: {"rows_added": run.rows_after[table] - run.rows_before.get(table, 0),
+                           "rows_now": run.rows_after[table]} for table in sql.STAR_TABLES},
+        "checks": run.checks,
+    }
+
+
+def failure_document(exc: BaseException, cfg: ConfigParser) -> dict[str, object]:
+    """A failed run for --json: the scheduler still gets one document (and a non-zero exit)."""
+    run_id = exc.run_id if isinstance(exc, RunFailed) else None
+    return {"run_id": run_id, "outcome": "failed", "message": dwh.redact(dwh.first_line(exc), cfg)}
 
 
 def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
@@ -374,10 +475,10 @@ def show_status(conn: psycopg2.extensions.connection, limit: int = 10) -> None:
     print(dwh.format_table(["source", "objects", "bytes", "records", "rejected"], loaded))
     print(f"\nRuns (latest {limit})")
     print(dwh.format_table(
-        ["run", "started (UTC)", "seconds", "outcome", "objects", "events", "songs", "rejected", "songplays+",
-         "checks", "message"],
-        [(r[0], f"{r[1]:%Y-%m-%d %H:%M:%S}", (r[2] - r[1]).total_seconds() if r[2] else None, *r[3:10],
-          (r[10] or "")[:80]) for r in runs],
+        ["run", "started (UTC)", "seconds", "outcome", "objects", "events", "songs", "rejected", "repaired",
+         "songplays+", "checks", "message"],
+        [(r[0], f"{r[1]:%Y-%m-%d %H:%M:%S}", (r[2] - r[1]).total_seconds() if r[2] else None, *r[3:11],
+          (r[11] or "")[:80]) for r in runs],
     ))
 
 
@@ -407,6 +508,11 @@ def parse_arguments() -> argparse.Namespace:
                       help="list the records a run rejected (default: the latest run with rejects)")
     mode.add_argument("--rebuild", action="store_true",
                       help="rebuild the star schema from staging, without reading the sources")
+    parser.add_argument("--json", action="store_true",
+                        help="print the run's summary as one JSON document on stdout (progress stays on stderr)")
+    parser.add_argument("--full-listing", action="store_true",
+                        help="stat every file of a folder source again (finds files rewritten in place), as"
+                             f" every {FULL_LISTING_EVERY}th run does")
     return parser.parse_args()
 
 
@@ -425,10 +531,21 @@ def main() -> int:
         if args.dry_run:
             show_plan(conn, cfg)
             return 0
-        run = rebuild(conn, cfg) if args.rebuild else load(conn, cfg)
-        print_summary(run, time.monotonic() - started)
-        if cfg.getboolean("ETL", "RUN_CHECKS", fallback=False):
-            check_after_load(conn, run)
+        try:
+            run = rebuild(conn, cfg) if args.rebuild else load(conn, cfg, full_listing=args.full_listing)
+        except Exception as exc:
+            if args.json:
+                print(json.dumps(failure_document(exc, cfg)), flush=True)
+            raise
+        seconds = time.monotonic() - started
+        try:
+            if not args.json:
+                print_summary(run, seconds)
+            if cfg.getboolean("ETL", "RUN_CHECKS", fallback=False):
+                check_after_load(conn, run, quiet=args.json)
+        finally:
+            if args.json:
+                print(json.dumps(run_document(run, seconds)))
     return 0
 
 

@@ -7,8 +7,14 @@ Output goes to a folder or to s3://bucket/prefix. The same arguments give byte-i
 A share of the NextSong events (--match-share) names a generated song exactly (title, artist name and
 duration); the rest name songs that are not in song_data, as in the real data.
 
+Options that plant behaviour with known answers (for the analytics, trends and report tests):
+--weekly, --trend and --random-walk shape the daily event counts (with Poisson-sized daily noise);
+--plant adds the full page set, a rising song, a song going from 1 play to 3, users who cancel, and
+writes OUT/planted.json with the exact funnel and churn counts of what was written.
+
     python generate_data.py OUT [--days 30] [--start 2018-11-01] [--users 100] [--songs 1000]
                                 [--events 10000] [--match-share 0.7] [--seed 42] [--force]
+                                [--weekly A] [--trend G] [--random-walk S] [--plant]
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import datetime as dt
 import heapq
 import itertools
 import json
+import math
 import os
 import random
 import shutil
 import threading
 import time
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +42,7 @@ from typing import Any
 import dwh
 
 DAY_MS = 86_400_000
+PLANTED = "planted.json"  # --plant's known answers, at the root of OUT
 BREAK_MS = 20 * 60_000  # a user rests at least this long between two sessions of a day
 ANON_SHARE = 0.03  # sessions of visitors who never log in
 START_LOGGED_OUT = 0.08  # user sessions that begin at the Home/Login pages
@@ -53,7 +62,36 @@ FOLLOW_UPS = {"Upgrade": ("Submit Upgrade", 0.15), "Downgrade": ("Submit Downgra
 PAGE_HTTP = {"NextSong": ("PUT", 200), "Home": ("GET", 200), "Login": ("PUT", 307), "Logout": ("PUT", 307),
              "Upgrade": ("GET", 200), "Submit Upgrade": ("PUT", 307), "Downgrade": ("GET", 200),
              "Submit Downgrade": ("PUT", 307), "Settings": ("GET", 200), "Save Settings": ("PUT", 307),
-             "Help": ("GET", 200), "About": ("GET", 200), "Error": ("GET", 404)}
+             "Help": ("GET", 200), "About": ("GET", 200), "Error": ("GET", 404),
+             # The rest of the real Sparkify page set, written only with --plant.
+             "Thumbs Up": ("PUT", 307), "Thumbs Down": ("PUT", 307), "Add to Playlist": ("PUT", 200),
+             "Add Friend": ("PUT", 307), "Roll Advert": ("GET", 200), "Cancel": ("PUT", 307),
+             "Cancellation Confirmation": ("GET", 200)}
+STAY_ON_PAGE = {"Thumbs Up", "Thumbs Down", "Add Friend", "Cancel"}  # PUTs that redirect back, not to Home
+
+# --weekly: the shape of a week by ISO weekday (Monday 1), mean 0: busy midweek, quiet weekends.
+WEEKLY_SHAPE = {1: 0.2, 2: 0.3, 3: 0.3, 4: 0.4, 5: 0.3, 6: -0.7, 7: -0.8}
+
+# --plant: what a logged-in user does next, with the real service's full page set (shares of all events
+# as in Sparkify's own logs: Thumbs Up ~4%, Add to Playlist ~2.5%, Add Friend ~1.5%, Thumbs Down ~1%).
+# Adverts roll for free users only; a paid user's draw of one is a NextSong.
+PLANTED_PAGES = (("NextSong", 0.75), ("Home", 0.045), ("Thumbs Up", 0.043), ("Thumbs Down", 0.011),
+                 ("Add to Playlist", 0.026), ("Add Friend", 0.016), ("Roll Advert", 0.04),
+                 ("Settings", 0.012), ("Upgrade", 0.014), ("Logout", 0.012), ("Help", 0.008), ("About", 0.005),
+                 ("Error", 0.002))
+# More of the users who open the forms submit them, so even small planted data has upgrades and downgrades.
+PLANTED_FOLLOW_UPS = dict(FOLLOW_UPS, **{"Upgrade": ("Submit Upgrade", 0.25),
+                                         "Downgrade": ("Submit Downgrade", 0.2)})
+RISING = ("Planted Rising", "The Planted Risers")  # ~1 play a day, then RISING_PLAYS a day in the last week
+SMALL = ("Planted Small", "The Planted Few")  # 1 play in the 21 days before the last 7, then 3 (3 listeners)
+RISING_PLAYS = 45
+# Songs that really rise, tripling their daily plays (0.5 -> 1.5+ a day; exact counts in planted.json):
+# a chart has more than one riser, and they outrank a song going from 1 play to 3 however it is shrunk.
+CLIMBERS = 10
+CLIMBING = {"earlier": 0.5, "before": 0.5, "last": 3.0}  # window -> plays a day, on average
+TREND_DAYS, BEFORE_DAYS = 7, 21  # the trending window and the days it is held against
+CHURN_SHARE = 0.05  # users who cancel, spread over the days
+PLAY_SHARE = 0.6  # a low estimate of the NextSong share of events, to size what is planted per day
 
 # ----------------------------------------------------------------------------- vocabulary
 
@@ -187,6 +225,12 @@ class Catalogue:
     songs: list[tuple[str, str, str]] = field(default_factory=list)
     ghosts: list[tuple[str, str, str]] = field(default_factory=list)
     artist_names: list[str] = field(default_factory=list)
+    # --plant: the rising song (in song_data) and the small one (not), kept out of the lists above
+    # so the other songs' popularity does not move.
+    rising: tuple[str, str, str] = ("", "", "")
+    small: tuple[str, str, str] = ("", "", "")
+    climbers: list[tuple[str, str, str]] = field(default_factory=list)
+    files: int = 0
 
 
 def msd_id(rng: random.Random, prefix: str, taken: set[str]) -> str:
@@ -289,6 +333,16 @@ def song_files(rng: random.Random, count: int, catalogue: Catalogue,
         yield f"song_data/{track[2]}/{track[3]}/{track[4]}/{track}.json", body.encode()
 
 
+def planted_song_file(rng: random.Random, title: str, artist: str, taken: set[str]) -> tuple[str, bytes, str]:
+    """--plant: the rising song's file; returns its path, content and duration (repr)."""
+    fields = {"artist_id": msd_id(rng, "AR", taken), "artist_latitude": None, "artist_longitude": None,
+              "artist_location": "", "artist_name": artist}
+    track, song_id, duration = msd_id(rng, "TR", taken), msd_id(rng, "SO", taken), song_duration(rng)
+    body = (f'{{"num_songs": 1, {json.dumps(fields)[1:-1]}, "song_id": "{song_id}", "title": {json.dumps(title)}, '
+            f'"duration": {duration!r}, "year": {song_year(rng)}}}')
+    return f"song_data/{track[2]}/{track[3]}/{track[4]}/{track}.json", body.encode(), repr(duration)
+
+
 def add_ghosts(rng: random.Random, catalogue: Catalogue, keys: set[tuple[str, str, float]],
                count: int) -> None:
     """Songs the events play that are in no song file: new titles, sometimes by known artists."""
@@ -338,12 +392,38 @@ class Session:
     user: int  # index into Users, or -1 for a visitor who never logs in
     gaps: array  # ms between consecutive events
     sid: int = 0
+    cancel: bool = False  # ends with Cancel and Cancellation Confirmation: the user's last events
 
 
 def day_budgets(rng: random.Random, total: int, first_day: dt.date, days: int) -> list[int]:
     """Split the events over the days, unevenly (weekends are quieter); every day gets one if it can."""
     weights = [(0.65 if (first_day + dt.timedelta(d)).weekday() >= 5 else 1.0) * rng.uniform(0.6, 1.4)
                for d in range(days)]
+    return split_budget(total, weights)
+
+
+def shaped_budgets(rng: random.Random, args: argparse.Namespace) -> list[int]:
+    """--weekly, --trend, --random-walk: each day's share of the events follows the shape, with noise
+    the size of a Poisson count's (sd = square root of the day's mean), so the shape stays clear.
+    The random walk has no weekly shape to find: each day is the same weekday a week before times a
+    random step, so the best forecast of a day is that day a week before, which is seasonal-naive.
+    (A walk stepping from the day before is best forecast by its last day, which a smoothing model
+    finds and seasonal-naive does not: it would beat seasonal-naive on a series without a season.)"""
+    shape: list[float] = []
+    for d in range(args.days):
+        if args.random_walk:  # replaces the week
+            season = shape[d - 7] / (1 + args.trend * (d - 7)) * math.exp(rng.gauss(0, args.random_walk)) \
+                if d >= 7 else 1.0
+        else:
+            season = 1 + args.weekly * WEEKLY_SHAPE[(args.start + dt.timedelta(d)).isoweekday()]
+        shape.append(season * (1 + args.trend * d))
+    means = [args.events * w / sum(shape) for w in shape]
+    return split_budget(args.events, [max(0.0, m + rng.gauss(0, math.sqrt(m))) + 1e-9 for m in means])
+
+
+def split_budget(total: int, weights: list[float]) -> list[int]:
+    """Whole numbers in proportion to the weights, summing to total; every day one first if it can."""
+    days = len(weights)
     base = 1 if total >= days else 0
     rest = total - base * days
     shares = [rest * w / sum(weights) for w in weights]
@@ -372,12 +452,17 @@ def hour_point(rng: random.Random, cum_hours: list[float]) -> float:
     return (hour + rng.random()) / 24
 
 
-def plan_day(rng: random.Random, users: Users, day_start: int, budget: int) -> list[Session]:
+def plan_day(rng: random.Random, users: Users, day_start: int, budget: int,
+             cancelling: tuple[int, ...] = ()) -> list[Session]:
     """The day's sessions in start order, with exactly `budget` events. A user's sessions never
-    overlap, so replaying them in start order keeps each user's level history consistent."""
+    overlap, so replaying them in start order keeps each user's level history consistent.
+    Each user in `cancelling` gets a last session of the day that ends in a cancellation."""
     cum_hours = list(itertools.accumulate(HOUR_WEIGHTS))
     by_user: dict[int, list[array]] = {}
-    remaining = budget
+    final = [(user, 2 + min(40, max(1, int(rng.lognormvariate(1.4, 1.1))))) for user in cancelling]
+    remaining = budget - sum(size for _, size in final)
+    if remaining < 0:
+        raise dwh.DwhError("too few events a day for the cancellations --plant makes; add --events")
     while remaining:
         anonymous = rng.random() < ANON_SHARE
         size = 1 + int(rng.random() * 3) if anonymous else min(300, max(1, int(rng.lognormvariate(1.4, 1.1))))
@@ -385,11 +470,16 @@ def plan_day(rng: random.Random, users: Users, day_start: int, budget: int) -> l
         remaining -= size
         user = -1 if anonymous else bisect.bisect(users.cum_weights, rng.random() * users.cum_weights[-1])
         by_user.setdefault(min(user, len(users.levels) - 1), []).append(session_gaps(rng, size, anonymous))
+    for user, size in final:  # after the user's other sessions: placed last
+        by_user.setdefault(user, []).append(session_gaps(rng, size, False))
     sessions = []
     for user, all_gaps in by_user.items():
         groups = [[g] for g in all_gaps] if user < 0 else [all_gaps]  # visitors are strangers to each other
         for group in groups:
-            sessions += place_sessions(rng, user, group, day_start, cum_hours)
+            placed = place_sessions(rng, user, group, day_start, cum_hours)
+            sessions += placed
+        if user in cancelling:
+            placed[-1].cancel = True
     sessions.sort(key=lambda s: s.start)  # stable: ties keep their (deterministic) order
     return sessions
 
@@ -435,6 +525,8 @@ class EventWriter:
     matched: int = 0
     active: set[int] = field(default_factory=set)
     next_sid: int = 1
+    planting: bool = False  # PlantedWriter: --plant
+    follow_ups: dict[str, tuple[str, float]] = field(default_factory=lambda: FOLLOW_UPS)
 
     def __post_init__(self) -> None:
         self.in_pages, self.in_cum = cumulative(LOGGED_IN_PAGES)
@@ -477,20 +569,21 @@ class EventWriter:
         return self.catalogue.ghosts[int(len(self.catalogue.ghosts) * r() ** 2)]
 
     def session_events(self, session: Session) -> Iterator[tuple[int, int, int, str]]:
-        rng, user, sid = self.rng, session.user, session.sid
+        rng, user, sid, planting, follow_ups = self.rng, session.user, session.sid, self.planting, self.follow_ups
         visitor = user < 0
         level = '"free"' if visitor else self.users.levels[user]
-        logged_in = not visitor and rng.random() >= START_LOGGED_OUT
+        logged_in = not visitor and (session.cancel or rng.random() >= START_LOGGED_OUT)
         follow: str | None = None
         ts = session.start
-        for item in range(len(session.gaps) + 1):
+        for item in range(len(session.gaps) + 1 - 2 * session.cancel):
             if item:
                 ts += session.gaps[item - 1]
             page = follow or self.next_page(logged_in, level, visitor)
             follow = None
             artist = length = song = "null"
             if page == "NextSong":
-                artist, length, song = self.song()
+                planted = self.planted_play(user) if planting else None
+                artist, length, song = planted or self.song()
             user_fragments = self.users.fragments[user] if logged_in else LOGGED_OUT
             name_gender, last, location, registration, agent_user = user_fragments
             method_page, status = self.http[page]
@@ -499,10 +592,12 @@ class EventWriter:
                                             method_page, registration, sid, song, status, ts, agent_user)
             if logged_in:
                 self.active.add(user)
+            if planting:
+                self.tally(user if logged_in else -1, page, level, ts)
             # What the page changes for the events after it.
-            if page in FOLLOW_UPS and rng.random() < FOLLOW_UPS[page][1]:
-                follow = FOLLOW_UPS[page][0]
-            elif status == 307:
+            if page in follow_ups and rng.random() < follow_ups[page][1]:
+                follow = follow_ups[page][0]
+            elif status == 307 and page not in STAY_ON_PAGE:
                 follow = "Home"  # forms redirect to Home
                 if page == "Login":
                     logged_in = True
@@ -512,9 +607,227 @@ class EventWriter:
                     level = '"paid"'
                 elif page == "Submit Downgrade":
                     level = '"free"'
+        if session.cancel:
+            yield from self.cancel_events(session, ts, level)
         self.events += len(session.gaps) + 1
         if not visitor:
             self.users.levels[user] = level
+
+    def planted_play(self, user: int) -> tuple[str, str, str] | None:
+        """--plant (PlantedWriter): a planted song for this play, or None."""
+        raise NotImplementedError
+
+    def tally(self, user: int, page: str, level: str, ts: int) -> None:
+        """--plant (PlantedWriter): count an event for planted.json."""
+        raise NotImplementedError
+
+    def cancel_events(self, session: Session, ts: int, level: str) -> Iterator[tuple[int, int, int, str]]:
+        """The last two events of a cancelling session, logged in: Cancel, then its confirmation."""
+        user, sid = session.user, session.sid
+        name_gender, last, location, registration, agent_user = self.users.fragments[user]
+        for item in (len(session.gaps) - 1, len(session.gaps)):
+            ts += session.gaps[item - 1]
+            page = "Cancel" if item < len(session.gaps) else "Cancellation Confirmation"
+            method_page, status = self.http[page]
+            auth = '"Logged In"' if page == "Cancel" else '"Cancelled"'  # as the real logs write it
+            yield ts, sid, item, event_line("null", auth, name_gender, item, last, "null", level, location,
+                                            method_page, registration, sid, "null", status, ts, agent_user)
+            self.tally(user, page, level, ts)
+
+
+# ----------------------------------------------------------------------------- --plant
+
+
+def climber(n: int) -> tuple[str, str]:
+    return f"Planted Climber {n}", f"The Planted Climbers {n}"
+
+
+def day_of(ts: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ts / 1000, dt.UTC).date()
+
+
+@dataclass
+class Tally:
+    """What planted.json reports, counted over every event written, with the shared definitions
+    (GUIDE: funnel, churn). A user's events are written in time order, so "at or after their first …"
+    is "seen after it"."""
+
+    pages: Counter[str] = field(default_factory=Counter)
+    free_listeners: set[int] = field(default_factory=set)  # a NextSong at level free
+    upgrade_page: set[int] = field(default_factory=set)  # … then an Upgrade
+    submit_upgrade: set[int] = field(default_factory=set)  # … then a Submit Upgrade
+    paid_users: set[int] = field(default_factory=set)  # any event at level paid
+    downgrade_page: set[int] = field(default_factory=set)  # a Downgrade (of paid users: at the end)
+    submit_downgrade: set[int] = field(default_factory=set)  # … then a Submit Downgrade
+    churned: dict[int, dt.date] = field(default_factory=dict)  # user -> day of Cancellation Confirmation
+    plays: dict[str, Counter[str]] = field(default_factory=dict)  # planted song -> window -> plays
+    listeners: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+
+    def note(self, user: int, page: str, level: str, ts: int) -> None:
+        self.pages[page] += 1
+        if user < 0:
+            return
+        if level == '"paid"':
+            self.paid_users.add(user)
+        if page == "NextSong":
+            if level == '"free"':
+                self.free_listeners.add(user)
+        elif page == "Upgrade":
+            if user in self.free_listeners:
+                self.upgrade_page.add(user)
+        elif page == "Submit Upgrade":
+            if user in self.upgrade_page:
+                self.submit_upgrade.add(user)
+        elif page == "Downgrade":
+            self.downgrade_page.add(user)
+        elif page == "Submit Downgrade":
+            if user in self.downgrade_page:
+                self.submit_downgrade.add(user)
+        elif page == "Cancellation Confirmation":
+            self.churned[user] = day_of(ts)
+
+    def played(self, which: str, window: str, user: int) -> None:
+        self.plays.setdefault(which, Counter())[window] += 1
+        self.listeners.setdefault(which, {}).setdefault(window, set()).add(user)
+
+    def song(self, which: str, title: str, artist: str) -> dict[str, Any]:
+        plays, listeners = self.plays.get(which, Counter()), self.listeners.get(which, {})
+        return {"song": title, "artist": artist, "plays_before": plays["before"], "plays_last_7": plays["last"],
+                "listeners_before": len(listeners.get("before", ())),
+                "listeners_last_7": len(listeners.get("last", ()))}
+
+    def funnel(self) -> dict[str, int]:
+        paid = self.paid_users
+        return {"free_listeners": len(self.free_listeners), "upgrade_page": len(self.upgrade_page),
+                "submit_upgrade": len(self.submit_upgrade), "paid_users": len(paid),
+                "downgrade_page": len(self.downgrade_page & paid),
+                "submit_downgrade": len(self.submit_downgrade & paid)}
+
+    def churned_by_week(self) -> dict[str, int]:
+        weeks = Counter((day - dt.timedelta(day.weekday())).isoformat() for day in self.churned.values())
+        return dict(sorted(weeks.items()))
+
+
+@dataclass
+class PlantedWriter(EventWriter):
+    """EventWriter for --plant: the full page set, the planted songs, cancellations, and the tally.
+    Each day has a quota of plays per planted song, spread over the day's plays."""
+
+    days: int = 0
+    counts: Tally = field(default_factory=Tally)
+    cancel_days: dict[int, tuple[int, ...]] = field(default_factory=dict)  # day -> users who cancel
+    quotas: dict[int, Counter[str]] = field(default_factory=dict)  # day -> planted song -> plays that day
+    small_listeners: set[int] = field(default_factory=set)  # of the small song in the last week
+    cancelling: bool = False  # the session being written ends in a cancellation
+    # The day being written: its index, window, plays so far and expected, and what is still to plant.
+    day: int = 0
+    window: str = ""
+    day_plays: int = 0
+    expected: float = 1.0
+    due: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.planting = True
+        self.follow_ups = PLANTED_FOLLOW_UPS
+        self.free_pages, self.free_cum = cumulative(PLANTED_PAGES)
+        self.paid_pages, self.paid_cum = cumulative(tuple(p for p in PLANTED_PAGES if p[0] != "Roll Advert"))
+        self.weights = [b - a for a, b in itertools.pairwise([0.0, *self.users.cum_weights])]
+        self.songs = {**{"rising": self.catalogue.rising, "small": self.catalogue.small},
+                      **{f"climber {n}": song for n, song in enumerate(self.catalogue.climbers, 1)}}
+        self.plan()
+
+    def window_of(self, d: int) -> str:
+        last_week = self.days - TREND_DAYS
+        return "last" if d >= last_week else "before" if d >= last_week - BEFORE_DAYS else "earlier"
+
+    def plan(self) -> None:
+        """Who cancels on which day, and each planted song's plays per day."""
+        rng, users, days = self.rng, len(self.users.levels), self.days
+        # Not the last user: a rounding at the top of the weights falls on it (plan_day's min()).
+        churners = rng.sample(range(users - 1), max(2, round(users * CHURN_SHARE)))
+        by_day: dict[int, list[int]] = {}
+        for user in churners:
+            by_day.setdefault(rng.randrange(1, days), []).append(user)
+        self.cancel_days = {d: tuple(us) for d, us in by_day.items()}
+        self.quotas = {d: Counter() for d in range(days)}
+        windows = {w: [d for d in range(days) if self.window_of(d) == w] for w in ("earlier", "before", "last")}
+        for d in range(days):
+            self.quotas[d]["rising"] = RISING_PLAYS if d in windows["last"] else 1
+        self.quotas[rng.choice(windows["before"][:-1])]["small"] = 1  # not on its last day: room to carry
+        for d in rng.sample(windows["last"], 3):
+            self.quotas[d]["small"] = 1
+        for n in range(1, CLIMBERS + 1):
+            for w, per_day in CLIMBING.items():
+                for d in rng.choices(windows[w], k=round(per_day * len(windows[w]))) if windows[w] else ():
+                    self.quotas[d][f"climber {n}"] += 1
+
+    def start_day(self, d: int, budget: int) -> tuple[int, ...]:
+        """Start planting day d; returns the users who cancel today."""
+        self.day, self.day_plays, self.expected = d, 0, max(1.0, budget * PLAY_SHARE)
+        self.window = self.window_of(d)
+        self.due.update(self.quotas[d])
+        return self.cancel_days.get(d, ())
+
+    def end_day(self) -> None:
+        """Users who cancelled today never come back; what could not be planted moves to the next day
+        of the same window."""
+        for user in self.cancel_days.get(self.day, ()):
+            self.weights[user] = 0.0
+        if self.day in self.cancel_days:
+            self.users.cum_weights = list(itertools.accumulate(self.weights))
+        self.due = +self.due
+        if self.due and (self.day + 1 == self.days or self.window_of(self.day + 1) != self.window):
+            raise dwh.DwhError("too few plays a day for what --plant plants; add --events")
+
+    def planted_play(self, user: int) -> tuple[str, str, str] | None:
+        """Turn this play into a planted song's with the chance that spreads what is due over the
+        plays the day is expected to have; the small song's plays in the last week need new listeners."""
+        k, self.day_plays = self.day_plays, self.day_plays + 1
+        due = sum(self.due.values())
+        if not due or self.rng.random() * max(1.0, self.expected - k) >= due:
+            return None
+        songs = list(self.due)  # in a fixed order: the songs' first day, then plan order
+        which = songs[bisect.bisect(list(itertools.accumulate(self.due.values())), self.rng.random() * due)]
+        if which == "small" and self.window == "last" and user in self.small_listeners:
+            return None
+        if which == "small" and self.window == "last":
+            self.small_listeners.add(user)
+        self.due[which] -= 1
+        self.counts.played(which, self.window, user)
+        self.plays += 1
+        self.matched += which == "rising"  # the rising song is in song_data
+        return self.songs[which]
+
+    def next_page(self, logged_in: bool, level: str, visitor: bool) -> str:
+        if not logged_in:
+            return super().next_page(logged_in, level, visitor)
+        free = level == '"free"'
+        pages, cum = (self.free_pages, self.free_cum) if free else (self.paid_pages, self.paid_cum)
+        page = pages[bisect.bisect(cum, self.rng.random() * cum[-1])]
+        if page == "Upgrade" and not free:
+            return "Downgrade"
+        if page == "Logout" and self.cancelling:
+            return "Home"  # a user about to cancel stays logged in
+        return page
+
+    def session_events(self, session: Session) -> Iterator[tuple[int, int, int, str]]:
+        self.cancelling = session.cancel
+        return super().session_events(session)
+
+    def tally(self, user: int, page: str, level: str, ts: int) -> None:
+        self.counts.note(user, page, level, ts)
+
+    def planted(self, first_day: dt.date) -> dict[str, Any]:
+        """planted.json: the known answers."""
+        counts = self.counts
+        return {"rising_song": counts.song("rising", *RISING), "small_song": counts.song("small", *SMALL),
+                "climbing_songs": [counts.song(f"climber {n}", *climber(n)) for n in range(1, CLIMBERS + 1)],
+                "funnel": counts.funnel(), "churned_by_week": counts.churned_by_week(),
+                "churned_users": sorted(user + 1 for user in counts.churned),
+                "days": self.days, "first_day": first_day.isoformat(),
+                "last_day": (first_day + dt.timedelta(self.days - 1)).isoformat(),
+                "events": self.events, "pages": dict(sorted(counts.pages.items()))}
 
 
 # ----------------------------------------------------------------------------- output
@@ -633,6 +946,11 @@ class LocalSink(Sink):
                 if not force:
                     raise dwh.DwhError(f"{existing} already holds data; use --force to replace it")
                 shutil.rmtree(existing)
+        planted = self.root / PLANTED  # a stale one would give the wrong answers for new data
+        if planted.is_file():
+            if not force:
+                raise dwh.DwhError(f"{planted} is from an earlier dataset; use --force to replace it")
+            planted.unlink()
 
 
 class S3Sink(Sink):
@@ -677,6 +995,12 @@ class S3Sink(Sink):
                         error = answer["Errors"][0]
                         raise dwh.SourceError(f"cannot delete s3://{self.bucket}/{error.get('Key')}: "
                                               f"{error.get('Code')} {error.get('Message', '')}".rstrip())
+            planted = self.prefix + PLANTED  # a stale one would give the wrong answers for new data
+            listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=planted, MaxKeys=1)
+            if any(o["Key"] == planted for o in listed.get("Contents", [])):
+                if not force:
+                    raise dwh.DwhError(f"{where}{PLANTED} is from an earlier dataset; use --force to replace it")
+                self.client.delete_object(Bucket=self.bucket, Key=planted)
         except (BotoCoreError, ClientError) as exc:
             raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot list or clear {where}")) from None
 
@@ -734,20 +1058,59 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42,
                         help="random seed: the same arguments give the same bytes (default: 42)")
     parser.add_argument("--force", action="store_true",
-                        help="replace song_data/ and log_data/ already in OUT (their old files are removed)")
-    return parser.parse_args()
+                        help=f"replace song_data/, log_data/ and {PLANTED} already in OUT (old files are removed)")
+    shaping = parser.add_argument_group(
+        "shaping the daily event counts (any of these: each day's count gets Poisson-sized noise instead of "
+        "the default's quiet weekends and +-40% day-to-day swings; --events stays the total)")
+    shaping.add_argument("--weekly", metavar="A", type=share, default=0.0,
+                         help="weekly pattern of amplitude A (0 to 1): a day's count is multiplied by "
+                              "1 + A x shape[ISO weekday], shape = "
+                              + " ".join(f"{v:+g}" for v in WEEKLY_SHAPE.values()) + " (Mon..Sun, mean 0)")
+    shaping.add_argument("--trend", metavar="G", type=float, default=0.0,
+                         help="linear trend: day d (from 0) has 1 + G x d times the first day's count "
+                              "(G may be negative while every day stays above 0)")
+    shaping.add_argument("--random-walk", metavar="S", type=share, default=0.0,
+                         help="geometric random walk of the daily count with no weekly shape: a day is "
+                              "the same weekday a week before times a random step, log-step sd S, so "
+                              "seasonal-naive is the best forecast (0 to 1; replaces --weekly, keeps --trend)")
+    parser.add_argument("--plant", action="store_true",
+                        help=f"plant behaviour with known answers and write them to OUT/{PLANTED}: the full "
+                             "page set (Thumbs Up/Down, Add to Playlist, Add Friend, Roll Advert for free users, "
+                             f"Cancel), the rising song {RISING[0]!r} by {RISING[1]!r} (about 1 play a day, "
+                             f"then about {RISING_PLAYS} a day in the last 7 days), the small song "
+                             f"{SMALL[0]!r} by {SMALL[1]!r} (1 play in the 21 days before the last 7, then 3 "
+                             f"by 3 listeners), and {CHURN_SHARE:.0%}% of the users cancelling (no event "
+                             f"after it); {PLANTED} has the funnel and churn counts of every event written. "
+                             f"Needs --days {TREND_DAYS + BEFORE_DAYS} or more and 200 events a day")
+    args = parser.parse_args()
+    if 1 + args.trend * (args.days - 1) <= 0:
+        parser.error(f"argument --trend: {args.trend:g} makes the last of {args.days} days empty")
+    if args.plant and args.days < TREND_DAYS + BEFORE_DAYS:
+        parser.error(f"argument --plant: needs --days {TREND_DAYS + BEFORE_DAYS} or more (the trending window "
+                     f"and the {BEFORE_DAYS} days before it)")
+    if args.plant and (args.events < 200 * args.days or args.users < 10):
+        parser.error("argument --plant: needs 200 events a day (--events) and 10 --users or more")
+    return args
 
 
 def write_songs(sink: Sink, rng: random.Random, args: argparse.Namespace,
                 progress: dwh.Progress) -> Catalogue:
     """The song files, then the songs events play that have no file."""
-    catalogue = Catalogue()
+    catalogue = Catalogue(files=args.songs)
     keys: set[tuple[str, str, float]] = set()  # (title, artist, duration) of every song, to keep ghosts apart
     for n, (path, body) in enumerate(song_files(rng, args.songs, catalogue, keys), 1):
         sink.put(path, body)
         if n % 1024 == 0:
             progress(lambda n=n: f"songs: {n:,} of {args.songs:,} written")
     add_ghosts(rng, catalogue, keys, max(100, args.songs // 2))
+    if args.plant:  # no generated title or artist uses the word "Planted": these names are unique
+        path, body, duration = planted_song_file(rng, *RISING, set())
+        sink.put(path, body)
+        catalogue.files += 1
+        catalogue.rising = (log_json(RISING[1]), duration, log_json(RISING[0]))
+        catalogue.small = (log_json(SMALL[1]), repr(song_duration(rng)), log_json(SMALL[0]))
+        catalogue.climbers = [(log_json(climber(n)[1]), repr(song_duration(rng)), log_json(climber(n)[0]))
+                              for n in range(1, CLIMBERS + 1)]
     return catalogue
 
 
@@ -756,16 +1119,27 @@ def write_logs(sink: Sink, rng: random.Random, args: argparse.Namespace,
     """One file per day with events; returns the writer (with its counts) and the number of files."""
     start_ms = int(dt.datetime.combine(args.start, dt.time(), dt.UTC).timestamp() * 1000)
     users = make_users(rng, args.users, start_ms)
-    writer = EventWriter(rng, users, catalogue, args.match_share)
+    shaped = args.weekly or args.trend or args.random_walk
+    budgets = shaped_budgets(rng, args) if shaped else day_budgets(rng, args.events, args.start, args.days)
+    if args.plant:
+        writer: EventWriter = PlantedWriter(rng, users, catalogue, args.match_share, days=args.days)
+    else:
+        writer = EventWriter(rng, users, catalogue, args.match_share)
     files = 0
-    for d, budget in enumerate(day_budgets(rng, args.events, args.start, args.days)):
+    for d, budget in enumerate(budgets):
         if not budget:
             continue  # the app writes no file for a day without events
         date = args.start + dt.timedelta(d)
-        sessions = plan_day(rng, users, start_ms + d * DAY_MS, budget)
+        cancelling = writer.start_day(d, budget) if isinstance(writer, PlantedWriter) else ()
+        sessions = plan_day(rng, users, start_ms + d * DAY_MS, budget, cancelling)
         sink.put_lines(f"log_data/{date:%Y/%m/%Y-%m-%d}-events.json", writer.day_lines(sessions))
+        if isinstance(writer, PlantedWriter):
+            writer.end_day()
         files += 1
         progress(lambda date=date: f"events: {writer.events:,} of {args.events:,} written (up to {date})")
+    if isinstance(writer, PlantedWriter):  # beside log_data/ and song_data/, never inside them
+        sink.put(PLANTED, (json.dumps(writer.planted(args.start), indent=2) + "\n").encode())
+        files += 1
     return writer, files
 
 
@@ -785,8 +1159,8 @@ def main() -> int:
     sink.close()
     matched = writer.matched / writer.plays if writer.plays else 0.0
     print(f"{writer.events:,} events ({writer.plays:,} NextSong, {matched:.1%} matched to a song), "
-          f"{args.songs:,} songs by {len(catalogue.artist_names):,} artists, "
-          f"{len(writer.active):,} of {args.users:,} users active, {args.songs + day_files:,} files "
+          f"{catalogue.files:,} songs by {len(catalogue.artist_names) + args.plant:,} artists, "
+          f"{len(writer.active):,} of {args.users:,} users active, {catalogue.files + day_files:,} files "
           f"in {time.monotonic() - started:.1f} s -> {args.out}")
     return 0
 

@@ -188,8 +188,9 @@ def compact(
     cfg: ConfigParser, planned: Iterable[tuple[int, SourceObject]], columns: list[staging.Column], run_id: int,
     rejects: staging.RejectSpool, counts: staging.StageCounts, folder: Path, name: str, parts: int,
 ) -> list[Part]:
-    """Type the planned objects' records and write the good ones into gzip NDJSON parts."""
-    typer = staging.RecordTyper(columns, run_id)
+    """Type (and repair) the planned objects' records as the PostgreSQL path does, and write the
+    good ones into gzip NDJSON parts."""
+    typer = staging.new_typer(cfg, columns, run_id)
     fields = [*(c.field for c in columns), *PROVENANCE]
     kinds = [staging.column_kind(c) for c in columns]
     writer = PartWriter(folder, name, parts)
@@ -204,6 +205,7 @@ def compact(
     for obj, data in sources.read_objects(cfg, objects()):
         object_id = ids.pop(obj.key)
         lines: list[bytes] = []
+        repaired = typer.repaired
         for record_no, record in enumerate(sources.split_records(data), 1):
             try:
                 if record.problem is not None:
@@ -217,6 +219,7 @@ def compact(
         writer.write_object(lines)
         counts.objects += 1
         counts.rows += len(lines)
+        counts.repaired += typer.repaired - repaired
         progress(lambda: f"compacting {name}: {counts.objects:,} objects, {counts.rows:,} records")
     return writer.close()
 
@@ -358,12 +361,12 @@ def compact_source(
     counts = staging.StageCounts()
     if not planned_bytes:
         return counts
-    columns = staging.staging_columns(cur, table, stage.since)
+    columns = staging.staging_columns(cur, table)
     parts = part_count(planned_bytes, cluster_slices(cur))
     written = compact(stage.cfg, planned, columns, run_id, rejects, counts, stage.folder, table, parts)
     stage.parts[table] = [(f"{table}/{p.path.name}", p) for p in written]
     dwh.say(f"compacted {table}: {counts.objects:,} objects into {len(written)} parts, {counts.rows:,} records,"
-            f" {counts.rejected:,} rejected")
+            f" {counts.rejected:,} rejected, {counts.repaired:,} values repaired")
     return counts
 
 

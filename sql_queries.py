@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     events_staged    BIGINT         NOT NULL DEFAULT 0,
     songs_staged     BIGINT         NOT NULL DEFAULT 0,
     rows_rejected    BIGINT         NOT NULL DEFAULT 0,
+    values_repaired  BIGINT         NOT NULL DEFAULT 0,  -- garbled text values repaired while staging
     songplays_added  BIGINT         NOT NULL DEFAULT 0,
     checks           VARCHAR(16),               -- passed | failed | NULL when not run
     message          VARCHAR(2048)
@@ -56,6 +57,19 @@ CREATE TABLE IF NOT EXISTS rejects (
     record_no    INTEGER         NOT NULL,      -- its ordinal in the object, from 1
     reason       VARCHAR(512)    NOT NULL,
     record       VARCHAR(4096)                  -- the raw text, cut at 1,000 characters
+) {layout}
+"""
+
+# Folder sources: the folders whose files were all loaded, so that a run need not stat every
+# file again (sources.KnownFolders says when a folder is skipped; S3 sources do not use it).
+LISTED_FOLDERS_CREATE = """
+CREATE TABLE IF NOT EXISTS listed_folders (
+    source      VARCHAR(8)      NOT NULL,
+    folder      VARCHAR(1024)   NOT NULL,      -- an absolute folder path
+    mtime_ns    BIGINT          NOT NULL,      -- its modification time when its files were loaded
+    subfolders  INTEGER         NOT NULL,
+    run_id      INTEGER         NOT NULL,
+    PRIMARY KEY (source, folder)
 ) {layout}
 """
 
@@ -187,6 +201,215 @@ CREATE TABLE IF NOT EXISTS time (
 ) {layout}
 """
 
+# ---------------------------------------------------------------- song matching (section 3 keeps them)
+# So that a run finds a song by title, artist name and duration, and the plays a late song
+# matches, through a key rather than by rescanning staging: one row per song text with its
+# smallest song_id, and one row per songplay without a song (with the text it names).
+
+SONG_LOOKUP_CREATE = """
+CREATE TABLE IF NOT EXISTS song_lookup (
+    title        VARCHAR(512)      NOT NULL,
+    artist_name  VARCHAR(512)      NOT NULL,
+    duration     DOUBLE PRECISION  NOT NULL,
+    song_id      VARCHAR(64)       NOT NULL,    -- the smallest song_id staged with this text
+    PRIMARY KEY (title, artist_name, duration)
+) {layout}
+"""
+
+UNMATCHED_PLAYS_CREATE = """
+CREATE TABLE IF NOT EXISTS unmatched_plays (
+    song             VARCHAR(512)      NOT NULL,
+    artist           VARCHAR(512)      NOT NULL,
+    length           DOUBLE PRECISION  NOT NULL,
+    start_time       TIMESTAMP         NOT NULL,   -- with session_id, item_in_session: the songplay
+    session_id       BIGINT            NOT NULL,
+    item_in_session  INTEGER           NOT NULL,
+    PRIMARY KEY (song, artist, length, session_id, item_in_session, start_time)
+) {layout}
+"""
+
+# ---------------------------------------------------------------- analytics layer
+# Every app event, each user's level history, the devices and the aggregates the dashboard
+# reads: maintained by every run from its own records (section 6).
+
+APP_EVENTS_CREATE = """
+CREATE TABLE IF NOT EXISTS app_events (
+    start_time       TIMESTAMP        NOT NULL,
+    event_date       DATE             NOT NULL,   -- the UTC day of start_time
+    user_id          INTEGER,                     -- NULL: a logged-out visitor
+    session_id       BIGINT           NOT NULL,
+    item_in_session  INTEGER          NOT NULL,
+    page             VARCHAR(64)      NOT NULL,
+    auth             VARCHAR(32),
+    level            VARCHAR(16),
+    method           VARCHAR(16),
+    status           SMALLINT,
+    location         VARCHAR(512),
+    user_agent       VARCHAR(1024),
+    song             VARCHAR(512),
+    artist           VARCHAR(512),
+    length           DOUBLE PRECISION,
+    registration     BIGINT,
+    run_id           INTEGER          NOT NULL,   -- the run that staged the kept copy
+    UNIQUE (session_id, item_in_session, start_time)   -- the event's identity
+) {layout}
+"""
+
+USER_LEVELS_CREATE = """
+CREATE TABLE IF NOT EXISTS user_levels (
+    user_id     INTEGER      NOT NULL,
+    level       VARCHAR(16)  NOT NULL,
+    valid_from  TIMESTAMP    NOT NULL,            -- the first event at that level
+    valid_to    TIMESTAMP,                        -- the first event at the next level, or the
+                                                  -- cancellation; NULL: current
+    PRIMARY KEY (user_id, valid_from)
+) {layout}
+"""
+
+DEVICES_CREATE = """
+CREATE TABLE IF NOT EXISTS devices (
+    user_agent       VARCHAR(1024)  NOT NULL PRIMARY KEY,   -- as in the events, quotes and all
+    os_family        VARCHAR(64),
+    os_version       VARCHAR(32),
+    browser_family   VARCHAR(64),
+    browser_version  VARCHAR(32),
+    device_family    VARCHAR(64),
+    device_type      VARCHAR(16)                -- desktop | mobile | tablet | other
+) {layout}
+"""
+
+USER_DAYS_CREATE = """
+CREATE TABLE IF NOT EXISTS user_days (
+    user_id            INTEGER           NOT NULL,
+    activity_date      DATE              NOT NULL,
+    level              VARCHAR(16),               -- as of the day's last event
+    events             INTEGER,
+    plays              INTEGER,
+    sessions           INTEGER,                   -- distinct session ids
+    listening_seconds  DOUBLE PRECISION,
+    thumbs_up          INTEGER           NOT NULL,
+    thumbs_down        INTEGER           NOT NULL,
+    add_to_playlist    INTEGER           NOT NULL,
+    add_friend         INTEGER           NOT NULL,
+    adverts            INTEGER           NOT NULL,  -- 'Roll Advert'
+    errors             INTEGER           NOT NULL,
+    help               INTEGER           NOT NULL,
+    upgrades           INTEGER           NOT NULL,  -- 'Submit Upgrade'
+    downgrades         INTEGER           NOT NULL,  -- 'Submit Downgrade'
+    cancellations      INTEGER           NOT NULL,  -- 'Cancellation Confirmation'
+    first_event_at     TIMESTAMP,
+    last_event_at      TIMESTAMP,
+    PRIMARY KEY (user_id, activity_date)
+) {layout}
+"""
+
+USER_SESSIONS_CREATE = """
+CREATE TABLE IF NOT EXISTS user_sessions (
+    user_id     INTEGER      NOT NULL,
+    session_id  BIGINT       NOT NULL,
+    started_at  TIMESTAMP    NOT NULL,
+    ended_at    TIMESTAMP    NOT NULL,
+    events      INTEGER      NOT NULL,
+    plays       INTEGER      NOT NULL,
+    level       VARCHAR(16),                      -- as of the session's last event
+    PRIMARY KEY (user_id, session_id)
+) {layout}
+"""
+
+SONG_DAYS_CREATE = """
+CREATE TABLE IF NOT EXISTS song_days (
+    activity_date  DATE          NOT NULL,
+    song           VARCHAR(512)  NOT NULL,        -- the event's own song and artist text
+    artist         VARCHAR(512)  NOT NULL,
+    song_id        VARCHAR(64),                   -- the songplays' match, where they have one
+    plays          INTEGER       NOT NULL,
+    listeners      INTEGER       NOT NULL,        -- distinct user ids that day
+    PRIMARY KEY (activity_date, song, artist)
+) {layout}
+"""
+
+HOUR_PLAYS_CREATE = """
+CREATE TABLE IF NOT EXISTS hour_plays (
+    activity_date  DATE      NOT NULL,
+    hour           SMALLINT  NOT NULL,
+    weekday        SMALLINT  NOT NULL,            -- ISO: 1 = Monday ... 7 = Sunday
+    plays          INTEGER   NOT NULL,
+    PRIMARY KEY (activity_date, hour)
+) {layout}
+"""
+
+# ---------------------------------------------------------------- trends (trends.py, section 7)
+# Each trends.py computation is one trend run: when, from which load, over which days; its
+# forecasts, their backtest scores and the trending songs and artists hang off its id.
+
+TREND_RUNS_CREATE = """
+CREATE TABLE IF NOT EXISTS trend_runs (
+    trend_run_id   INTEGER           NOT NULL PRIMARY KEY,
+    computed_at    TIMESTAMP         NOT NULL,
+    load_run_id    INTEGER,                     -- the latest succeeded etl run; NULL: none yet
+    horizon        SMALLINT          NOT NULL,  -- days forecast
+    first_day      DATE,                        -- the days the series cover; NULL: no data
+    last_day       DATE,
+    days           INTEGER           NOT NULL,
+    recent_from    DATE,                        -- trending: recent_from .. last_day against
+    before_from    DATE,                        -- before_from .. the day before recent_from
+    plays_recent   BIGINT,                      -- all plays in those windows (the traffic)
+    plays_before   BIGINT,
+    prior_plays    DOUBLE PRECISION  NOT NULL,  -- the shrinkage prior a of the trending score
+    min_listeners  INTEGER           NOT NULL,
+    message        VARCHAR(1024),               -- what could not be computed, and why
+    trending_note  VARCHAR(512)                 -- why nothing trends, when nothing can
+) {layout}
+"""
+
+TREND_BACKTESTS_CREATE = """
+CREATE TABLE IF NOT EXISTS trend_backtests (
+    trend_run_id    INTEGER           NOT NULL,
+    series          VARCHAR(32)       NOT NULL,  -- plays | active_users | paid_users
+    model           VARCHAR(32),                 -- the published one; NULL: no forecast
+    candidate       VARCHAR(64)       NOT NULL,  -- the smoothing model tried against the baseline
+    mase            DOUBLE PRECISION,            -- the candidate's mean over the origins
+    mase_baseline   DOUBLE PRECISION,            -- seasonal-naive's
+    smape           DOUBLE PRECISION,            -- percent, 0 to 200
+    smape_baseline  DOUBLE PRECISION,
+    origins         SMALLINT          NOT NULL,
+    note            VARCHAR(512),
+    PRIMARY KEY (trend_run_id, series)
+) {layout}
+"""
+
+TREND_FORECASTS_CREATE = """
+CREATE TABLE IF NOT EXISTS trend_forecasts (
+    trend_run_id   INTEGER           NOT NULL,
+    series         VARCHAR(32)       NOT NULL,
+    forecast_date  DATE              NOT NULL,
+    model          VARCHAR(32)       NOT NULL,
+    value          DOUBLE PRECISION  NOT NULL,
+    lo80           DOUBLE PRECISION  NOT NULL,
+    hi80           DOUBLE PRECISION  NOT NULL,
+    lo95           DOUBLE PRECISION  NOT NULL,
+    hi95           DOUBLE PRECISION  NOT NULL,
+    PRIMARY KEY (trend_run_id, series, forecast_date)
+) {layout}
+"""
+
+TRENDING_CREATE = """
+CREATE TABLE IF NOT EXISTS trending (
+    trend_run_id  INTEGER           NOT NULL,
+    kind          VARCHAR(8)        NOT NULL,   -- song | artist
+    rank          SMALLINT          NOT NULL,   -- from 1
+    song          VARCHAR(512),                 -- NULL for an artist
+    artist        VARCHAR(512)      NOT NULL,
+    score         DOUBLE PRECISION  NOT NULL,
+    plays         BIGINT            NOT NULL,   -- in the last 7 days
+    plays_before  BIGINT            NOT NULL,   -- in the 21 days before
+    expected      DOUBLE PRECISION  NOT NULL,   -- plays_before scaled by the change in traffic
+    listeners     INTEGER           NOT NULL,   -- distinct users in the last 7 days
+    p_value       DOUBLE PRECISION  NOT NULL,
+    PRIMARY KEY (trend_run_id, kind, rank)
+) {layout}
+"""
+
 # ---------------------------------------------------------------- physical design
 # PostgreSQL keeps plain heaps (plus the indexes below); Redshift distributes and sorts.
 # songplays and time are the big tables and are joined on start_time, so they share it as
@@ -205,15 +428,42 @@ REDSHIFT_LAYOUT = {
     "songs": "DISTSTYLE ALL SORTKEY (song_id)",
     "artists": "DISTSTYLE ALL SORTKEY (artist_id)",
     "time": "DISTKEY (start_time) SORTKEY (start_time)",
+    # Joined on their text to a run's few songs: sorted on it, so zone maps skip the rest.
+    "song_lookup": "DISTSTYLE ALL SORTKEY (title, artist_name)",
+    "unmatched_plays": "DISTSTYLE EVEN SORTKEY (song, artist)",
+    "listed_folders": "DISTSTYLE ALL SORTKEY (source, folder)",
+    # The analytics layer is read per user (days, sessions, level history): those tables share
+    # user_id as distribution key (logged-out events, NULL, are a few percent) and sort on time.
+    "app_events": "DISTKEY (user_id) SORTKEY (start_time)",
+    "user_levels": "DISTKEY (user_id) SORTKEY (user_id, valid_from)",
+    "devices": "DISTSTYLE ALL SORTKEY (user_agent)",
+    "user_days": "DISTKEY (user_id) SORTKEY (activity_date)",
+    "user_sessions": "DISTKEY (user_id) SORTKEY (started_at)",
+    "song_days": "DISTKEY (song) SORTKEY (activity_date)",
+    "hour_plays": "DISTSTYLE ALL SORTKEY (activity_date, hour)",
+    # A few hundred rows per trends.py run, read by run: copied to every node.
+    "trend_runs": "DISTSTYLE ALL SORTKEY (trend_run_id)",
+    "trend_backtests": "DISTSTYLE ALL SORTKEY (trend_run_id)",
+    "trend_forecasts": "DISTSTYLE ALL SORTKEY (trend_run_id, series, forecast_date)",
+    "trending": "DISTSTYLE ALL SORTKEY (trend_run_id, kind, rank)",
 }
 
 # Indexes on PostgreSQL only (Redshift has none): planning looks objects up by key, and each
-# run reads only its own staging rows (BRIN: tiny, and staging is appended in run order).
+# run reads only its own staging rows (BRIN: tiny, and staging is appended in run order). COPY
+# also puts a few rows into the room left on earlier pages, so a BRIN range is kept small
+# (16 pages, not 128): each such row costs a run 16 pages more to read, not 128.
 POSTGRES_INDEXES = [
     "CREATE INDEX IF NOT EXISTS loaded_objects_key ON loaded_objects (object_key)",
-    "CREATE INDEX IF NOT EXISTS staging_events_run ON staging_events USING brin (run_id)",
-    "CREATE INDEX IF NOT EXISTS staging_songs_run ON staging_songs USING brin (run_id)",
+    "CREATE INDEX IF NOT EXISTS staging_events_run ON staging_events USING brin (run_id)"
+    " WITH (pages_per_range = 16)",
+    "CREATE INDEX IF NOT EXISTS staging_songs_run ON staging_songs USING brin (run_id) WITH (pages_per_range = 16)",
     "CREATE INDEX IF NOT EXISTS rejects_run ON rejects (run_id)",
+    # The analytics layer (section 6): a run finds its new events by run_id, then each key's
+    # events: a user's by day, a session's by the identity index, a day's by day.
+    "CREATE INDEX IF NOT EXISTS app_events_run ON app_events USING brin (run_id)",
+    "CREATE INDEX IF NOT EXISTS app_events_user_day ON app_events (user_id, event_date)",
+    "CREATE INDEX IF NOT EXISTS app_events_day ON app_events USING brin (event_date)",  # appended by day
+    "CREATE INDEX IF NOT EXISTS song_days_song ON song_days (song, artist)",  # late song matches
 ]
 
 TABLES = {  # name -> CREATE statement, in creation order
@@ -227,6 +477,20 @@ TABLES = {  # name -> CREATE statement, in creation order
     "songs": SONGS_CREATE,
     "artists": ARTISTS_CREATE,
     "time": TIME_CREATE,
+    "song_lookup": SONG_LOOKUP_CREATE,
+    "unmatched_plays": UNMATCHED_PLAYS_CREATE,
+    "listed_folders": LISTED_FOLDERS_CREATE,
+    "app_events": APP_EVENTS_CREATE,
+    "user_levels": USER_LEVELS_CREATE,
+    "devices": DEVICES_CREATE,
+    "user_days": USER_DAYS_CREATE,
+    "user_sessions": USER_SESSIONS_CREATE,
+    "song_days": SONG_DAYS_CREATE,
+    "hour_plays": HOUR_PLAYS_CREATE,
+    "trend_runs": TREND_RUNS_CREATE,
+    "trend_backtests": TREND_BACKTESTS_CREATE,
+    "trend_forecasts": TREND_FORECASTS_CREATE,
+    "trending": TRENDING_CREATE,
 }
 STAR_TABLES = ["songplays", "users", "songs", "artists", "time"]
 
@@ -245,6 +509,15 @@ def create_table_queries(dialect: str) -> list[str]:
 
 drop_table_queries = [f"DROP TABLE IF EXISTS {name}" for name in reversed(TABLES)]
 
+# Schema changes take turns (create_tables.py): two CREATE TABLE of one name at once collide in
+# PostgreSQL's catalog, so each waits for this transaction-level lock first (PostgreSQL only;
+# the key is arbitrary, fixed). The model check waits in shared mode for a change in progress.
+SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(7265703530)"
+SCHEMA_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(7265703530)"
+# A drop waits for a running load, locking first what the load locks first (etl_runs): no deadlock.
+DROP_LOCK = "LOCK TABLE etl_runs IN ACCESS EXCLUSIVE MODE"
+REDSHIFT_DROP_LOCK = "LOCK etl_runs"
+
 # ============================================================================ 2. a run
 
 # Runs take turns: the second waits for the first, then plans against what it loaded.
@@ -262,7 +535,8 @@ RUN_FINISH = """
 UPDATE etl_runs
 SET finished_at = %(finished_at)s, outcome = %(outcome)s, objects_loaded = %(objects_loaded)s,
     events_staged = %(events_staged)s, songs_staged = %(songs_staged)s,
-    rows_rejected = %(rows_rejected)s, songplays_added = %(songplays_added)s, message = %(message)s
+    rows_rejected = %(rows_rejected)s, values_repaired = %(values_repaired)s,
+    songplays_added = %(songplays_added)s, message = %(message)s
 WHERE run_id = %(run_id)s
 """
 
@@ -323,6 +597,37 @@ FROM listed_objects l
 WHERE EXISTS (SELECT 1 FROM loaded_objects o WHERE o.object_key = l.object_key)
 GROUP BY l.source
 """
+
+# Folder sources: what the last listings recorded, and, once the run has staged their files,
+# the folders this listing saw new or changed.
+KNOWN_FOLDERS = "SELECT folder, mtime_ns, subfolders FROM listed_folders WHERE source = %(source)s"
+
+SEEN_FOLDERS_CREATE = """
+CREATE TEMPORARY TABLE seen_folders (
+    source      VARCHAR(8)     NOT NULL,
+    folder      VARCHAR(1024)  NOT NULL,
+    mtime_ns    BIGINT         NOT NULL,
+    subfolders  INTEGER        NOT NULL
+)
+"""
+
+SEEN_FOLDERS_COPY = (
+    "COPY seen_folders (source, folder, mtime_ns, subfolders) FROM STDIN "
+    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
+)
+
+LISTED_FOLDERS_RECORD = [
+    """
+    DELETE FROM listed_folders
+    USING seen_folders s
+    WHERE listed_folders.source = s.source AND listed_folders.folder = s.folder
+    """,
+    """
+    INSERT INTO listed_folders (source, folder, mtime_ns, subfolders, run_id)
+    SELECT source, folder, mtime_ns, subfolders, %(run_id)s FROM seen_folders
+    """,
+    "DROP TABLE seen_folders",
+]
 
 # After staging: the run's objects, with the rows each gave to staging and to rejects.
 LOADED_OBJECTS_INSERT = """
@@ -430,7 +735,20 @@ ORDER BY ordinal_position
 # PostgreSQL plans the transforms on statistics, which COPY does not update (Redshift's COPY
 # does, unless told not to). Sorts and hashes of a big run get room to stay in memory.
 POSTGRES_SESSION_SETTINGS = ["SET work_mem = '256MB'"]
-POSTGRES_AFTER_STAGING = ["ANALYZE staging_events", "ANALYZE staging_songs"]
+# A BRIN index answers only for the page ranges it has summarized, and COPY leaves the new
+# pages unsummarized (until a VACUUM): without this, every run's "own rows" are all of staging.
+# Summarizing reads only the run's new pages.
+POSTGRES_AFTER_STAGING = [
+    "SELECT brin_summarize_new_values('staging_events_run')",
+    "SELECT brin_summarize_new_values('staging_songs_run')",
+]
+# ANALYZE reads a sample of 30,000 rows however big the table: a run that adds a tenth of a
+# staging table's rows or more (a first load, a backfill) analyzes it; a smaller run does not
+# pay for it, and needs not: its run id lies past the histogram, which the planner takes for a
+# few rows (index scans, nested loops), and autovacuum re-analyzes as the table grows.
+POSTGRES_ANALYZE_SHARE = 0.1
+POSTGRES_ESTIMATED_ROWS = "SELECT reltuples FROM pg_class WHERE oid = CAST(%(table)s AS regclass)"
+POSTGRES_ANALYZE = "ANALYZE {table}"
 
 
 # ============================================================================ 3. transforms
@@ -511,33 +829,87 @@ WHERE NOT EXISTS (SELECT 1 FROM artists a WHERE a.artist_id = c.artist_id)
 # A songplay's song is the song whose title, artist name and duration equal the event's song,
 # artist and length (the smallest song_id if several do). Songs that arrive after their plays
 # fill in the songplays that had none.
+# Nothing here reads more than the run's own records and what they key into: song_lookup keeps
+# each song text's smallest song_id (updated from the run's songs), unmatched_plays keeps the
+# songplays that have no song yet, by the text they name (a late song finds its plays there).
+# On PostgreSQL their primary keys answer the lookups; on Redshift their sort keys.
 
-SONG_MATCHES = """
+RUN_SONG_KEYS_DROP = "DROP TABLE IF EXISTS run_song_keys"
+
+# The song texts this run staged, each with its smallest song_id (a text without an artist
+# name or a duration can never equal an event's).
+RUN_SONG_KEYS = """
+CREATE TEMPORARY TABLE run_song_keys AS
 SELECT title, artist_name, duration, MIN(song_id) AS song_id
 FROM staging_songs
+WHERE run_id >= %(since_run)s AND artist_name IS NOT NULL AND duration IS NOT NULL
 GROUP BY title, artist_name, duration
 """
 
-SONGPLAYS_MATCH_LATE_SONGS = f"""
-UPDATE songplays
-SET song_id = m.song_id, artist_id = s.artist_id
-FROM staging_events e,
-     ({SONG_MATCHES.strip()} HAVING MAX(run_id) >= %(since_run)s) m,
-     songs s
-WHERE songplays.song_id IS NULL
-  AND e.page = 'NextSong'
-  AND e.session_id = songplays.session_id
-  AND e.item_in_session = songplays.item_in_session
-  AND {START_TIME.format(ts="e.ts")} = songplays.start_time
-  AND m.title = e.song AND m.artist_name = e.artist AND m.duration = e.length
-  AND s.song_id = m.song_id
+# A text staged again with a smaller song_id: its songplays move to that song, as a rebuild
+# would match them. Rare; the EXISTS lets the server skip the statement when there is none.
+SONG_KEYS_BETTERED = """
+SELECT k.title, k.artist_name, k.duration, l.song_id AS old_song_id, k.song_id
+FROM run_song_keys k
+JOIN song_lookup l ON l.title = k.title AND l.artist_name = k.artist_name AND l.duration = k.duration
+WHERE k.song_id < l.song_id
 """
 
-SONGPLAYS_INSERT = f"""
-INSERT INTO songplays (start_time, user_id, level, song_id, artist_id, session_id, item_in_session,
-                       location, user_agent)
-SELECT e.start_time, e.user_id, e.level, m.song_id, s.artist_id, e.session_id, e.item_in_session,
-       e.location, e.user_agent
+SONGPLAYS_REMATCH_BETTERED = f"""
+UPDATE songplays
+SET song_id = b.song_id, artist_id = s.artist_id
+FROM ({SONG_KEYS_BETTERED.strip()}) b,
+     songs s
+WHERE songplays.song_id = b.old_song_id
+  AND s.song_id = b.song_id
+  AND EXISTS ({SONG_KEYS_BETTERED.strip()})
+"""
+
+SONG_LOOKUP_DELETE_BETTERED = """
+DELETE FROM song_lookup
+USING run_song_keys k
+WHERE song_lookup.title = k.title AND song_lookup.artist_name = k.artist_name
+  AND song_lookup.duration = k.duration AND k.song_id < song_lookup.song_id
+"""
+
+SONG_LOOKUP_INSERT = """
+INSERT INTO song_lookup (title, artist_name, duration, song_id)
+SELECT k.title, k.artist_name, k.duration, k.song_id
+FROM run_song_keys k
+WHERE NOT EXISTS (
+    SELECT 1 FROM song_lookup l
+    WHERE l.title = k.title AND l.artist_name = k.artist_name AND l.duration = k.duration
+)
+"""
+
+# The run's songs fill in the earlier songplays that name them (only those without a song are
+# in unmatched_plays), which then leave unmatched_plays. A text with unmatched plays was not in
+# song_lookup before this run, so the run's smallest song_id for it is the lookup's.
+SONGPLAYS_MATCH_LATE_SONGS = """
+UPDATE songplays
+SET song_id = k.song_id, artist_id = s.artist_id
+FROM run_song_keys k, unmatched_plays u, songs s
+WHERE u.song = k.title AND u.artist = k.artist_name AND u.length = k.duration
+  AND s.song_id = k.song_id
+  AND songplays.session_id = u.session_id AND songplays.item_in_session = u.item_in_session
+  AND songplays.start_time = u.start_time
+"""
+
+UNMATCHED_PLAYS_DELETE_MATCHED = """
+DELETE FROM unmatched_plays
+USING run_song_keys k
+WHERE unmatched_plays.song = k.title AND unmatched_plays.artist = k.artist_name
+  AND unmatched_plays.length = k.duration
+"""
+
+RUN_PLAYS_DROP = "DROP TABLE IF EXISTS run_plays"
+
+# The run's new songplays, once: the first loaded copy of each NextSong event not loaded
+# before, with its song. songplays, unmatched_plays and time are filled from it.
+RUN_PLAYS = f"""
+CREATE TEMPORARY TABLE run_plays AS
+SELECT e.start_time, e.user_id, e.level, l.song_id, s.artist_id, e.session_id, e.item_in_session,
+       e.location, e.user_agent, e.song, e.artist, e.length
 FROM (
     SELECT {START_TIME.format(ts="ts")} AS start_time, user_id, level, session_id, item_in_session,
            location, user_agent, song, artist, length,
@@ -546,15 +918,28 @@ FROM (
     FROM staging_events
     WHERE run_id >= %(since_run)s AND page = 'NextSong'
 ) e
-LEFT JOIN ({SONG_MATCHES.strip()}) m
-       ON m.title = e.song AND m.artist_name = e.artist AND m.duration = e.length
-LEFT JOIN songs s ON s.song_id = m.song_id
+LEFT JOIN song_lookup l ON l.title = e.song AND l.artist_name = e.artist AND l.duration = e.length
+LEFT JOIN songs s ON s.song_id = l.song_id
 WHERE e.copy_no = 1
   AND NOT EXISTS (
       SELECT 1 FROM songplays p
       WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
         AND p.start_time = e.start_time
   )
+"""
+
+SONGPLAYS_INSERT = """
+INSERT INTO songplays (start_time, user_id, level, song_id, artist_id, session_id, item_in_session,
+                       location, user_agent)
+SELECT start_time, user_id, level, song_id, artist_id, session_id, item_in_session, location, user_agent
+FROM run_plays
+"""
+
+UNMATCHED_PLAYS_INSERT = """
+INSERT INTO unmatched_plays (song, artist, length, start_time, session_id, item_in_session)
+SELECT song, artist, length, start_time, session_id, item_in_session
+FROM run_plays
+WHERE song_id IS NULL AND song IS NOT NULL AND artist IS NOT NULL AND length IS NOT NULL
 """
 
 # ---------------------------------------------------------------- users
@@ -593,17 +978,13 @@ WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = c.user_id)
 # One row per distinct songplay start_time. EXTRACT(week) is the ISO week on both engines;
 # neither has an ISO weekday, so it is derived from dow (0 = Sunday).
 
-TIME_INSERT = f"""
+TIME_INSERT = """
 INSERT INTO time (start_time, hour, day, week, month, year, weekday)
 SELECT start_time,
        EXTRACT(hour FROM start_time), EXTRACT(day FROM start_time), EXTRACT(week FROM start_time),
        EXTRACT(month FROM start_time), EXTRACT(year FROM start_time),
        MOD(CAST(EXTRACT(dow FROM start_time) AS INTEGER) + 6, 7) + 1
-FROM (
-    SELECT DISTINCT {START_TIME.format(ts="ts")} AS start_time
-    FROM staging_events
-    WHERE run_id >= %(since_run)s AND page = 'NextSong'
-) new_times
+FROM (SELECT DISTINCT start_time FROM run_plays) new_times
 WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = new_times.start_time)
 ORDER BY start_time  -- in key order: the index grows at its end
 """
@@ -616,27 +997,367 @@ transform_queries = [
     ARTISTS_DELETE_REPLACED,
     ARTISTS_INSERT,
     ARTIST_CANDIDATES_DROP,
+    RUN_SONG_KEYS_DROP,
+    RUN_SONG_KEYS,
+    SONGPLAYS_REMATCH_BETTERED,
+    SONG_LOOKUP_DELETE_BETTERED,
+    SONG_LOOKUP_INSERT,
     SONGPLAYS_MATCH_LATE_SONGS,
+    UNMATCHED_PLAYS_DELETE_MATCHED,
+    RUN_SONG_KEYS_DROP,
+    RUN_PLAYS_DROP,
+    RUN_PLAYS,
     SONGPLAYS_INSERT,
+    UNMATCHED_PLAYS_INSERT,
+    TIME_INSERT,
+    RUN_PLAYS_DROP,
     USER_CANDIDATES_DROP,
     USER_CANDIDATES,
     USERS_DELETE_SUPERSEDED,
     USERS_INSERT,
     USER_CANDIDATES_DROP,
-    TIME_INSERT,
 ]
 
-# A rebuild empties the star schema (DELETE, not TRUNCATE: Redshift's TRUNCATE commits).
-rebuild_queries = [f"DELETE FROM {name}" for name in STAR_TABLES]
+# A rebuild empties the star schema and the song matching tables, which it fills again
+# (DELETE, not TRUNCATE: Redshift's TRUNCATE commits).
+MATCH_TABLES = ["song_lookup", "unmatched_plays"]
+rebuild_queries = [f"DELETE FROM {name}" for name in STAR_TABLES + MATCH_TABLES]
 
 TABLE_ROWS = "SELECT COUNT(*) FROM {table}"
 STAGED_ROWS = "SELECT COUNT(*) FROM {table} WHERE run_id = %(run_id)s"
+
+# ============================================================================ 6. analytics
+# Beside the star schema, for the analysts: every app event of every page (app_events, one row
+# per event identity), each user's level history (user_levels, type 2), the devices behind the
+# user agents, and aggregates the dashboard reads. Every etl.py run maintains them right after
+# the transforms, in the same transaction, from the records it staged (run_id >= since_run):
+# app_events takes the run's new events; each aggregate then deletes exactly the keys those
+# events touch and inserts their fresh aggregate from app_events, so an incremental load and a
+# rebuild (emptied, since_run = 0) give the same rows by construction. Only APP_EVENTS_INSERT
+# reads staging_events (which may hold an event twice); everything else reads app_events.
+# (SONG_DAYS_RUN_SONGS also reads staging_songs, to learn which song texts this run's songs match.)
+
+ANALYTICS_TABLES = ["app_events", "user_levels", "devices", "user_days", "user_sessions", "song_days", "hour_plays"]
+
+# ---------------------------------------------------------------- app_events
+# Every page's events, deduplicated by identity as songplays are: the first loaded copy wins,
+# and an event already kept by an earlier run stays as it is. Copies are rare: the identities the
+# run staged more than once are found first (a narrow aggregate), and only their rows are ranked,
+# so the run's events are not sorted whole.
+
+EVENT_COPIES_DROP = "DROP TABLE IF EXISTS event_copies"
+
+EVENT_COPIES = """
+CREATE TEMPORARY TABLE event_copies AS
+SELECT session_id, item_in_session, ts
+FROM staging_events
+WHERE run_id >= %(since_run)s
+GROUP BY session_id, item_in_session, ts
+HAVING COUNT(*) > 1
+"""
+
+APP_EVENTS_INSERT = f"""
+INSERT INTO app_events (start_time, event_date, user_id, session_id, item_in_session, page, auth, level,
+                        method, status, location, user_agent, song, artist, length, registration, run_id)
+SELECT e.start_time, CAST(e.start_time AS DATE), e.user_id, e.session_id, e.item_in_session, e.page, e.auth,
+       e.level, e.method, e.status, e.location, e.user_agent, e.song, e.artist, e.length, e.registration,
+       e.run_id
+FROM (
+    SELECT {START_TIME.format(ts="s.ts")} AS start_time, s.user_id, s.session_id, s.item_in_session, s.page,
+           s.auth, s.level, s.method, s.status, s.location, s.user_agent, s.song, s.artist, s.length,
+           s.registration, s.run_id
+    FROM staging_events s
+    WHERE s.run_id >= %(since_run)s
+      AND NOT EXISTS (SELECT 1 FROM event_copies c
+                      WHERE c.session_id = s.session_id AND c.item_in_session = s.item_in_session AND c.ts = s.ts)
+    UNION ALL
+    SELECT {START_TIME.format(ts="ts")} AS start_time, user_id, session_id, item_in_session, page, auth, level,
+           method, status, location, user_agent, song, artist, length, registration, run_id
+    FROM (
+        SELECT s.ts, s.user_id, s.session_id, s.item_in_session, s.page, s.auth, s.level, s.method, s.status,
+               s.location, s.user_agent, s.song, s.artist, s.length, s.registration, s.run_id,
+               ROW_NUMBER() OVER (PARTITION BY s.session_id, s.item_in_session, s.ts
+                                  ORDER BY s.object_id, s.source_line) AS copy_no
+        FROM staging_events s
+        JOIN event_copies c ON c.session_id = s.session_id AND c.item_in_session = s.item_in_session AND c.ts = s.ts
+        WHERE s.run_id >= %(since_run)s
+    ) copies
+    WHERE copy_no = 1
+) e
+WHERE NOT EXISTS (
+    SELECT 1 FROM app_events a
+    WHERE a.session_id = e.session_id AND a.item_in_session = e.item_in_session AND a.start_time = e.start_time
+)
+"""
+
+# A warehouse that had staged events before the analytics layer existed: backfill it once.
+ANALYTICS_BACKFILL_NEEDED = """
+SELECT COUNT(*)
+FROM (SELECT 1 FROM staging_events WHERE run_id < %(since_run)s LIMIT 1) older
+WHERE NOT EXISTS (SELECT 1 FROM app_events)
+"""
+
+# ---------------------------------------------------------------- devices
+# The run's new distinct user agents go to Python (ua-parser) and come back in one INSERT.
+
+DEVICES_NEW_AGENTS = """
+SELECT DISTINCT a.user_agent
+FROM app_events a
+WHERE a.run_id >= %(since_run)s AND a.user_agent IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_agent = a.user_agent)
+ORDER BY a.user_agent
+"""
+
+DEVICES_INSERT = """
+INSERT INTO devices (user_agent, os_family, os_version, browser_family, browser_version, device_family,
+                     device_type)
+VALUES %s
+"""
+
+# ---------------------------------------------------------------- user_levels
+# Type 2: a user's events in order (start_time, then session_id, item_in_session for ties) form
+# periods at one level. A period starts at the user's first event, at a change of level, and at
+# the first event after a 'Cancellation Confirmation', which closes its period (valid_to = its
+# start_time); otherwise a period ends where the next begins. A period of no length (a level
+# that changed again within the same millisecond) is left out.
+# A run recomputes only its users, and only from the period in force before the user's first new
+# event: periods before it cannot change. With no such period, the user's whole history.
+
+LEVEL_WINDOWS_DROP = "DROP TABLE IF EXISTS level_windows"
+
+LEVEL_WINDOWS = """
+CREATE TEMPORARY TABLE level_windows AS
+SELECT n.user_id, COALESCE(MAX(l.valid_from), TIMESTAMP '1900-01-01') AS window_start
+FROM (
+    SELECT user_id, MIN(start_time) AS first_new
+    FROM app_events
+    WHERE run_id >= %(since_run)s AND user_id IS NOT NULL AND level IS NOT NULL
+    GROUP BY user_id
+) n
+LEFT JOIN user_levels l ON l.user_id = n.user_id AND l.valid_from < n.first_new
+GROUP BY n.user_id
+"""
+
+USER_LEVELS_DELETE = """
+DELETE FROM user_levels
+USING level_windows w
+WHERE user_levels.user_id = w.user_id AND user_levels.valid_from >= w.window_start
+"""
+
+USER_LEVELS_INSERT = """
+INSERT INTO user_levels (user_id, level, valid_from, valid_to)
+SELECT user_id, level, valid_from, valid_to
+FROM (
+    SELECT user_id, level, valid_from,
+           COALESCE(closed_at, LEAD(valid_from) OVER (PARTITION BY user_id ORDER BY period_no)) AS valid_to
+    FROM (
+        SELECT user_id, period_no, MIN(level) AS level, MIN(start_time) AS valid_from,
+               MAX(CASE WHEN cancels = 1 THEN start_time END) AS closed_at
+        FROM (
+            SELECT user_id, level, start_time, cancels,
+                   SUM(starts) OVER (PARTITION BY user_id ORDER BY start_time, session_id, item_in_session
+                                     ROWS UNBOUNDED PRECEDING) AS period_no
+            FROM (
+                SELECT user_id, level, start_time, session_id, item_in_session, cancels,
+                       CASE WHEN LAG(level) OVER (PARTITION BY user_id
+                                                  ORDER BY start_time, session_id, item_in_session) IS NULL
+                              OR LAG(level) OVER (PARTITION BY user_id
+                                                  ORDER BY start_time, session_id, item_in_session) <> level
+                              OR LAG(cancels) OVER (PARTITION BY user_id
+                                                    ORDER BY start_time, session_id, item_in_session) = 1
+                            THEN 1 ELSE 0 END AS starts
+                FROM (
+                    SELECT a.user_id, a.level, a.start_time, a.session_id, a.item_in_session,
+                           CASE WHEN a.page = 'Cancellation Confirmation' THEN 1 ELSE 0 END AS cancels
+                    FROM app_events a
+                    JOIN level_windows w
+                      ON w.user_id = a.user_id AND a.event_date >= CAST(w.window_start AS DATE)
+                     AND a.start_time >= w.window_start
+                    WHERE a.level IS NOT NULL
+                ) user_events
+            ) flagged
+        ) numbered
+        GROUP BY user_id, period_no
+    ) periods
+) bounded
+WHERE valid_to IS NULL OR valid_to > valid_from
+"""
+
+# ---------------------------------------------------------------- the aggregates
+# Each from its keys: the (user, day), (user, session), (day, song, artist) and (day, hour)
+# that the run's new events touch, joined to app_events on equal columns (hash joins for a big
+# run; app_events' indexes on PostgreSQL for a small one, see POSTGRES_INDEXES). The days'
+# aggregates also bound the days read, so a day's run reads that day's events only.
+
+ANALYTICS_KEYS_DROP = [
+    "DROP TABLE IF EXISTS user_day_keys", "DROP TABLE IF EXISTS session_keys",
+    "DROP TABLE IF EXISTS song_day_keys", "DROP TABLE IF EXISTS hour_keys",
+]
+
+USER_DAY_KEYS = """
+CREATE TEMPORARY TABLE user_day_keys AS
+SELECT DISTINCT user_id, event_date AS activity_date
+FROM app_events
+WHERE run_id >= %(since_run)s AND user_id IS NOT NULL
+"""
+
+USER_DAYS_DELETE = """
+DELETE FROM user_days
+USING user_day_keys k
+WHERE user_days.user_id = k.user_id AND user_days.activity_date = k.activity_date
+"""
+
+USER_DAYS_INSERT = """
+INSERT INTO user_days (user_id, activity_date, level, events, plays, sessions, listening_seconds, thumbs_up,
+                       thumbs_down, add_to_playlist, add_friend, adverts, errors, help, upgrades, downgrades,
+                       cancellations, first_event_at, last_event_at)
+SELECT user_id, activity_date,
+       MAX(CASE WHEN latest = 1 THEN level END),
+       COUNT(*),
+       SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END),
+       COUNT(DISTINCT session_id),
+       CAST(COALESCE(SUM(CAST(CASE WHEN page = 'NextSong' THEN length END AS DECIMAL(18, 5))), 0)
+            AS DOUBLE PRECISION),  -- summed exactly: a float sum would depend on the order of rows
+       SUM(CASE WHEN page = 'Thumbs Up' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Thumbs Down' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Add to Playlist' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Add Friend' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Roll Advert' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Error' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Help' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Submit Upgrade' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Submit Downgrade' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN page = 'Cancellation Confirmation' THEN 1 ELSE 0 END),
+       MIN(start_time), MAX(start_time)
+FROM (
+    SELECT a.user_id, k.activity_date, a.level, a.page, a.session_id, a.length, a.start_time,
+           ROW_NUMBER() OVER (PARTITION BY a.user_id, k.activity_date
+                              ORDER BY a.start_time DESC, a.session_id DESC, a.item_in_session DESC) AS latest
+    FROM user_day_keys k
+    JOIN app_events a ON a.user_id = k.user_id AND a.event_date = k.activity_date
+) day_events
+GROUP BY user_id, activity_date
+"""
+
+SESSION_KEYS = """
+CREATE TEMPORARY TABLE session_keys AS
+SELECT DISTINCT user_id, session_id
+FROM app_events
+WHERE run_id >= %(since_run)s AND user_id IS NOT NULL
+"""
+
+USER_SESSIONS_DELETE = """
+DELETE FROM user_sessions
+USING session_keys k
+WHERE user_sessions.user_id = k.user_id AND user_sessions.session_id = k.session_id
+"""
+
+USER_SESSIONS_INSERT = """
+INSERT INTO user_sessions (user_id, session_id, started_at, ended_at, events, plays, level)
+SELECT user_id, session_id, MIN(start_time), MAX(start_time), COUNT(*),
+       SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END),
+       MAX(CASE WHEN latest = 1 THEN level END)
+FROM (
+    SELECT a.user_id, a.session_id, a.start_time, a.page, a.level,
+           ROW_NUMBER() OVER (PARTITION BY a.user_id, a.session_id
+                              ORDER BY a.start_time DESC, a.item_in_session DESC) AS latest
+    FROM session_keys k
+    JOIN app_events a ON a.session_id = k.session_id AND a.user_id = k.user_id
+) session_events
+GROUP BY user_id, session_id
+"""
+
+# A song-day's song_id is the smallest its plays match as songplays do (song_lookup: title,
+# artist name and duration). A song staged later can match old plays: the song-days of this
+# run's songs' texts are touched too.
+SONG_DAY_KEYS = """
+CREATE TEMPORARY TABLE song_day_keys AS
+SELECT event_date AS activity_date, song, artist
+FROM app_events
+WHERE run_id >= %(since_run)s AND page = 'NextSong' AND song IS NOT NULL AND artist IS NOT NULL
+UNION
+SELECT d.activity_date, d.song, d.artist
+FROM song_days d
+JOIN (SELECT DISTINCT title, artist_name FROM staging_songs WHERE run_id >= %(since_run)s) s
+  ON s.title = d.song AND s.artist_name = d.artist
+"""
+
+SONG_DAYS_DELETE = """
+DELETE FROM song_days
+USING song_day_keys k
+WHERE song_days.activity_date = k.activity_date AND song_days.song = k.song AND song_days.artist = k.artist
+"""
+
+# The keys' plays first, so that the song lookup joins as many rows as there are (estimates of
+# a three-column join to the keys would be far off).
+SONG_DAY_PLAYS_DROP = "DROP TABLE IF EXISTS song_day_plays"
+
+SONG_DAY_PLAYS = """
+CREATE TEMPORARY TABLE song_day_plays AS
+SELECT a.event_date AS activity_date, a.song, a.artist, a.length, a.user_id
+FROM song_day_keys k
+JOIN app_events a ON a.event_date = k.activity_date AND a.song = k.song AND a.artist = k.artist
+WHERE a.page = 'NextSong'
+  AND a.event_date BETWEEN (SELECT MIN(activity_date) FROM song_day_keys)
+                       AND (SELECT MAX(activity_date) FROM song_day_keys)
+"""
+
+SONG_DAYS_INSERT = """
+INSERT INTO song_days (activity_date, song, artist, song_id, plays, listeners)
+SELECT p.activity_date, p.song, p.artist, MIN(m.song_id), COUNT(*), COUNT(DISTINCT p.user_id)
+FROM song_day_plays p
+LEFT JOIN song_lookup m ON m.title = p.song AND m.artist_name = p.artist AND m.duration = p.length
+GROUP BY p.activity_date, p.song, p.artist
+"""
+
+HOUR_KEYS = """
+CREATE TEMPORARY TABLE hour_keys AS
+SELECT DISTINCT event_date AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour
+FROM app_events
+WHERE run_id >= %(since_run)s AND page = 'NextSong'
+"""
+
+HOUR_PLAYS_DELETE = """
+DELETE FROM hour_plays
+USING hour_keys k
+WHERE hour_plays.activity_date = k.activity_date AND hour_plays.hour = k.hour
+"""
+
+# The ISO weekday as in TIME_INSERT (dow: 0 = Sunday).
+HOUR_PLAYS_INSERT = """
+INSERT INTO hour_plays (activity_date, hour, weekday, plays)
+SELECT k.activity_date, k.hour, MOD(CAST(EXTRACT(dow FROM k.activity_date) AS INTEGER) + 6, 7) + 1, COUNT(*)
+FROM hour_keys k
+JOIN app_events a ON a.event_date = k.activity_date AND EXTRACT(hour FROM a.start_time) = k.hour
+WHERE a.page = 'NextSong'
+  AND a.event_date BETWEEN (SELECT MIN(activity_date) FROM hour_keys) AND (SELECT MAX(activity_date) FROM hour_keys)
+GROUP BY k.activity_date, k.hour
+"""
+
+# In order: app_events first, then everything derived from it. Devices go between, in Python.
+analytics_app_events_queries = [EVENT_COPIES_DROP, EVENT_COPIES, APP_EVENTS_INSERT, EVENT_COPIES_DROP]
+analytics_aggregate_queries = [
+    LEVEL_WINDOWS_DROP, LEVEL_WINDOWS, USER_LEVELS_DELETE, USER_LEVELS_INSERT, LEVEL_WINDOWS_DROP,
+    *ANALYTICS_KEYS_DROP,
+    USER_DAY_KEYS, USER_DAYS_DELETE, USER_DAYS_INSERT,
+    SESSION_KEYS, USER_SESSIONS_DELETE, USER_SESSIONS_INSERT,
+    SONG_DAY_KEYS, SONG_DAYS_DELETE, SONG_DAY_PLAYS_DROP, SONG_DAY_PLAYS, SONG_DAYS_INSERT, SONG_DAY_PLAYS_DROP,
+    HOUR_KEYS, HOUR_PLAYS_DELETE, HOUR_PLAYS_INSERT,
+    *ANALYTICS_KEYS_DROP,
+]
+# PostgreSQL: fresh statistics for the plans of the aggregates, of app_events and of each
+# temporary table of keys once made (Redshift's planner does without).
+POSTGRES_AFTER_APP_EVENTS = ["ANALYZE app_events"]
+POSTGRES_ANALYZE = "ANALYZE {table}"
+
+# A rebuild empties the analytics layer too (DELETE: Redshift's TRUNCATE commits).
+analytics_rebuild_queries = [f"DELETE FROM {name}" for name in ANALYTICS_TABLES]
 
 # ============================================================================ 4. reports
 
 RECENT_RUNS = """
 SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
-       rows_rejected, songplays_added, checks, message
+       rows_rejected, values_repaired, songplays_added, checks, message
 FROM etl_runs
 ORDER BY run_id DESC
 LIMIT %(limit)s
@@ -674,6 +1395,13 @@ CHECK_NULL_KEYS: dict[str, list[str]] = {  # table -> the columns none of its ro
     "time": ["start_time", "hour", "day", "week", "month", "year", "weekday"],
     "staging_events": ["ts", "session_id", "item_in_session", "page"],
     "staging_songs": ["song_id", "title", "artist_id"],
+    "app_events": ["start_time", "event_date", "session_id", "item_in_session", "page", "run_id"],
+    "user_levels": ["user_id", "level", "valid_from"],
+    "devices": ["user_agent"],
+    "user_days": ["user_id", "activity_date"],
+    "user_sessions": ["user_id", "session_id", "started_at", "ended_at"],
+    "song_days": ["activity_date", "song", "artist"],
+    "hour_plays": ["activity_date", "hour", "weekday"],
 }
 CHECK_ROW_SOURCE = ["run_id", "object_id", "source_line"]  # shown with a staged row: where it came from
 
@@ -684,6 +1412,13 @@ CHECK_UNIQUE_KEYS: dict[str, tuple[str, list[str]]] = {  # check name -> (table,
     "dup_songs_song_id": ("songs", ["song_id"]),
     "dup_artists_artist_id": ("artists", ["artist_id"]),
     "dup_time_start_time": ("time", ["start_time"]),
+    "dup_app_events_event": ("app_events", ["session_id", "item_in_session", "start_time"]),
+    "dup_user_levels_period": ("user_levels", ["user_id", "valid_from"]),
+    "dup_devices_user_agent": ("devices", ["user_agent"]),
+    "dup_user_days_user_day": ("user_days", ["user_id", "activity_date"]),
+    "dup_user_sessions_session": ("user_sessions", ["user_id", "session_id"]),
+    "dup_song_days_song_day": ("song_days", ["activity_date", "song", "artist"]),
+    "dup_hour_plays_hour": ("hour_plays", ["activity_date", "hour"]),
 }
 
 ISO_WEEKDAY = "MOD(CAST(EXTRACT(dow FROM {ts}) AS INTEGER) + 6, 7) + 1"  # derived as in TIME_INSERT
@@ -834,6 +1569,49 @@ LEFT JOIN {STAGED_SONGPLAY_EVENTS} e
       AND e.start_time = p.start_time
 WHERE e.session_id IS NULL
 """),
+    # The analytics layer (section 6). Its NextSong events and songplays are one set of events.
+    # Where songplays disagrees with staging, the two checks above report it; these report where
+    # app_events disagrees with songplays although songplays agrees with staging.
+    "reconcile_app_events_not_in_songplays": ("every NextSong app event has its songplay", f"""
+SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
+FROM app_events a
+LEFT JOIN songplays p
+       ON p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+      AND p.start_time = a.start_time
+LEFT JOIN {STAGED_SONGPLAY_EVENTS} e
+       ON e.session_id = a.session_id AND e.item_in_session = a.item_in_session
+      AND e.start_time = a.start_time
+WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
+  AND a.session_id IS NOT NULL AND a.item_in_session IS NOT NULL AND a.start_time IS NOT NULL
+"""),
+    "reconcile_songplays_not_in_app_events": ("every songplay has its NextSong app event", f"""
+SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
+FROM songplays p
+JOIN {STAGED_SONGPLAY_EVENTS} e
+  ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
+ AND e.start_time = p.start_time
+LEFT JOIN app_events a
+       ON a.session_id = p.session_id AND a.item_in_session = p.item_in_session
+      AND a.start_time = p.start_time AND a.page = 'NextSong'
+WHERE a.session_id IS NULL
+"""),
+    **{
+        f"orphan_{table}_user_id": (f"every {table} row's user is in users", f"""
+SELECT t.user_id, COUNT(*) AS row_count
+FROM {table} t
+LEFT JOIN users u ON u.user_id = t.user_id
+WHERE t.user_id IS NOT NULL AND u.user_id IS NULL
+GROUP BY t.user_id
+""")
+        for table in ("app_events", "user_levels", "user_days", "user_sessions")
+    },
+    "orphan_app_events_user_agent": ("every app event's user agent is in devices", """
+SELECT a.user_agent, COUNT(*) AS events
+FROM app_events a
+LEFT JOIN devices d ON d.user_agent = a.user_agent
+WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
+GROUP BY a.user_agent
+"""),
 }
 
 CHECK_COUNT = "SELECT COUNT(*) FROM ({check}) offending"
@@ -841,6 +1619,21 @@ CHECK_EXAMPLES = "SELECT * FROM ({check}) offending LIMIT %(limit)s"
 
 # Informational, not pass/fail: how many plays were matched to a known song.
 SONG_MATCH_RATE = "SELECT COUNT(song_id) AS matched, COUNT(*) AS songplays FROM songplays"
+
+# Warnings, informational like the match rate: counted and shown, never a failure.
+# Staged events later than the start of the run that loaded them. Loading accepts them (its range
+# for ts is fixed, never the clock, so a load is the same on any day), but upstream clock or unit
+# errors show here. Examples ordered so the first ones are the same every time.
+WARNINGS: dict[str, tuple[str, str]] = {  # name -> (what it warns about, the query for the rows)
+    "events_after_load": ("staged events later than the start of the run that loaded them", f"""
+SELECT e.run_id, e.object_id, e.source_line, {START_TIME.format(ts="e.ts")} AS start_time,
+       r.started_at AS run_started_at
+FROM staging_events e
+JOIN etl_runs r ON r.run_id = e.run_id
+WHERE {START_TIME.format(ts="e.ts")} > r.started_at
+"""),
+}
+WARNING_EXAMPLES = "SELECT * FROM ({check}) offending ORDER BY 1, 2, 3 LIMIT %(limit)s"
 
 # ---------------------------------------------------------------- typical analytics queries
 # What analysts ask of the star schema; check_data.py reports how fast the warehouse answers.
@@ -886,3 +1679,640 @@ ORDER BY t.year, t.month, t.day
 }
 
 SAMPLE_ROWS = "SELECT * FROM {table} LIMIT %(limit)s"
+
+
+# ============================================================================ 7. trends
+# trends.py reads small daily aggregates of the analytics layer (section 6), forecasts them in
+# Python, ranks the trending songs and artists here in SQL, and stores one trend run (tables in
+# section 1). Days are DATEs computed by trends.py, so no date arithmetic differs between engines.
+
+# Trend runs take turns for their id, like loads.
+TREND_RUN_LOCK = "LOCK TABLE trend_runs IN SHARE ROW EXCLUSIVE MODE"
+REDSHIFT_TREND_RUN_LOCK = "LOCK trend_runs"
+TREND_RUN_NEXT_ID = "SELECT COALESCE(MAX(trend_run_id), 0) + 1 FROM trend_runs"
+TREND_LOAD_RUN = "SELECT MAX(run_id) FROM etl_runs WHERE outcome = 'succeeded'"
+# PostgreSQL: the trending windows of a big warehouse aggregate in memory (this transaction only).
+TREND_POSTGRES_SETTINGS = ["SET LOCAL work_mem = '256MB'"]
+
+# ---------------------------------------------------------------- the series (one row per day with data)
+
+TREND_DAILY_PLAYS = """
+SELECT activity_date, SUM(plays) AS plays
+FROM hour_plays
+GROUP BY activity_date
+ORDER BY activity_date
+"""
+
+TREND_DAILY_ACTIVE_USERS = """
+SELECT activity_date, COUNT(*) AS active_users
+FROM user_days
+GROUP BY activity_date
+ORDER BY activity_date
+"""
+
+# Paid subscribers on day D: paid periods with valid_from <= D + 1 day < valid_to (or no end).
+# A period therefore counts from the day of valid_from, or the day before when valid_from is
+# exactly midnight, to the same day of valid_to, exclusive. These are the changes per such day
+# (at_midnight says which); trends.py shifts and sums them over the calendar.
+TREND_PAID_CHANGES = """
+SELECT CAST(valid_from AS DATE) AS change_date,
+       CASE WHEN valid_from = DATE_TRUNC('day', valid_from) THEN 1 ELSE 0 END AS at_midnight,
+       COUNT(*) AS change
+FROM user_levels
+WHERE level = 'paid'
+GROUP BY CAST(valid_from AS DATE), CASE WHEN valid_from = DATE_TRUNC('day', valid_from) THEN 1 ELSE 0 END
+UNION ALL
+SELECT CAST(valid_to AS DATE),
+       CASE WHEN valid_to = DATE_TRUNC('day', valid_to) THEN 1 ELSE 0 END,
+       -COUNT(*)
+FROM user_levels
+WHERE level = 'paid' AND valid_to IS NOT NULL
+GROUP BY CAST(valid_to AS DATE), CASE WHEN valid_to = DATE_TRUNC('day', valid_to) THEN 1 ELSE 0 END
+"""
+
+# ---------------------------------------------------------------- trending
+# The last 7 days (recent_from .. last_day) against the 21 before (before_from ..). Overall
+# traffic is every play in each window; a song's expected recent plays are its plays before
+# times recent/before traffic (%(traffic)s). Score (plays + a) / (expected + a): the posterior
+# mean of the song's rate ratio under a Gamma(a, a) prior of "no change", so a few plays move
+# it little. The best-scoring rising candidates are then counted for distinct listeners over
+# the recent days, from app_events by start_time (its sort key; indexed on PostgreSQL).
+
+TRENDING_TOTALS = """
+SELECT COALESCE(SUM(CASE WHEN activity_date >= %(recent_from)s THEN plays ELSE 0 END), 0) AS plays_recent,
+       COALESCE(SUM(CASE WHEN activity_date < %(recent_from)s THEN plays ELSE 0 END), 0) AS plays_before
+FROM hour_plays
+WHERE activity_date BETWEEN %(before_from)s AND %(last_day)s
+"""
+
+# Each song's plays in both windows, once, for the songs and the artists.
+TRENDING_WINDOWS_DROP = "DROP TABLE IF EXISTS trending_windows"
+TRENDING_WINDOWS = """
+CREATE TEMPORARY TABLE trending_windows AS
+SELECT song, artist,
+       SUM(CASE WHEN activity_date >= %(recent_from)s THEN plays ELSE 0 END) AS plays,
+       SUM(CASE WHEN activity_date < %(recent_from)s THEN plays ELSE 0 END) AS plays_before
+FROM song_days
+WHERE activity_date BETWEEN %(before_from)s AND %(last_day)s
+GROUP BY song, artist
+"""
+
+TRENDING_RANKED = """
+SELECT {c_keys}, c.plays, c.plays_before, c.expected, c.score, COUNT(DISTINCT e.user_id) AS listeners
+FROM (
+    SELECT {keys}, plays, plays_before, expected,
+           (plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (expected + CAST(%(prior)s AS DOUBLE PRECISION)) AS score
+    FROM (
+        SELECT {keys}, SUM(plays) AS plays, SUM(plays_before) AS plays_before,
+               SUM(plays_before) * CAST(%(traffic)s AS DOUBLE PRECISION) AS expected
+        FROM trending_windows
+        GROUP BY {keys}
+    ) windows
+    WHERE plays >= %(min_listeners)s AND plays > expected   -- rising, with plays enough for the listeners
+    ORDER BY score DESC, plays DESC, {keys}
+    LIMIT %(candidates)s
+) c
+JOIN app_events e ON {join}
+WHERE e.page = 'NextSong' AND e.start_time >= %(recent_start)s AND e.start_time < %(recent_end)s
+  AND e.user_id IS NOT NULL
+GROUP BY {c_keys}, c.plays, c.plays_before, c.expected, c.score
+HAVING COUNT(DISTINCT e.user_id) >= %(min_listeners)s
+ORDER BY c.score DESC, c.plays DESC, {c_keys}
+LIMIT %(top)s
+"""
+
+TRENDING_SONGS = TRENDING_RANKED.format(keys="song, artist", c_keys="c.song, c.artist",
+                                        join="e.song = c.song AND e.artist = c.artist")
+TRENDING_ARTISTS = TRENDING_RANKED.format(keys="artist", c_keys="c.artist", join="e.artist = c.artist")
+
+# ---------------------------------------------------------------- storing and reading a trend run
+# One multi-row INSERT per table (psycopg2.extras.execute_values fills VALUES %s).
+
+TREND_RUNS_INSERT = """
+INSERT INTO trend_runs (trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from,
+                        before_from, plays_recent, plays_before, prior_plays, min_listeners, message,
+                        trending_note)
+VALUES %s
+"""
+
+TREND_BACKTESTS_INSERT = """
+INSERT INTO trend_backtests (trend_run_id, series, model, candidate, mase, mase_baseline, smape, smape_baseline,
+                             origins, note)
+VALUES %s
+"""
+
+TREND_FORECASTS_INSERT = """
+INSERT INTO trend_forecasts (trend_run_id, series, forecast_date, model, value, lo80, hi80, lo95, hi95)
+VALUES %s
+"""
+
+TRENDING_INSERT = """
+INSERT INTO trending (trend_run_id, kind, rank, song, artist, score, plays, plays_before, expected, listeners,
+                      p_value)
+VALUES %s
+"""
+
+TREND_LATEST_RUN = """
+SELECT trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from,
+       plays_recent, plays_before, prior_plays, min_listeners, message, trending_note
+FROM trend_runs
+ORDER BY trend_run_id DESC
+LIMIT 1
+"""
+
+TREND_RUN_BACKTESTS = """
+SELECT series, model, candidate, mase, mase_baseline, smape, smape_baseline, origins, note
+FROM trend_backtests
+WHERE trend_run_id = %(trend_run_id)s
+ORDER BY series
+"""
+
+TREND_RUN_FORECASTS = """
+SELECT series, forecast_date, model, value, lo80, hi80, lo95, hi95
+FROM trend_forecasts
+WHERE trend_run_id = %(trend_run_id)s
+ORDER BY series, forecast_date
+"""
+
+TREND_RUN_TRENDING = """
+SELECT kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value
+FROM trending
+WHERE trend_run_id = %(trend_run_id)s
+ORDER BY kind, rank
+"""
+
+# Stale: a succeeded load that brought objects came after the one the latest trends are from.
+TRENDS_NEWER_LOADS = """
+SELECT COUNT(*)
+FROM etl_runs
+WHERE outcome = 'succeeded' AND objects_loaded > 0 AND run_id > %(load_run_id)s
+"""
+
+TREND_STATEMENTS = {  # every statement trends.py sends to Redshift, by name (the Redshift test walks them)
+    name: globals()[name] for name in (
+        "REDSHIFT_TREND_RUN_LOCK", "TREND_RUN_NEXT_ID", "TREND_LOAD_RUN", "TREND_DAILY_PLAYS",
+        "TREND_DAILY_ACTIVE_USERS", "TREND_PAID_CHANGES", "TRENDING_TOTALS", "TRENDING_WINDOWS_DROP",
+        "TRENDING_WINDOWS", "TRENDING_SONGS", "TRENDING_ARTISTS",
+        "TREND_RUNS_INSERT", "TREND_BACKTESTS_INSERT", "TREND_FORECASTS_INSERT", "TRENDING_INSERT",
+        "TREND_LATEST_RUN", "TREND_RUN_BACKTESTS", "TREND_RUN_FORECASTS", "TREND_RUN_TRENDING", "TRENDS_NEWER_LOADS",
+    )
+}
+
+
+# ============================================================================ 8. report
+# report.py's panels, one query each, over the analytics layer (section 6) and the trend tables
+# (section 7). Every query returns a small aggregate (a few thousand rows at most); the period is
+# %(date_from)s .. %(date_to)s, both DATEs and inclusive. Week starts (%(week_from)s, Mondays)
+# and window starts (%(wau_from)s, %(mau_from)s, %(spans_from)s) are computed by report.py, so
+# the SQL needs no date arithmetic that differs between PostgreSQL and Redshift. app_events is
+# read once (REPORT_USER_FACTS), for what no aggregate keeps (funnel order, distinct listeners,
+# location, user agent), by a range of start_time (its sort key on Redshift), %(day_after_to)s
+# excluded.
+
+REPORT_DATA_RANGE = "SELECT MIN(activity_date), MAX(activity_date), COUNT(DISTINCT activity_date) FROM user_days"
+
+# plays, DAU of the last day, WAU and 28-day MAU ending on it, active users, paid users (by
+# their level on their last active day in the period), new users (first activity ever in the
+# period) and churned users (a Cancellation Confirmation in the period). Run once per period.
+REPORT_KPIS = """
+SELECT p.plays, d.dau, w.wau, m.mau, a.active_users, a.paid_users, n.new_users, a.churned_users
+FROM (SELECT COALESCE(SUM(plays), 0) AS plays
+      FROM hour_plays
+      WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s) p
+CROSS JOIN (SELECT COUNT(*) AS dau FROM user_days WHERE activity_date = %(date_to)s) d
+CROSS JOIN (SELECT COUNT(DISTINCT user_id) AS wau
+            FROM user_days
+            WHERE activity_date BETWEEN %(wau_from)s AND %(date_to)s) w
+CROSS JOIN (SELECT COUNT(DISTINCT user_id) AS mau
+            FROM user_days
+            WHERE activity_date BETWEEN %(mau_from)s AND %(date_to)s) m
+CROSS JOIN (SELECT COUNT(*) AS active_users,
+                   COALESCE(SUM(CASE WHEN last_level = 'paid' THEN 1 ELSE 0 END), 0) AS paid_users,
+                   COALESCE(SUM(churned), 0) AS churned_users
+            FROM (SELECT user_id,
+                         MAX(CASE WHEN latest = 1 THEN level END) AS last_level,
+                         MAX(CASE WHEN cancellations > 0 THEN 1 ELSE 0 END) AS churned
+                  FROM (SELECT user_id, level, cancellations,
+                               ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY activity_date DESC) AS latest
+                        FROM user_days
+                        WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s) days
+                  GROUP BY user_id) users_in_period) a
+CROSS JOIN (SELECT COUNT(*) AS new_users
+            FROM (SELECT user_id FROM user_days GROUP BY user_id
+                  HAVING MIN(activity_date) BETWEEN %(date_from)s AND %(date_to)s) first_seen) n
+"""
+
+# Per day: active users and plays, by the level of each user's last event that day.
+REPORT_DAILY = """
+SELECT u.activity_date, COALESCE(h.plays, 0) AS plays, u.active_users,
+       u.paid_users, u.free_users, u.paid_plays, u.free_plays
+FROM (SELECT activity_date,
+             COUNT(*) AS active_users,
+             SUM(CASE WHEN level = 'paid' THEN 1 ELSE 0 END) AS paid_users,
+             SUM(CASE WHEN level = 'paid' THEN 0 ELSE 1 END) AS free_users,
+             SUM(CASE WHEN level = 'paid' THEN plays ELSE 0 END) AS paid_plays,
+             SUM(CASE WHEN level = 'paid' THEN 0 ELSE plays END) AS free_plays
+      FROM user_days
+      WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+      GROUP BY activity_date) u
+LEFT JOIN (SELECT activity_date, SUM(plays) AS plays
+           FROM hour_plays
+           WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+           GROUP BY activity_date) h ON h.activity_date = u.activity_date
+ORDER BY u.activity_date
+"""
+
+# DAU and 28-day MAU per day. Each user-day "covers" the 28 days from it, up to the user's next
+# active day (so a user covers each day at most once); MAU on D is the number of spans covering
+# D: +1 where a span starts, -1 where it ends, summed in date order. Linear in user_days, where
+# a self-join on the window would count each user up to 28 times per day. %(spans_from)s is 27
+# days before the period, so its first day's window is whole.
+REPORT_STICKINESS = """
+WITH spans AS (
+    SELECT activity_date AS covers_from,
+           LEAST(LEAD(activity_date) OVER (PARTITION BY user_id ORDER BY activity_date),
+                 CAST(activity_date + INTERVAL '28 days' AS DATE)) AS covers_to
+    FROM user_days
+    WHERE activity_date BETWEEN %(spans_from)s AND %(date_to)s
+),
+changes AS (
+    SELECT covers_from AS day, 1 AS delta FROM spans
+    UNION ALL
+    SELECT covers_to AS day, -1 AS delta FROM spans
+),
+per_day AS (
+    SELECT day, SUM(delta) AS delta FROM changes GROUP BY day
+),
+mau AS (
+    SELECT day, SUM(delta) OVER (ORDER BY day ROWS UNBOUNDED PRECEDING) AS mau FROM per_day
+)
+SELECT d.activity_date, d.dau, m.mau
+FROM (SELECT activity_date, COUNT(*) AS dau
+      FROM user_days
+      WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+      GROUP BY activity_date) d
+JOIN mau m ON m.day = d.activity_date
+ORDER BY d.activity_date
+"""
+
+# Paid subscribers at the end of each day with events, from the level history (the shared
+# definition: a paid period that began by the end of D and had not ended by then).
+REPORT_PAID_SUBSCRIBERS = """
+SELECT d.activity_date, COUNT(l.user_id) AS paid_subscribers
+FROM (SELECT DISTINCT activity_date
+      FROM hour_plays
+      WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s) d
+LEFT JOIN user_levels l
+       ON l.level = 'paid'
+      AND l.valid_from <= d.activity_date + INTERVAL '1 day'
+      AND (l.valid_to IS NULL OR l.valid_to > d.activity_date + INTERVAL '1 day')
+GROUP BY d.activity_date
+ORDER BY d.activity_date
+"""
+
+# Each user's active ISO weeks, with the weeks before and after and the first week ever: what
+# lifecycle and retention classify. History before the period counts (a user active long ago
+# is resurrected, not new); nothing after the period is read.
+USER_WEEK_HISTORY = """
+WITH weeks AS (
+    SELECT DISTINCT user_id, DATE_TRUNC('week', activity_date) AS week
+    FROM user_days
+    WHERE activity_date <= %(date_to)s
+)
+SELECT user_id, week,
+       LAG(week) OVER (PARTITION BY user_id ORDER BY week) AS previous_week,
+       LEAD(week) OVER (PARTITION BY user_id ORDER BY week) AS next_week,
+       MIN(week) OVER (PARTITION BY user_id) AS first_week
+FROM weeks
+"""
+
+# Per week: new (first week ever), returning (active the week before too), resurrected
+# (active before, but not the week before) and dormant (active the week before, not this week).
+REPORT_LIFECYCLE = f"""
+WITH history AS ({USER_WEEK_HISTORY}),
+statuses AS (
+    SELECT week,
+           CASE WHEN previous_week IS NULL THEN 'new'
+                WHEN previous_week = week - INTERVAL '7 days' THEN 'returning'
+                ELSE 'resurrected' END AS status
+    FROM history
+    UNION ALL
+    SELECT week + INTERVAL '7 days' AS week, 'dormant' AS status
+    FROM history
+    WHERE next_week IS NULL OR next_week > week + INTERVAL '7 days'
+)
+SELECT week, status, COUNT(*) AS users
+FROM statuses
+WHERE week BETWEEN %(week_from)s AND %(week_to)s
+GROUP BY week, status
+ORDER BY week, status
+"""
+
+# Weekly cohorts (the week of a user's first activity) and how many of each were active in each
+# later week; report.py turns weeks into "weeks since" and counts into shares of the cohort.
+REPORT_RETENTION = f"""
+WITH history AS ({USER_WEEK_HISTORY})
+SELECT first_week, week, COUNT(*) AS users
+FROM history
+WHERE first_week >= %(week_from)s
+GROUP BY first_week, week
+ORDER BY first_week, week
+"""
+
+# The most played songs (by the events' own song and artist text) and artists: the period's
+# plays per song from song_days (one pass), ranked (temporary tables, gone with the session).
+REPORT_TEMPORARY_DROP = [f"DROP TABLE IF EXISTS {name}" for name in (
+    "report_song_totals", "report_top_songs", "report_top_artists", "report_user_facts")]
+
+REPORT_SONG_TOTALS = """
+CREATE TEMPORARY TABLE report_song_totals AS
+SELECT song, artist, MAX(song_id) AS song_id, SUM(plays) AS plays
+FROM song_days
+WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY song, artist
+"""
+
+REPORT_TOP_SONG_LIST = """
+CREATE TEMPORARY TABLE report_top_songs AS
+SELECT song, artist, song_id, plays
+FROM report_song_totals
+ORDER BY plays DESC, song, artist
+LIMIT %(limit)s
+"""
+
+REPORT_TOP_ARTIST_LIST = """
+CREATE TEMPORARY TABLE report_top_artists AS
+SELECT artist, SUM(plays) AS plays, COUNT(*) AS songs
+FROM report_song_totals
+GROUP BY artist
+ORDER BY plays DESC, artist
+LIMIT %(limit)s
+"""
+
+# Then one pass over the period's events for what no aggregate keeps: each active user by
+# location and user agent (geography, devices), with events, plays, the first free play and
+# whether any event was at level 'paid' (the funnel); and, as rows of their own, the funnel's
+# step events and who played each top song and top artist (distinct listeners over the period:
+# daily listeners do not add up). Those are part of the group key, NULL for every other event,
+# so the rest fold into one row per user, location and agent. The sums stay exact over any split.
+FUNNEL_PAGES = "('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade')"
+
+REPORT_USER_FACTS = f"""
+CREATE TEMPORARY TABLE report_user_facts AS
+SELECT user_id, location, user_agent, step_page, step_time, top_song, top_song_artist, top_artist,
+       COUNT(*) AS events,
+       SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END) AS plays,
+       MIN(CASE WHEN page = 'NextSong' AND level = 'free' THEN start_time END) AS first_free_play,
+       MAX(CASE WHEN level = 'paid' THEN 1 ELSE 0 END) AS was_paid
+FROM (SELECT e.user_id, e.location, e.user_agent, e.page, e.level, e.start_time,
+             CASE WHEN e.page IN {FUNNEL_PAGES} THEN e.page END AS step_page,
+             CASE WHEN e.page IN {FUNNEL_PAGES} THEN e.start_time END AS step_time,
+             CASE WHEN e.page = 'NextSong' THEN s.song END AS top_song,
+             CASE WHEN e.page = 'NextSong' THEN s.artist END AS top_song_artist,
+             CASE WHEN e.page = 'NextSong' THEN a.artist END AS top_artist
+      FROM app_events e
+      LEFT JOIN report_top_songs s ON s.song = e.song AND s.artist = e.artist
+      LEFT JOIN report_top_artists a ON a.artist = e.artist
+      WHERE e.start_time >= %(date_from)s AND e.start_time < %(day_after_to)s
+        AND e.user_id IS NOT NULL) period_events
+GROUP BY user_id, location, user_agent, step_page, step_time, top_song, top_song_artist, top_artist
+"""
+REPORT_USER_FACTS_ANALYZE = "ANALYZE report_user_facts"  # its row count, for the plans that join it
+
+# The shared funnel definitions, within the period: each step counts the users of the step
+# before who reached it in order. Per user: the first Upgrade at or after the first free play,
+# the first Downgrade, then whether a Submit followed each.
+REPORT_FUNNEL = """
+WITH users_in_period AS (
+    SELECT user_id, MIN(first_free_play) AS first_free_play, MAX(was_paid) AS was_paid
+    FROM report_user_facts
+    GROUP BY user_id
+),
+steps AS (
+    SELECT DISTINCT user_id, step_page AS page, step_time AS start_time
+    FROM report_user_facts
+    WHERE step_page IS NOT NULL
+),
+firsts AS (
+    SELECT u.user_id, u.first_free_play, u.was_paid,
+           MIN(CASE WHEN s.page = 'Upgrade' AND s.start_time >= u.first_free_play THEN s.start_time END)
+               AS first_upgrade,
+           MIN(CASE WHEN s.page = 'Downgrade' THEN s.start_time END) AS first_downgrade
+    FROM users_in_period u
+    LEFT JOIN steps s ON s.user_id = u.user_id
+    GROUP BY u.user_id, u.first_free_play, u.was_paid
+),
+reached AS (
+    SELECT f.user_id, f.first_free_play, f.was_paid, f.first_upgrade, f.first_downgrade,
+           MAX(CASE WHEN s.page = 'Submit Upgrade' AND s.start_time >= f.first_upgrade THEN 1 ELSE 0 END)
+               AS submitted_upgrade,
+           MAX(CASE WHEN s.page = 'Submit Downgrade' AND s.start_time >= f.first_downgrade THEN 1 ELSE 0 END)
+               AS submitted_downgrade
+    FROM firsts f
+    LEFT JOIN steps s ON s.user_id = f.user_id
+    GROUP BY f.user_id, f.first_free_play, f.was_paid, f.first_upgrade, f.first_downgrade
+)
+SELECT COALESCE(SUM(CASE WHEN first_free_play IS NOT NULL THEN 1 ELSE 0 END), 0) AS free_listeners,
+       COALESCE(SUM(CASE WHEN first_upgrade IS NOT NULL THEN 1 ELSE 0 END), 0) AS upgrade_page,
+       COALESCE(SUM(submitted_upgrade), 0) AS submit_upgrade,
+       COALESCE(SUM(was_paid), 0) AS paid_users,
+       COALESCE(SUM(CASE WHEN was_paid = 1 AND first_downgrade IS NOT NULL THEN 1 ELSE 0 END), 0) AS downgrade_page,
+       COALESCE(SUM(CASE WHEN was_paid = 1 THEN submitted_downgrade ELSE 0 END), 0) AS submit_downgrade
+FROM reached
+"""
+
+# Users reaching Cancellation Confirmation per ISO week, against the week's active users.
+REPORT_CHURN_WEEKLY = """
+SELECT DATE_TRUNC('week', activity_date) AS week,
+       COUNT(DISTINCT user_id) AS active_users,
+       COUNT(DISTINCT CASE WHEN cancellations > 0 THEN user_id END) AS churned_users
+FROM user_days
+WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY DATE_TRUNC('week', activity_date)
+ORDER BY week
+"""
+
+# Churned (a cancellation in the period) against retained users: their days' behaviour. The
+# cancellation pages are counted by none of these columns.
+REPORT_CHURN_BEHAVIOUR = """
+SELECT CASE WHEN churned = 1 THEN 'churned' ELSE 'retained' END AS cohort,
+       COUNT(*) AS users, SUM(active_days) AS active_days, SUM(plays) AS plays, SUM(sessions) AS sessions,
+       SUM(thumbs_up) AS thumbs_up, SUM(thumbs_down) AS thumbs_down, SUM(adverts) AS adverts,
+       SUM(errors) AS errors
+FROM (SELECT user_id,
+             MAX(CASE WHEN cancellations > 0 THEN 1 ELSE 0 END) AS churned,
+             COUNT(*) AS active_days, SUM(plays) AS plays, SUM(sessions) AS sessions,
+             SUM(thumbs_up) AS thumbs_up, SUM(thumbs_down) AS thumbs_down,
+             SUM(adverts) AS adverts, SUM(errors) AS errors
+      FROM user_days
+      WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+      GROUP BY user_id) per_user
+GROUP BY CASE WHEN churned = 1 THEN 'churned' ELSE 'retained' END
+ORDER BY cohort
+"""
+
+SESSION_SECONDS = "(EXTRACT(EPOCH FROM ended_at) - EXTRACT(EPOCH FROM started_at))"
+
+# Sessions that started in the period: how many, medians of length and songs.
+REPORT_SESSIONS = f"""
+SELECT COUNT(*) AS sessions,
+       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY {SESSION_SECONDS}) AS median_seconds,
+       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY plays) AS median_plays,
+       AVG(CAST(plays AS DOUBLE PRECISION)) AS mean_plays
+FROM user_sessions
+WHERE started_at >= %(date_from)s AND started_at < %(day_after_to)s
+"""
+
+# Distributions: session length (lower bound in minutes), songs per session (lower bound).
+REPORT_SESSION_LENGTHS = f"""
+SELECT bucket, COUNT(*) AS sessions
+FROM (SELECT CASE WHEN {SESSION_SECONDS} < 300 THEN 0
+                  WHEN {SESSION_SECONDS} < 900 THEN 5
+                  WHEN {SESSION_SECONDS} < 1800 THEN 15
+                  WHEN {SESSION_SECONDS} < 3600 THEN 30
+                  WHEN {SESSION_SECONDS} < 7200 THEN 60
+                  WHEN {SESSION_SECONDS} < 14400 THEN 120
+                  ELSE 240 END AS bucket
+      FROM user_sessions
+      WHERE started_at >= %(date_from)s AND started_at < %(day_after_to)s) lengths
+GROUP BY bucket
+ORDER BY bucket
+"""
+
+REPORT_SESSION_SONGS = """
+SELECT bucket, COUNT(*) AS sessions
+FROM (SELECT CASE WHEN plays = 0 THEN 0 WHEN plays = 1 THEN 1 WHEN plays < 5 THEN 2
+                  WHEN plays < 10 THEN 5 WHEN plays < 20 THEN 10 WHEN plays < 50 THEN 20
+                  WHEN plays < 100 THEN 50 ELSE 100 END AS bucket
+      FROM user_sessions
+      WHERE started_at >= %(date_from)s AND started_at < %(day_after_to)s) songs
+GROUP BY bucket
+ORDER BY bucket
+"""
+
+# Per user-day: how many sessions (4 = four or more), and the medians of sessions and plays.
+REPORT_USER_DAY_SESSIONS = """
+SELECT CASE WHEN sessions >= 4 THEN 4 ELSE sessions END AS sessions, COUNT(*) AS user_days,
+       SUM(plays) AS plays
+FROM user_days
+WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY CASE WHEN sessions >= 4 THEN 4 ELSE sessions END
+ORDER BY sessions
+"""
+
+REPORT_USER_DAY_MEDIANS = """
+SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY sessions) AS median_sessions,
+       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY plays) AS median_plays
+FROM user_days
+WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+"""
+
+# Plays by ISO weekday (1 = Monday) and hour of the day (UTC).
+REPORT_HEATMAP = """
+SELECT weekday, hour, SUM(plays) AS plays
+FROM hour_plays
+WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY weekday, hour
+ORDER BY weekday, hour
+"""
+
+REPORT_TOP_SONGS = """
+SELECT t.song, t.artist, t.song_id, t.plays, COUNT(DISTINCT f.user_id) AS listeners
+FROM report_top_songs t
+LEFT JOIN report_user_facts f ON f.top_song = t.song AND f.top_song_artist = t.artist
+GROUP BY t.song, t.artist, t.song_id, t.plays
+ORDER BY t.plays DESC, t.song, t.artist
+"""
+
+REPORT_TOP_ARTISTS = """
+SELECT t.artist, t.plays, t.songs, COUNT(DISTINCT f.user_id) AS listeners
+FROM report_top_artists t
+LEFT JOIN report_user_facts f ON f.top_artist = t.artist
+GROUP BY t.artist, t.plays, t.songs
+ORDER BY t.plays DESC, t.artist
+"""
+
+# Users and plays by US state, from location "City, ST" or "Metro, NY-NJ-PA": a multi-state
+# metro counts for its first (principal) state, so each place counts once and states add up.
+REPORT_GEOGRAPHY = """
+SELECT state, COUNT(DISTINCT user_id) AS users, SUM(plays) AS plays
+FROM (SELECT user_id, plays, SPLIT_PART(SPLIT_PART(location, ', ', 2), '-', 1) AS state
+      FROM report_user_facts
+      WHERE location LIKE '%%, %%') places
+WHERE LENGTH(state) = 2
+GROUP BY state
+ORDER BY users DESC, plays DESC, state
+"""
+
+# Users and plays by operating system and by browser (the devices dimension, by user agent).
+REPORT_DEVICES = """
+SELECT 'os' AS dimension, COALESCE(d.os_family, 'Unknown') AS name,
+       COUNT(DISTINCT f.user_id) AS users, SUM(f.plays) AS plays
+FROM report_user_facts f
+LEFT JOIN devices d ON d.user_agent = f.user_agent
+GROUP BY COALESCE(d.os_family, 'Unknown')
+UNION ALL
+SELECT 'browser' AS dimension, COALESCE(d.browser_family, 'Unknown') AS name,
+       COUNT(DISTINCT f.user_id) AS users, SUM(f.plays) AS plays
+FROM report_user_facts f
+LEFT JOIN devices d ON d.user_agent = f.user_agent
+GROUP BY COALESCE(d.browser_family, 'Unknown')
+UNION ALL
+SELECT 'device_type' AS dimension, COALESCE(d.device_type, 'other') AS name,
+       COUNT(DISTINCT f.user_id) AS users, SUM(f.plays) AS plays
+FROM report_user_facts f
+LEFT JOIN devices d ON d.user_agent = f.user_agent
+GROUP BY COALESCE(d.device_type, 'other')
+ORDER BY dimension, users DESC, plays DESC, name
+"""
+
+# Engagement actions, by the level of the user's day.
+REPORT_ENGAGEMENT = """
+SELECT COALESCE(level, 'unknown') AS level, SUM(plays) AS plays, SUM(thumbs_up) AS thumbs_up,
+       SUM(thumbs_down) AS thumbs_down, SUM(add_to_playlist) AS add_to_playlist,
+       SUM(add_friend) AS add_friend, SUM(adverts) AS adverts
+FROM user_days
+WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY COALESCE(level, 'unknown')
+ORDER BY level
+"""
+
+# Active users of the period by gender (the users dimension) and level (on their last active day).
+REPORT_DEMOGRAPHICS = """
+SELECT COALESCE(u.gender, '?') AS gender, p.level, COUNT(*) AS users, SUM(p.plays) AS plays
+FROM (SELECT user_id, MAX(CASE WHEN latest = 1 THEN level END) AS level, SUM(plays) AS plays
+      FROM (SELECT user_id, level, plays,
+                   ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY activity_date DESC) AS latest
+            FROM user_days
+            WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s) days
+      GROUP BY user_id) p
+LEFT JOIN users u ON u.user_id = p.user_id
+GROUP BY COALESCE(u.gender, '?'), p.level
+ORDER BY gender, level
+"""
+
+# Error and Help pages per day, with the day's events (logged-in users).
+REPORT_ERRORS = """
+SELECT activity_date, SUM(events) AS events, SUM(errors) AS errors, SUM(help) AS help
+FROM user_days
+WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY activity_date
+ORDER BY activity_date
+"""
+
+# Freshness: the last event loaded, and the last runs with their outcome and checks.
+REPORT_LAST_EVENT = "SELECT MAX(last_event_at) FROM user_days"
+
+REPORT_RECENT_RUNS = """
+SELECT run_id, started_at, finished_at, outcome, checks, objects_loaded, events_staged, rows_rejected
+FROM etl_runs
+ORDER BY run_id DESC
+LIMIT %(limit)s
+"""
+
+# Every statement report.py sends, by name (tests/test_report.py parses them as Redshift SQL).
+REPORT_QUERIES = {
+    **{f"REPORT_TEMPORARY_DROP {i}": drop for i, drop in enumerate(REPORT_TEMPORARY_DROP)},
+    **{name: value for name, value in globals().items()
+       if name.startswith("REPORT_") and isinstance(value, str)},
+}

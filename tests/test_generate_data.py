@@ -5,9 +5,12 @@ Every generated file is held against the real sample: layout, key order, value t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
+import math
 import re
+import statistics
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -18,6 +21,12 @@ from conftest import SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = ["--events", "3000", "--songs", "60", "--users", "20", "--days", "7", "--start", "2018-11-01"]
+# sha256 over (path, bytes) of every file generate_data.py wrote for SIZE and seed 42 before the planting
+# options existed: the defaults must keep writing exactly these bytes.
+DEFAULT_DIGEST = "ab9f08f382d5bb0737895b193819be44f7cd7f113c9fe85f1df96d709dc2c9b8"
+# --plant at a small size, with the shaping options on (they must combine).
+PLANT = ["--plant", "--days", "28", "--events", "7000", "--users", "40", "--songs", "80", "--start", "2018-11-05",
+         "--weekly", "0.4", "--trend", "0.01"]
 DAYS = [f"2018-11-{d:02d}" for d in range(1, 8)]
 SONG_PATH = re.compile(r"song_data/([A-Z])/([A-Z])/([A-Z])/(TR[A-Z0-9]{16})\.json")
 LOG_PATH = re.compile(r"log_data/(\d{4})/(\d{2})/(\d{4}-\d{2}-\d{2})-events\.json")
@@ -277,6 +286,275 @@ def test_s3_errors_are_one_line(s3) -> None:
 
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     for args in (["--match-share", "1.5"], ["--days", "0"], ["--start", "2018-13-01"]):
+        proc = run(str(tmp_path), *args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert f"error: argument {args[0]}: " in proc.stderr.strip().splitlines()[-1]
+    assert not any(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- planting options
+
+
+def digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for path, body in sorted(files.items()):
+        h.update(path.encode() + b"\0" + body + b"\0")
+    return h.hexdigest()
+
+
+def test_default_output_is_what_it_was_before_the_planting_options(files: dict[str, bytes]) -> None:
+    assert digest(files) == DEFAULT_DIGEST
+    assert "planted.json" not in files
+
+
+def day_of(event: dict) -> dt.date:
+    return dt.datetime.fromtimestamp(event["ts"] / 1000, dt.UTC).date()
+
+
+def daily_events(files: dict[str, bytes]) -> list[int]:
+    return [len(body.split(b"\n")) for path, body in sorted(files.items()) if path.startswith("log_data/")]
+
+
+@pytest.fixture(scope="module")
+def planted_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("planted") / "out"
+    proc = run(str(folder), *PLANT)
+    assert proc.returncode == 0, proc.stderr
+    return tree(folder)
+
+
+@pytest.fixture(scope="module")
+def planted(planted_files: dict[str, bytes]) -> dict:
+    return json.loads(planted_files["planted.json"])
+
+
+@pytest.fixture(scope="module")
+def planted_events(planted_files: dict[str, bytes]) -> list[dict]:
+    return sorted(events_of(planted_files), key=lambda e: e["ts"])
+
+
+def by_user(events: list[dict]) -> dict[str, list[dict]]:
+    """Each user's events, in time order (events sorted by ts)."""
+    users: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        if event["userId"]:
+            users[event["userId"]].append(event)
+    return users
+
+
+def first_ts(events: list[dict], page: str, since: float = -math.inf, level: str | None = None) -> float:
+    """The first ts >= since of an event on page (at level), or infinity."""
+    return min((e["ts"] for e in events if e["page"] == page and e["ts"] >= since
+                and (level is None or e["level"] == level)), default=math.inf)
+
+
+def test_planted_funnel_and_churn_are_counted_from_every_event(planted: dict, planted_events: list[dict]) -> None:
+    funnel: Counter[str] = Counter()
+    churned: dict[int, dt.date] = {}
+    for user, events in by_user(planted_events).items():
+        free_play = first_ts(events, "NextSong", level="free")
+        upgrade = first_ts(events, "Upgrade", since=free_play)
+        funnel["free_listeners"] += free_play < math.inf
+        funnel["upgrade_page"] += upgrade < math.inf
+        funnel["submit_upgrade"] += first_ts(events, "Submit Upgrade", since=upgrade) < math.inf
+        if any(e["level"] == "paid" for e in events):
+            downgrade = first_ts(events, "Downgrade")
+            funnel["paid_users"] += 1
+            funnel["downgrade_page"] += downgrade < math.inf
+            funnel["submit_downgrade"] += first_ts(events, "Submit Downgrade", since=downgrade) < math.inf
+        churned.update({int(user): day_of(e) for e in events if e["page"] == "Cancellation Confirmation"})
+    assert planted["funnel"] == dict(funnel)
+    assert all(planted["funnel"].values())  # each step happened at least once
+    assert planted["churned_users"] == sorted(churned) and len(churned) == 2  # 5% of 40 users
+    weeks = Counter(str(d - dt.timedelta(d.weekday())) for d in churned.values())
+    assert planted["churned_by_week"] == dict(sorted(weeks.items()))
+    assert all(dt.date.fromisoformat(week).weekday() == 0 for week in planted["churned_by_week"])
+    assert planted["pages"] == dict(sorted(Counter(e["page"] for e in planted_events).items()))
+    assert planted["events"] == len(planted_events) == 7000
+    days = sorted({day_of(e) for e in planted_events})
+    assert (planted["days"], planted["first_day"], planted["last_day"]) == (28, "2018-11-05", "2018-12-02")
+    assert [str(days[0]), str(days[-1]), len(days)] == ["2018-11-05", "2018-12-02", 28]
+
+
+def test_cancelled_users_stop_and_levels_follow_the_forms(planted_events: list[dict]) -> None:
+    cancelled = 0
+    for events in by_user(planted_events).values():
+        pages = [e["page"] for e in events]
+        if "Cancellation Confirmation" in pages:
+            cancelled += 1
+            assert pages.count("Cancellation Confirmation") == pages.count("Cancel") == 1
+            cancel, confirm = events[-2], events[-1]  # nothing after the confirmation, ever
+            assert (cancel["page"], confirm["page"]) == ("Cancel", "Cancellation Confirmation")
+            assert (cancel["auth"], confirm["auth"]) == ("Logged In", "Cancelled")
+            assert cancel["sessionId"] == confirm["sessionId"]
+            assert confirm["itemInSession"] == cancel["itemInSession"] + 1
+        else:
+            assert "Cancel" not in pages
+        for before, after in itertools.pairwise(events):
+            if before["page"] == "Submit Upgrade":
+                assert (before["level"], after["level"]) == ("free", "paid")
+            elif before["page"] == "Submit Downgrade":
+                assert (before["level"], after["level"]) == ("paid", "free")
+            else:
+                assert before["level"] == after["level"]
+    assert cancelled == 2
+
+
+# The real Sparkify logs' method and status of the pages the sample lacks.
+FULL_PAGE_HTTP = {"Thumbs Up": ("PUT", 307), "Thumbs Down": ("PUT", 307), "Add to Playlist": ("PUT", 200),
+                  "Add Friend": ("PUT", 307), "Roll Advert": ("GET", 200), "Cancel": ("PUT", 307),
+                  "Cancellation Confirmation": ("GET", 200)}
+
+
+def test_planted_data_has_the_full_page_set(planted_events: list[dict]) -> None:
+    sample = events_of(sample_files())
+    http = {e["page"]: (e["method"], e["status"]) for e in sample} | FULL_PAGE_HTTP
+    assert all(list(e) == list(sample[0]) for e in planted_events)
+    assert types_by_key(planted_events) == types_by_key(sample)
+    for event in planted_events:
+        assert http[event["page"]] == (event["method"], event["status"])
+        assert (event["song"] is None) == (event["page"] != "NextSong")
+    pages = Counter(e["page"] for e in planted_events)
+    share = {page: pages[page] / len(planted_events) for page in pages}
+    assert set(pages) == set(http)
+    assert 0.03 <= share["Thumbs Up"] <= 0.055 and 0.005 <= share["Thumbs Down"] <= 0.02
+    assert 0.015 <= share["Add to Playlist"] <= 0.035 and 0.008 <= share["Add Friend"] <= 0.025
+    adverts = [e for e in planted_events if e["page"] == "Roll Advert"]
+    assert 0.01 <= len(adverts) / len(planted_events) <= 0.035 and {e["level"] for e in adverts} == {"free"}
+    assert 0.65 <= share["NextSong"] <= 0.8
+
+
+def window_plays(events: list[dict], song: str, artist: str) -> tuple[Counter[str], dict[str, set[str]]]:
+    """Plays and listeners of a song in the last 7 days and in the 21 before."""
+    last = max(day_of(e) for e in events)
+    plays: Counter[str] = Counter()
+    listeners: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        if event["page"] == "NextSong" and (event["song"], event["artist"]) == (song, artist):
+            ago = (last - day_of(event)).days
+            window = "last_7" if ago < 7 else "before" if ago < 28 else "earlier"
+            plays[window] += 1
+            listeners[window].add(event["userId"])
+    return plays, listeners
+
+
+def test_planted_songs(planted: dict, planted_events: list[dict], planted_files: dict[str, bytes]) -> None:
+    rising, small = planted["rising_song"], planted["small_song"]
+    assert (rising["song"], rising["artist"]) == ("Planted Rising", "The Planted Risers")
+    assert (small["song"], small["artist"]) == ("Planted Small", "The Planted Few")
+    for entry in (rising, small, *planted["climbing_songs"]):
+        plays, listeners = window_plays(planted_events, entry["song"], entry["artist"])
+        assert (entry["plays_before"], entry["plays_last_7"]) == (plays["before"], plays["last_7"])
+        assert (entry["listeners_before"], entry["listeners_last_7"]) == (
+            len(listeners["before"]), len(listeners["last_7"]))
+    assert (rising["plays_before"], rising["plays_last_7"]) == (21, 7 * 45)  # 1 a day, then 45 a day
+    assert rising["listeners_last_7"] >= 25
+    assert (small["plays_before"], small["plays_last_7"], small["listeners_last_7"]) == (1, 3, 3)
+    assert len(planted["climbing_songs"]) == 10
+    assert all((c["plays_before"], c["plays_last_7"]) == (10, 21) for c in planted["climbing_songs"])
+    # The rising song is in song_data (exactly one file), the small one is not.
+    titles = Counter(s["title"] for s in songs_of(planted_files).values())
+    assert titles["Planted Rising"] == 1 and "Planted Small" not in titles
+
+
+def trending(events: list[dict], a: float) -> list[tuple[str, str]]:
+    """Songs by (r + a) / (E + a): plays in the last 7 days against those expected from the 21 before,
+    scaled by overall traffic; best first."""
+    last = max(day_of(e) for e in events)
+    recent: Counter[tuple[str, str]] = Counter()
+    before: Counter[tuple[str, str]] = Counter()
+    for event in events:
+        if event["page"] == "NextSong":
+            ago = (last - day_of(event)).days
+            if ago < 28:
+                (recent if ago < 7 else before)[event["song"], event["artist"]] += 1
+    traffic = sum(recent.values()) / sum(before.values())
+    songs = set(recent) | set(before)
+    return sorted(songs, key=lambda s: (-(recent[s] + a) / (before[s] * traffic + a), s))
+
+
+def test_the_rising_song_trends_and_the_small_one_does_not(planted_events: list[dict]) -> None:
+    for a in (0.5, 1, 2, 5, 10):
+        ranked = trending(planted_events, a)
+        assert ranked[0] == ("Planted Rising", "The Planted Risers")
+        assert ("Planted Small", "The Planted Few") not in ranked[:11]
+
+
+def test_weekly_and_trend_shape_the_days(tmp_path: Path) -> None:
+    size = ["--days", "56", "--events", "56000", "--users", "100", "--songs", "50", "--start", "2018-11-05"]
+    generate_plain = [str(tmp_path / "w"), *size, "--weekly", "0.5"]
+    assert run(*generate_plain).returncode == 0
+    days = daily_events(tree(tmp_path / "w"))  # 2018-11-05 is a Monday
+    shape = (0.2, 0.3, 0.3, 0.4, 0.3, -0.7, -0.8)
+    mean = statistics.fmean(days)
+    for weekday, value in enumerate(shape):
+        observed = statistics.fmean(days[weekday::7]) / mean
+        assert observed == pytest.approx(1 + 0.5 * value, abs=0.04)
+    assert run(str(tmp_path / "t"), *size, "--trend", "0.02").returncode == 0
+    days = daily_events(tree(tmp_path / "t"))
+    slope, intercept = statistics.linear_regression(range(56), days)
+    assert slope / intercept == pytest.approx(0.02, rel=0.15)
+    assert sum(days) == 56000
+    assert max(abs(d - (intercept + slope * i)) / math.sqrt(intercept + slope * i) for i, d in enumerate(days)) < 4
+
+
+def test_random_walk_is_seasonless(tmp_path: Path) -> None:
+    size = ["--days", "84", "--events", "84000", "--users", "100", "--songs", "50", "--weekly", "0.9"]
+    assert run(str(tmp_path), *size, "--random-walk", "0.15").returncode == 0
+    days = daily_events(tree(tmp_path))
+    steps = [math.log(days[d] / days[d - 7]) for d in range(7, len(days))]  # a day against its weekday a week before
+    assert statistics.stdev(steps) == pytest.approx(0.15, rel=0.25)  # --weekly is ignored
+    assert sum(days) == 84000
+
+
+def test_planting_options_are_deterministic(planted_files: dict[str, bytes], tmp_path: Path) -> None:
+    assert run(str(tmp_path / "again"), *PLANT).returncode == 0
+    assert tree(tmp_path / "again") == planted_files
+    assert run(str(tmp_path / "other"), *PLANT, "--seed", "7").returncode == 0
+    other = tree(tmp_path / "other")
+    assert other["planted.json"] != planted_files["planted.json"]
+    walk = ["--days", "10", "--events", "2000", "--songs", "20", "--random-walk", "0.2"]
+    assert run(str(tmp_path / "w1"), *walk).returncode == run(str(tmp_path / "w2"), *walk).returncode == 0
+    assert tree(tmp_path / "w1") == tree(tmp_path / "w2")
+    assert run(str(tmp_path / "w3"), *walk, "--seed", "1").returncode == 0
+    assert daily_events(tree(tmp_path / "w3")) != daily_events(tree(tmp_path / "w1"))
+
+
+def test_planted_json_to_s3_and_stale_answers_are_refused(s3, planted_files: dict[str, bytes],
+                                                          tmp_path: Path) -> None:
+    bucket = s3.make_bucket("planted")
+    proc = run(f"s3://{bucket}/p", *PLANT)
+    assert proc.returncode == 0, proc.stderr
+    assert s3_tree(s3.client(), bucket, "p/") == planted_files
+    # A later dataset without --plant must not sit beside the old answers.
+    message = one_line_error(run(f"s3://{bucket}/p", *SIZE))
+    assert "--force" in message
+    assert run(f"s3://{bucket}/p", *SIZE, "--force").returncode == 0
+    assert "planted.json" not in s3_tree(s3.client(), bucket, "p/")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "planted.json").write_text("{}")
+    message = one_line_error(run(str(folder), *SIZE))
+    assert "planted.json" in message and "--force" in message
+    assert run(str(folder), *SIZE, "--force").returncode == 0
+    assert not (folder / "planted.json").exists()
+
+
+def test_help_documents_every_option() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    for option in ("--days", "--start", "--users", "--songs", "--events", "--match-share", "--seed", "--force",
+                   "--config", "--weekly A", "--trend G", "--random-walk S", "--plant"):
+        assert option in text
+    for words in ("planted.json", "Planted Rising", "Planted Small", "ISO weekday", "log-step sd",
+                  "Roll Advert for free users", "Cancel"):
+        assert words in text
+
+
+def test_bad_planting_arguments_are_refused(tmp_path: Path) -> None:
+    for args in (["--weekly", "1.5"], ["--random-walk", "-1"], ["--trend", "-0.1", "--days", "30"],
+                 ["--plant", "--days", "20"], ["--plant", "--days", "30", "--events", "3000"]):
         proc = run(str(tmp_path), *args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert f"error: argument {args[0]}: " in proc.stderr.strip().splitlines()[-1]

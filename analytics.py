@@ -1,0 +1,131 @@
+"""Maintain the analytics layer (sql_queries, section 6) after a run's transforms.
+
+app_events takes the run's new events; the run's new distinct user agents are parsed here with
+ua-parser (a few hundred strings at most) and inserted in one statement; every aggregate is
+then recomputed for exactly the keys those events touch. etl.py calls maintain() inside the
+run's transaction, so the layer commits or rolls back with the star schema.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import psycopg2.extensions
+import psycopg2.extras
+import ua_parser
+
+import dwh
+import sql_queries as sql
+
+# OS families whose user agents are desktops; mobile and tablet ones are told apart below.
+DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian", "FreeBSD", "OpenBSD",
+              "Solaris", "macOS", "Mandriva", "Red Hat", "SUSE", "Gentoo", "Kubuntu", "Mint")
+MOBILE_OS = ("iOS", "Android", "Windows Phone", "BlackBerry OS", "Symbian OS", "Firefox OS", "KaiOS", "Tizen")
+TEMPORARY_TABLE = re.compile(r"\s*CREATE TEMPORARY TABLE (\w+)")
+SIZES = {"os_family": 64, "os_version": 32, "browser_family": 64, "browser_version": 32, "device_family": 64}
+
+
+@dataclass
+class Maintained:
+    since_run: int
+    events_added: int
+    devices_added: int
+    backfilled: bool
+
+
+def version(*parts: str | None) -> str | None:
+    """'10.9.4' from ('10', '9', '4'); None when there is no major part."""
+    kept = []
+    for part in parts:
+        if part is None:
+            break
+        kept.append(part)
+    return ".".join(kept) or None
+
+
+def fit(text: str | None, size: int) -> str | None:
+    """A value cut to `size` bytes of UTF-8 (VARCHAR sizes are bytes on Redshift)."""
+    if text is None:
+        return None
+    return text.encode()[:size].decode(errors="ignore")
+
+
+def device_type(agent: str, os_family: str, device_family: str) -> str:
+    """desktop | mobile | tablet | other, from what ua-parser found and the string's own words."""
+    if device_family == "Spider":
+        return "other"
+    if "iPad" in device_family or "Tablet" in agent or "Kindle" in device_family or (
+            os_family == "Android" and "Mobile" not in agent):
+        return "tablet"
+    if os_family in MOBILE_OS or "Mobile" in agent or device_family == "iPhone":
+        return "mobile"
+    if os_family.startswith(DESKTOP_OS):
+        return "desktop"
+    return "other"
+
+
+def parse_agent(user_agent: str) -> tuple[str | None, ...]:
+    """One devices row. The sample's agents come wrapped in double quotes: they are parsed
+    without them, and the original string stays the key."""
+    agent = user_agent.strip().strip('"').strip()
+    parsed = ua_parser.parse(agent).with_defaults()
+    os_, browser, device = parsed.os, parsed.user_agent, parsed.device
+    return (
+        user_agent,
+        fit(os_.family, SIZES["os_family"]),
+        fit(version(os_.major, os_.minor, os_.patch), SIZES["os_version"]),
+        fit(browser.family, SIZES["browser_family"]),
+        fit(version(browser.major, browser.minor, browser.patch), SIZES["browser_version"]),
+        fit(device.family, SIZES["device_family"]),
+        device_type(agent, os_.family, device.family),
+    )
+
+
+def add_devices(cur: psycopg2.extensions.cursor, since_run: int) -> int:
+    """Parse the user agents of the run's new events that devices lacks, and insert them at once."""
+    cur.execute(sql.DEVICES_NEW_AGENTS, {"since_run": since_run})
+    rows = [parse_agent(agent) for (agent,) in cur.fetchall()]
+    if rows:
+        psycopg2.extras.execute_values(cur, sql.DEVICES_INSERT, rows, page_size=len(rows))
+    return len(rows)
+
+
+def needs_backfill(cur: psycopg2.extensions.cursor, run_id: int) -> bool:
+    """An empty analytics layer over a staging that earlier runs filled: the layer is new."""
+    cur.execute(sql.ANALYTICS_BACKFILL_NEEDED, {"since_run": run_id})
+    return bool(cur.fetchone()[0])
+
+
+def timed(cur: psycopg2.extensions.cursor, statement: str, since_run: int, dialect: str) -> int:
+    """Run one statement of the layer; return the rows it changed."""
+    started = time.monotonic()
+    cur.execute(statement, {"since_run": since_run})
+    rows = cur.rowcount
+    made = TEMPORARY_TABLE.match(statement)
+    if made and dialect == sql.POSTGRES:  # its size and values, for the plans that join it
+        cur.execute(sql.POSTGRES_ANALYZE.format(table=made.group(1)))
+    seconds = time.monotonic() - started
+    if seconds > 1:
+        dwh.say(f"  {' '.join(statement.split()[:3])}: {max(rows, 0):,} rows in {seconds:.1f} s")
+    return max(rows, 0)
+
+
+def maintain(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) -> Maintained:
+    """The analytics layer from the records staged since since_run (0: all, for a rebuild)."""
+    backfilled = since_run > 0 and needs_backfill(cur, since_run)
+    if backfilled:
+        dwh.say("analytics layer empty: filling it from every staged record once ...")
+        since_run = 0
+    events_added = 0
+    for statement in sql.analytics_app_events_queries:
+        rows = timed(cur, statement, since_run, dialect)
+        if statement is sql.APP_EVENTS_INSERT:
+            events_added = rows
+    if dialect == sql.POSTGRES:
+        dwh.run_all(cur, sql.POSTGRES_AFTER_APP_EVENTS)
+    devices_added = add_devices(cur, since_run)
+    for statement in sql.analytics_aggregate_queries:
+        timed(cur, statement, since_run, dialect)
+    return Maintained(since_run, events_added, devices_added, backfilled)
