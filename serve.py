@@ -10,7 +10,7 @@ import argparse
 import signal
 import threading
 from configparser import ConfigParser
-from contextlib import closing
+from contextlib import closing, suppress
 
 import dwh
 
@@ -36,10 +36,8 @@ def connection_url(cfg: ConfigParser) -> str:
 def wait_until_interrupted() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:
