@@ -334,7 +334,8 @@ def test_json_has_timings_and_samples_of_every_table(loaded: Warehouse) -> None:
     assert list(report["samples"]) == list(sql.TABLES)
     table_rows = dict(SAMPLE_COUNTS, etl_runs=1, loaded_objects=101, rejects=0)
     for table, rows in report["samples"].items():
-        assert len(rows) == min(3, table_rows[table]), table
+        expected = table_rows[table] if table in table_rows else int(loaded.scalar(f"SELECT COUNT(*) FROM {table}"))
+        assert len(rows) == min(3, expected), table
     time_row = report["samples"]["time"][0]
     assert set(time_row) == {"start_time", "hour", "day", "week", "month", "year", "weekday"}
     assert time_row["start_time"].startswith("2018-11-")  # timestamps as ISO 8601 text
