@@ -17,23 +17,18 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, Warehouse, _embedded_warehouse
+from test_rerun import STAR_FINGERPRINT
 
 import sql_queries as sql
 
 DAYS = 20
 HELD_BACK = 40  # song files that arrive only with the last day, after many of their plays
-MATCH_FINGERPRINT = {
-    "songplays": "SELECT md5(string_agg(concat_ws(',', start_time, user_id, level, song_id, artist_id, session_id,"
-                 " item_in_session, location, user_agent), '|' ORDER BY session_id, item_in_session, start_time))"
-                 " FROM songplays",
-    "users": "SELECT md5(string_agg(u::text, '|' ORDER BY user_id)) FROM users u",
-    "songs": "SELECT md5(string_agg(s::text, '|' ORDER BY song_id)) FROM songs s",
-    "artists": "SELECT md5(string_agg(a::text, '|' ORDER BY artist_id)) FROM artists a",
-    "time": "SELECT md5(string_agg(t::text, '|' ORDER BY start_time)) FROM time t",
-    "song_lookup": "SELECT md5(string_agg(l::text, '|' ORDER BY title, artist_name, duration)) FROM song_lookup l",
-    "unmatched_plays": "SELECT md5(string_agg(u::text, '|' ORDER BY session_id, item_in_session, start_time))"
-                       " FROM unmatched_plays u",
-}
+MATCH_FINGERPRINT = dict(  # the star schema's, and the matching tables this change adds
+    STAR_FINGERPRINT,
+    song_lookup="SELECT md5(string_agg(l::text, '|' ORDER BY title, artist_name, duration)) FROM song_lookup l",
+    unmatched_plays="SELECT md5(string_agg(u::text, '|' ORDER BY session_id, item_in_session, start_time))"
+                    " FROM unmatched_plays u",
+)
 PLAY_SONGS = """
 SELECT session_id, item_in_session, CAST(ROUND(EXTRACT(epoch FROM start_time) * 1000) AS BIGINT), song_id, artist_id
 FROM songplays
