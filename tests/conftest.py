@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -64,6 +65,39 @@ FAKE_AWS = {
     "AWS_SECRET_ACCESS_KEY": "testing-secret-key-never-printed",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+def raw_events(log_data: Path = SAMPLE / "log_data") -> list[dict[str, Any]]:
+    """Every event of a log folder as loading sees it, for expected values computed in plain
+    Python: files by path (hidden ones skipped), lines in order, the first copy of each identity
+    (session, item, ts), text repaired as staging repairs it; plus its user id (None when logged
+    out), its time ("start") and its UTC day."""
+    import datetime as dt
+    import json
+
+    sys.path.insert(0, str(ROOT))
+    import staging
+
+    seen, events = set(), []
+    for path in sorted(log_data.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(log_data).parts):
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            identity = (event["sessionId"], event["itemInSession"], event["ts"])
+            if identity in seen:
+                continue
+            seen.add(identity)
+            for key, value in event.items():
+                if isinstance(value, str):
+                    event[key] = staging.repair_text(value)
+            event["user"] = int(event["userId"]) if str(event.get("userId") or "").strip() else None
+            event["start"] = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=event["ts"])
+            event["day"] = event["start"].date()
+            events.append(event)
+    return events
 
 
 def unavailable(reason: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse
+from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
 from test_rerun import copy_sample
 
 if str(ROOT) not in sys.path:
@@ -51,28 +51,6 @@ def fingerprint(wh: Warehouse, *, run_ids: bool = False) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- plain Python over the raw files
-
-
-def raw_events(folder: Path = SAMPLE / "log_data") -> list[dict[str, Any]]:
-    """Every event of the folder, in load order (files by path, lines in order), text repaired
-    as staging repairs it, first copy of each identity only."""
-    events, seen = [], set()
-    for path in sorted(p for p in folder.rglob("*.json") if not any(part.startswith(".") for part in p.parts)):
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
-            e = json.loads(line)
-            identity = (e["sessionId"], e["itemInSession"], e["ts"])
-            if identity in seen:
-                continue
-            seen.add(identity)
-            for key in ("song", "artist", "location", "userAgent"):
-                if isinstance(e.get(key), str):
-                    e[key] = staging.repair_text(e[key])
-            e["start"] = EPOCH + dt.timedelta(milliseconds=e["ts"])
-            e["user"] = int(e["userId"]) if e.get("userId") not in (None, "") else None
-            events.append(e)
-    return events
 
 
 def in_order(e: dict[str, Any]) -> tuple[Any, ...]:

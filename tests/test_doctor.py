@@ -8,6 +8,8 @@ from conftest import SAMPLE, S3Server, Warehouse
 from test_cli import PASSWORD, one_line_error, run_with
 from test_load_sample import upload_sample
 
+import sql_queries as sql
+
 
 def lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
@@ -30,8 +32,7 @@ def test_each_failure_names_its_fix(embedded: Warehouse, tmp_path: Path) -> None
     embedded.settings["S3"]["LOG_DATA"] = str(tmp_path / "nowhere")
     proc = embedded.run("doctor.py", check=False)
     assert lines(proc.stdout)[2:] == [
-        "FAIL  tables match the model: missing: etl_runs, loaded_objects, rejects, staging_events, staging_songs,"
-        " songplays, users, songs, artists, time; run: python create_tables.py",
+        f"FAIL  tables match the model: missing: {', '.join(sql.TABLES)}; run: python create_tables.py",
         f"PASS  song source listing: 71 objects under {SAMPLE / 'song_data'}",
         f"FAIL  event source listing: events folder not found: {tmp_path / 'nowhere'}; check [S3] in dwh.cfg",
     ]

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse
+from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
 
 import sql_queries as sql
-import staging
 
 TEAM_SCREENSHOT = Path("/tmp/team/report.png")
 HOSTILE_SONG = "</script><script>window.__pwned = 'script'; alert(1)</script>"
@@ -34,30 +33,6 @@ HOSTILE_SONG_2 = "Innocent <svg onload=alert(3)> & \u2028 line \u2029 separators
 
 
 # --------------------------------------------------------------------------- the raw sample, in plain Python
-
-
-def raw_events(log_data: Path) -> list[dict]:
-    """Every event of the log files, once per identity (session, item, ts), the first copy kept,
-    with its text repaired as loading repairs it."""
-    seen, events = set(), []
-    for path in sorted(log_data.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(log_data).parts):
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            event = json.loads(line)
-            identity = (event["sessionId"], event["itemInSession"], event["ts"])
-            if identity in seen:
-                continue
-            seen.add(identity)
-            for key, value in event.items():
-                if isinstance(value, str):
-                    event[key] = staging.repair_text(value)
-            event["user"] = int(event["userId"]) if str(event.get("userId") or "").strip() else None
-            event["time"] = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=event["ts"])
-            events.append(event)
-    return events
 
 
 def plays_of(events: list[dict]) -> list[dict]:
@@ -80,20 +55,20 @@ def expected_funnel(events: list[dict]) -> dict[str, int]:
             by_user[e["user"]].append(e)
     counts = Counter()
     for user_events in by_user.values():
-        free_plays = [e["time"] for e in user_events if e["page"] == "NextSong" and e["level"] == "free"]
+        free_plays = [e["start"] for e in user_events if e["page"] == "NextSong" and e["level"] == "free"]
         if free_plays:
             counts["free_listeners"] += 1
-            upgrades = [e["time"] for e in user_events if e["page"] == "Upgrade" and e["time"] >= min(free_plays)]
+            upgrades = [e["start"] for e in user_events if e["page"] == "Upgrade" and e["start"] >= min(free_plays)]
             if upgrades:
                 counts["upgrade_page"] += 1
-                if any(e["page"] == "Submit Upgrade" and e["time"] >= min(upgrades) for e in user_events):
+                if any(e["page"] == "Submit Upgrade" and e["start"] >= min(upgrades) for e in user_events):
                     counts["submit_upgrade"] += 1
         if any(e["level"] == "paid" for e in user_events):
             counts["paid_users"] += 1
-            downgrades = [e["time"] for e in user_events if e["page"] == "Downgrade"]
+            downgrades = [e["start"] for e in user_events if e["page"] == "Downgrade"]
             if downgrades:
                 counts["downgrade_page"] += 1
-                if any(e["page"] == "Submit Downgrade" and e["time"] >= min(downgrades) for e in user_events):
+                if any(e["page"] == "Submit Downgrade" and e["start"] >= min(downgrades) for e in user_events):
                     counts["submit_downgrade"] += 1
     return {k: counts[k] for k in ("free_listeners", "upgrade_page", "submit_upgrade", "paid_users",
                                    "downgrade_page", "submit_downgrade")}
@@ -161,7 +136,7 @@ def test_kpis_and_stickiness_equal_the_raw_files(sample_report, events) -> None:
     active = defaultdict(set)
     for e in events:
         if e["user"] is not None:
-            active[e["time"].date()].add(e["user"])
+            active[e["start"].date()].add(e["user"])
     last = max(active)
     window = lambda days, end: set().union(*(active.get(end - dt.timedelta(d), set()) for d in range(days)))  # noqa: E731
     assert k["plays"]["value"] == len(plays_of(events)) == 6820
@@ -178,7 +153,7 @@ def test_kpis_and_stickiness_equal_the_raw_files(sample_report, events) -> None:
 
 def test_heatmap_cells_equal_the_raw_files(sample_report, events) -> None:
     _, document = sample_report
-    cells = Counter((e["time"].isoweekday(), e["time"].hour) for e in plays_of(events))
+    cells = Counter((e["start"].isoweekday(), e["start"].hour) for e in plays_of(events))
     assert len(document["heatmap"]) == 7 * 24
     assert {(c["weekday"], c["hour"]): c["plays"] for c in document["heatmap"]} == {
         (day, hour): cells.get((day, hour), 0) for day in range(1, 8) for hour in range(24)}
@@ -244,8 +219,8 @@ def test_demographics_equal_the_raw_files(sample_report, events) -> None:
 def test_a_period_limits_every_panel(sample_report, events) -> None:
     warehouse, _ = sample_report
     document = json.loads(warehouse.run("report.py", "--json", "--from", "2018-11-16", "--to", "2018-11-30").stdout)
-    period = [e for e in events if dt.date(2018, 11, 16) <= e["time"].date() <= dt.date(2018, 11, 30)]
-    before = [e for e in events if dt.date(2018, 11, 1) <= e["time"].date() <= dt.date(2018, 11, 15)]
+    period = [e for e in events if dt.date(2018, 11, 16) <= e["start"].date() <= dt.date(2018, 11, 30)]
+    before = [e for e in events if dt.date(2018, 11, 1) <= e["start"].date() <= dt.date(2018, 11, 15)]
     k = document["kpis"]
     assert k["plays"]["value"] == len(plays_of(period))
     assert k["plays"]["previous"] == len(plays_of(before))  # the 15 days before are in the data

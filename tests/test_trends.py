@@ -25,13 +25,12 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlglot
-from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse
+from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
 from scipy.stats import poisson
 from sqlglot import exp
 from test_redshift import POSTGRES_ONLY, literal
 
 import sql_queries as sql
-import staging
 import trends
 
 WEEKLY = ["--days", "63", "--users", "200", "--songs", "300", "--events", "40000", "--weekly", "0.3",
@@ -51,27 +50,6 @@ def generate(out: Path, args: list[str]) -> Path:
     subprocess.run([sys.executable, str(ROOT / "generate_data.py"), str(out), *args, "--force"],
                    check=True, capture_output=True, text=True)
     return out
-
-
-def raw_events(log_data: Path) -> list[dict[str, Any]]:
-    """Every event once per identity, text repaired as loading repairs it, with its UTC day."""
-    seen, events = set(), []
-    for path in sorted(log_data.rglob("*.json")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            event = json.loads(line)
-            identity = (event["sessionId"], event["itemInSession"], event["ts"])
-            if identity in seen:
-                continue
-            seen.add(identity)
-            for key in ("song", "artist"):
-                if isinstance(event.get(key), str):
-                    event[key] = staging.repair_text(event[key])
-            event["user"] = int(event["userId"]) if str(event.get("userId") or "").strip() else None
-            event["day"] = (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=event["ts"])).date()
-            events.append(event)
-    return events
 
 
 def daily(events: list[dict[str, Any]]) -> tuple[list[dt.date], np.ndarray, np.ndarray]:
