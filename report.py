@@ -451,10 +451,14 @@ LEVELS = ["free", "paid", "all"]  # one colour per level on every chart
 LEVEL_COLOURS = ["#3465a4", "#f57900", "#888a85"]
 
 
-def level_colour(field: str = "level") -> Any:
+def level_colour(field: str = "level", *, with_all: bool = False) -> Any:
+    """The same colour for a level on every chart; "all" only where a chart has that row (in
+    the domain of the others, it would be a legend entry with no mark)."""
     import altair as alt
 
-    return alt.Color(f"{field}:N", title="level", scale=alt.Scale(domain=LEVELS, range=LEVEL_COLOURS))
+    shown = len(LEVELS) if with_all else 2
+    return alt.Color(f"{field}:N", title="level",
+                     scale=alt.Scale(domain=LEVELS[:shown], range=LEVEL_COLOURS[:shown]))
 
 
 def utc_date(field: str, title: str) -> Any:
@@ -694,7 +698,7 @@ def engagement_chart(numbers: dict[str, Any]) -> list[dict[str, Any]]:
         y=alt.Y("action:N", title=None, sort=list(names.values())),
         yOffset=alt.YOffset("level:N"),
         x=alt.X("per_100:Q", title="per 100 plays"),
-        color=level_colour(),
+        color=level_colour(with_all=True),
         tooltip=[alt.Tooltip("action:N"), alt.Tooltip("level:N"), alt.Tooltip("per_100:Q", title="per 100 plays"),
                  alt.Tooltip("count:Q", title="events", format=",")])
     return [finish(chart, 340, 260)]
