@@ -123,8 +123,8 @@ def maintain(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) -> M
         rows = timed(cur, statement, since_run, dialect)
         if statement is sql.APP_EVENTS_INSERT:
             events_added = rows
-    if dialect == sql.POSTGRES:
-        dwh.run_all(cur, sql.POSTGRES_AFTER_APP_EVENTS)
+    if dialect == sql.POSTGRES:  # for the plans of the aggregates
+        dwh.analyze_if_grown(cur, "app_events", events_added)
     devices_added = add_devices(cur, since_run)
     for statement in sql.analytics_aggregate_queries:
         timed(cur, statement, since_run, dialect)

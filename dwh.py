@@ -414,6 +414,20 @@ def run_all(cur: psycopg2.extensions.cursor, statements: Iterable[str], params: 
         cur.execute(statement, params)
 
 
+def analyze_if_grown(cur: psycopg2.extensions.cursor, table: str, rows_added: int) -> None:
+    """PostgreSQL: fresh statistics for a table only when a run added a large share of its rows
+    (sql_queries.POSTGRES_ANALYZE_SHARE), or it was never analyzed: ANALYZE costs the same
+    sample however few rows are new."""
+    import sql_queries as sql
+
+    if not rows_added:
+        return
+    cur.execute(sql.POSTGRES_ESTIMATED_ROWS, {"table": table})
+    (estimated,) = cur.fetchone()
+    if estimated <= 0 or rows_added >= sql.POSTGRES_ANALYZE_SHARE * estimated:
+        cur.execute(sql.POSTGRES_ANALYZE.format(table=table))
+
+
 def table_exists(cur: psycopg2.extensions.cursor, name: str) -> bool:
     cur.execute(
         "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = %s",

@@ -159,11 +159,7 @@ def refresh_statistics(cur: psycopg2.extensions.cursor, run: Run) -> None:
     and fresh statistics where the run added a large share of a table (see sql_queries)."""
     dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
     for source, table in sql.STAGING_TABLE.items():
-        cur.execute(sql.POSTGRES_ESTIMATED_ROWS, {"table": table})
-        (estimated,) = cur.fetchone()
-        rows = run.staged[source].rows
-        if rows and (estimated <= 0 or rows >= sql.POSTGRES_ANALYZE_SHARE * estimated):
-            cur.execute(sql.POSTGRES_ANALYZE.format(table=table))
+        dwh.analyze_if_grown(cur, table, run.staged[source].rows)
 
 
 def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:

@@ -743,7 +743,7 @@ POSTGRES_AFTER_STAGING = [
     "SELECT brin_summarize_new_values('staging_songs_run')",
 ]
 # ANALYZE reads a sample of 30,000 rows however big the table: a run that adds a tenth of a
-# staging table's rows or more (a first load, a backfill) analyzes it; a smaller run does not
+# table's rows (staging, app_events) or more (a first load, a backfill) analyzes it; a smaller run does not
 # pay for it, and needs not: its run id lies past the histogram, which the planner takes for a
 # few rows (index scans, nested loops), and autovacuum re-analyzes as the table grows.
 POSTGRES_ANALYZE_SHARE = 0.1
@@ -1345,10 +1345,8 @@ analytics_aggregate_queries = [
     HOUR_KEYS, HOUR_PLAYS_DELETE, HOUR_PLAYS_INSERT,
     *ANALYTICS_KEYS_DROP,
 ]
-# PostgreSQL: fresh statistics for the plans of the aggregates, of app_events and of each
-# temporary table of keys once made (Redshift's planner does without).
-POSTGRES_AFTER_APP_EVENTS = ["ANALYZE app_events"]
-POSTGRES_ANALYZE = "ANALYZE {table}"
+# PostgreSQL: each temporary table of keys is analyzed once made, and app_events when a run adds a
+# large share of it (POSTGRES_ANALYZE_SHARE, as staging); Redshift's planner does without.
 
 # A rebuild empties the analytics layer too (DELETE: Redshift's TRUNCATE commits).
 analytics_rebuild_queries = [f"DELETE FROM {name}" for name in ANALYTICS_TABLES]
