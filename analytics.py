@@ -1,9 +1,10 @@
-"""Maintain the analytics layer (sql_queries, section 6) after a run's transforms.
+"""Maintain the analytics layer (sql_queries, section 6) around a run's transforms.
 
 app_events takes the run's new events; the run's new distinct user agents are parsed here with
 ua-parser (a few hundred strings at most) and inserted in one statement; every aggregate is
-then recomputed for exactly the keys those events touch. etl.py calls maintain() inside the
-run's transaction, so the layer commits or rolls back with the star schema.
+then recomputed for exactly the keys those events touch. etl.py calls them inside the
+run's transaction, so the layer commits or rolls back with the star schema: add_events before
+the transforms (which take the run's new songplays from app_events), maintain_aggregates after.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ SIZES = {"os_family": 64, "os_version": 32, "browser_family": 64, "browser_versi
 
 
 @dataclass
-class Maintained:
+class NewEvents:
     since_run: int
     events_added: int
     devices_added: int
@@ -112,8 +113,10 @@ def timed(cur: psycopg2.extensions.cursor, statement: str, since_run: int, diale
     return max(rows, 0)
 
 
-def maintain(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) -> Maintained:
-    """The analytics layer from the records staged since since_run (0: all, for a rebuild)."""
+def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) -> NewEvents:
+    """The run's new events into app_events (every staged record once, when the layer is new),
+    and their new user agents into devices. Before the transforms: they read the run's new
+    songplays from app_events."""
     backfilled = since_run > 0 and needs_backfill(cur, since_run)
     if backfilled:
         dwh.say("analytics layer empty: filling it from every staged record once ...")
@@ -123,9 +126,15 @@ def maintain(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) -> M
         rows = timed(cur, statement, since_run, dialect)
         if statement is sql.APP_EVENTS_INSERT:
             events_added = rows
-    if dialect == sql.POSTGRES:  # for the plans of the aggregates
-        dwh.analyze_if_grown(cur, "app_events", events_added)
+    if dialect == sql.POSTGRES:
+        dwh.run_all(cur, sql.POSTGRES_AFTER_APP_EVENTS)
+        dwh.analyze_if_grown(cur, "app_events", events_added)  # for the plans of what reads it
     devices_added = add_devices(cur, since_run)
+    return NewEvents(since_run, events_added, devices_added, backfilled)
+
+
+def maintain_aggregates(cur: psycopg2.extensions.cursor, added: NewEvents, dialect: str) -> None:
+    """Every aggregate of the layer, for the keys of the events add_events added (after the
+    transforms, which the song-days' matches follow)."""
     for statement in sql.analytics_aggregate_queries:
-        timed(cur, statement, since_run, dialect)
-    return Maintained(since_run, events_added, devices_added, backfilled)
+        timed(cur, statement, added.since_run, dialect)

@@ -105,7 +105,13 @@ def load_config(path: str | os.PathLike[str] | None = None, *, warn: bool = True
                 cfg[section][key] = value
     cfg["DEFAULT"]["CONFIG_DIR"] = str(file.resolve().parent)
     validate_config(cfg)
+    _LOADED.append(cfg)
     return cfg
+
+
+# Every configuration this process has loaded: the script edge redacts their secrets from an
+# error, whichever file they came from (--config PATH, --config=PATH, or the default).
+_LOADED: list[configparser.ConfigParser] = []
 
 
 def _new_parser(inline_comments: bool = True) -> configparser.ConfigParser:
@@ -281,15 +287,17 @@ def allowed_rejects(cfg: configparser.ConfigParser, records: int) -> int:
     return math.floor(share * records)  # exact: 29% of 100 records is 29
 
 
-def secrets(cfg: configparser.ConfigParser) -> list[str]:
-    values = [cfg[s][k] for s, k in SECRET_KEYS if cfg.has_option(s, k)]
+def secrets(cfg: configparser.ConfigParser | None) -> list[str]:
+    """The configured secrets, and those of the environment (also when no configuration loaded)."""
+    values = [cfg[s][k] for s, k in SECRET_KEYS if cfg.has_option(s, k)] if cfg is not None else []
+    values += [os.environ.get(f"DWH_{s}_{k}", "") for s, k in SECRET_KEYS]
     values += [os.environ.get(v, "") for v in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")]
     return [v for v in values if len(v) >= 3]
 
 
 def redact(text: str, cfg: configparser.ConfigParser | None) -> str:
     """Replace every configured secret in text (messages, errors) with ***."""
-    for secret in secrets(cfg) if cfg is not None else []:
+    for secret in sorted(secrets(cfg), key=len, reverse=True):  # the longest first: one may hold another
         text = text.replace(secret, "***")
     return re.sub(r"(password=)\S+", r"\1***", text, flags=re.IGNORECASE)
 
@@ -428,6 +436,36 @@ def analyze_if_grown(cur: psycopg2.extensions.cursor, table: str, rows_added: in
         cur.execute(sql.POSTGRES_ANALYZE.format(table=table))
 
 
+def is_empty(cur: psycopg2.extensions.cursor, table: str) -> bool:
+    import sql_queries as sql
+
+    cur.execute(sql.TABLE_HAS_ROWS.format(table=table))
+    return not cur.fetchone()[0]
+
+
+@contextmanager
+def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) -> Iterator[list[str]]:
+    """PostgreSQL: the indexes and key constraints of those of `tables` that are empty now are
+    dropped, and built again once the block has filled them (see POSTGRES_BULK_TABLES). Yields
+    the tables it did that for. Within the caller's transaction: a failure rolls the drops back."""
+    import sql_queries as sql
+
+    emptied = [table for table in tables if is_empty(cur, table)]
+    rebuild: list[str] = []
+    for table in emptied:
+        cur.execute(sql.POSTGRES_TABLE_INDEXES, {"table": table})
+        for index, constraint, definition in cur.fetchall():
+            if constraint:
+                cur.execute(sql.POSTGRES_DROP_CONSTRAINT.format(table=table, name=constraint))
+                rebuild.append(sql.POSTGRES_ADD_CONSTRAINT.format(table=table, name=constraint,
+                                                                  definition=definition))
+            else:
+                cur.execute(sql.POSTGRES_DROP_INDEX.format(name=index))
+                rebuild.append(definition)
+    yield emptied
+    run_all(cur, rebuild)
+
+
 def table_exists(cur: psycopg2.extensions.cursor, name: str) -> bool:
     cur.execute(
         "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = %s",
@@ -449,14 +487,56 @@ def _columns(cur: psycopg2.extensions.cursor, schema: str) -> dict[str, dict[str
     return tables
 
 
-def model_problems(conn: psycopg2.extensions.connection, dialect_name: str) -> tuple[list[str], list[str]]:
-    """(missing tables, differences) between the warehouse and the model in sql_queries.
+# How the catalog (information_schema.columns.data_type) names each type the DDL writes.
+_CATALOG_TYPES = {
+    "VARCHAR": "character varying", "CHAR": "character", "TEXT": "text", "SMALLINT": "smallint",
+    "INTEGER": "integer", "BIGINT": "bigint", "REAL": "real", "DOUBLE PRECISION": "double precision",
+    "NUMERIC": "numeric", "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp without time zone",
+}
+_CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\n\)", re.DOTALL)
+_COLUMN = re.compile(r"(\w+)\s+(DOUBLE PRECISION|[A-Z]+)(?:\((\d+)(?:,\s*\d+)?\))?(.*)")
+_TABLE_CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|CONSTRAINT)\b")
 
-    The model is created for real in a scratch schema and compared column by column with the
-    tables in use, then rolled back: the DDL is the only description of the model."""
+
+def model_columns(dialect_name: str) -> dict[str, dict[str, str]]:
+    """The model's tables as the catalog would describe them (as _columns does), read from the
+    DDL of sql_queries, the only description of the model: nothing is created to find out, so a
+    login that may only read can compare too."""
     import sql_queries as sql
 
-    scratch = f"dwh_model_{os.getpid()}"
+    model: dict[str, dict[str, str]] = {}
+    for statement in sql.create_table_queries(dialect_name):
+        table = _CREATE_TABLE.search(statement)
+        if table is None:  # an index
+            continue
+        columns: dict[str, str] = {}
+        keys: list[str] = []
+        for line in table[2].splitlines():
+            line = line.split("--")[0].strip().rstrip(",").strip()
+            if not line:
+                continue
+            if _TABLE_CONSTRAINT.match(line):
+                if line.startswith("PRIMARY KEY"):  # its columns are NOT NULL
+                    keys += [c.strip() for c in line[line.index("(") + 1: line.rindex(")")].split(",")]
+                continue
+            column = _COLUMN.fullmatch(line)
+            if column is None or column[2] not in _CATALOG_TYPES:
+                raise ValueError(f"{table[1]}: a column definition the model reader does not know: {line!r}")
+            name, kind, size, rest = column.groups()
+            not_null = any(word in rest for word in ("NOT NULL", "PRIMARY KEY", "IDENTITY"))
+            sized = size and kind in ("VARCHAR", "CHAR")  # the catalog's character_maximum_length
+            columns[name] = _CATALOG_TYPES[kind] + (f"({size})" if sized else "") + (" not null" if not_null else "")
+        for key in keys:
+            columns[key] = columns[key].removesuffix(" not null") + " not null"
+        model[table[1]] = columns
+    return model
+
+
+def model_problems(conn: psycopg2.extensions.connection, dialect_name: str) -> tuple[list[str], list[str]]:
+    """(missing tables, differences) between the warehouse and the model in sql_queries,
+    column by column. It only reads the catalog (a read-only login can run check_data.py)."""
+    import sql_queries as sql
+
     try:
         with conn.cursor() as cur:
             if dialect_name == sql.POSTGRES:  # a create_tables.py in progress: see its outcome
@@ -464,12 +544,9 @@ def model_problems(conn: psycopg2.extensions.connection, dialect_name: str) -> t
             cur.execute("SELECT current_schema()")
             (schema,) = cur.fetchone()
             actual = _columns(cur, schema)
-            cur.execute(f"CREATE SCHEMA {scratch}")
-            cur.execute(f"SET search_path TO {scratch}")
-            run_all(cur, sql.create_table_queries(dialect_name))
-            model = _columns(cur, scratch)
     finally:
-        conn.rollback()  # drops the scratch schema and restores search_path
+        conn.rollback()  # ends the reading transaction (and the shared lock)
+    model = model_columns(dialect_name)
     missing = [t for t in sql.TABLES if t not in actual]
     differences = []
     for table in sql.TABLES:
@@ -534,7 +611,12 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 def s3_client(cfg: configparser.ConfigParser) -> Any:
     """A boto3 S3 client: the standard credential chain, REGION, ENDPOINT_URL for S3-compatible
-    stores, adaptive retries and a connection pool sized for concurrent reads."""
+    stores, retries and a connection pool sized for concurrent reads.
+
+    Retries are botocore's standard mode: up to 8 attempts, full-jitter backoff (from 50 ms; from
+    1 s when throttled). Not adaptive mode: its client-side rate limiter, once S3 throttles, holds
+    every thread to a rate it raises only slowly (5% of requests answered 503 SlowDown made the
+    sample load 27 times slower)."""
     import boto3
     from botocore.config import Config as BotoConfig
 
@@ -544,7 +626,7 @@ def s3_client(cfg: configparser.ConfigParser) -> Any:
         region_name=s3["REGION"].strip() or None,
         endpoint_url=s3["ENDPOINT_URL"].strip() or None,
         config=BotoConfig(
-            retries={"max_attempts": 8, "mode": "adaptive"},
+            retries={"max_attempts": 8, "mode": "standard"},
             max_pool_connections=64,
             connect_timeout=5,
             read_timeout=60,
@@ -619,25 +701,23 @@ def run_script(main: Callable[[], int]) -> None:
         say("interrupted; nothing was committed by the step that was running")
         code = 130
     except DwhError as exc:  # printable: a value in the message (an object key, say) stays on one line
-        say(f"error: {printable(redact(str(exc), _config_or_none()))}")
+        say(f"error: {printable(_redacted(str(exc)))}")
         code = 1
     except psycopg2.Error as exc:
-        say(f"error: the warehouse said: {printable(redact(first_line(exc), _config_or_none()))}")
+        say(f"error: the warehouse said: {printable(_redacted(first_line(exc)))}")
         code = 1
     except Exception as exc:  # a bug or an unforeseen fault: still one line, details on request
         if os.environ.get("DWH_DEBUG"):
             traceback.print_exc()
-        detail = redact(f"{type(exc).__name__}: {first_line(exc)}", _config_or_none())
+        detail = _redacted(f"{type(exc).__name__}: {first_line(exc)}")
         say(f"error: {printable(detail)} (set DWH_DEBUG=1 for the traceback)")
         code = 1
     sys.exit(code)
 
 
-def _config_or_none() -> configparser.ConfigParser | None:
-    """The configuration, for redaction, if it can be loaded at all."""
-    try:
-        args = sys.argv[1:]
-        path = args[args.index("--config") + 1] if "--config" in args[:-1] else None
-        return load_config(path, warn=False)
-    except Exception:
-        return None
+def _redacted(text: str) -> str:
+    """text without the secrets of any configuration the script loaded (when it failed to load
+    one, only the environment's: no message from loading shows a value from the file)."""
+    for cfg in _LOADED or [None]:
+        text = redact(text, cfg)
+    return text

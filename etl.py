@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from configparser import ConfigParser
@@ -30,6 +31,7 @@ from sources import SourceObject
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
 PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
 FULL_LISTING_EVERY = 24  # runs: every 24th lists every file of a folder source (hourly runs: daily)
+INSERTED_TABLE = re.compile(r"\s*INSERT INTO (\w+)")
 
 
 class RejectLimitExceeded(dwh.DwhError):
@@ -81,11 +83,14 @@ def known_folders(cur: psycopg2.extensions.cursor, run_id: int, full: bool) -> d
     return known
 
 
-def record_folders(cur: psycopg2.extensions.cursor, known: dict[str, sources.KnownFolders], run_id: int) -> None:
-    """After staging: the folders whose files this run has now all loaded."""
+def record_folders(cur: psycopg2.extensions.cursor, known: dict[str, sources.KnownFolders], run_id: int,
+                   unreadable: set[str]) -> None:
+    """After staging: the folders whose files this run has now all loaded (not those holding a
+    file it could not read: the next run must list that file again)."""
+    incomplete = {os.path.dirname(key) for key in unreadable}
     rows = [f"{source}{staging.DELIMITER}{staging.csv_field(folder)}{staging.DELIMITER}{mtime}"
             f"{staging.DELIMITER}{subfolders}\n".encode()
-            for source, k in known.items() for folder, mtime, subfolders in k.seen]
+            for source, k in known.items() for folder, mtime, subfolders in k.seen if folder not in incomplete]
     if rows:
         cur.execute(sql.SEEN_FOLDERS_CREATE)
         staging.copy_in(cur, sql.SEEN_FOLDERS_COPY, iter(rows))
@@ -244,23 +249,37 @@ def count_rows(cur: psycopg2.extensions.cursor) -> dict[str, int]:
     return counts
 
 
-def transform(cur: psycopg2.extensions.cursor, since_run: int) -> None:
-    """The star schema from the records staged since since_run (this run's own records)."""
-    for statement in sql.transform_queries:
+def transform(cur: psycopg2.extensions.cursor, cfg: ConfigParser, since_run: int) -> None:
+    """The star schema and the analytics layer from the records staged since since_run (this
+    run's own records; 0: all of them). The run's new events go to app_events first, deduplicated
+    once: the star schema takes its new songplays from there, and the aggregates follow."""
+    dialect = dwh.dialect(cfg)
+    bulk = dwh.indexes_built_after(cur, sql.POSTGRES_BULK_TABLES) if dialect == sql.POSTGRES else nullcontext([])
+    with bulk as filled_from_empty:
+        if os.environ.get("DWH_BENCH_NO_ANALYTICS") == "1":  # bench/ only: a run without the layer, to compare
+            run_transforms(cur, sql.star_only_transform_queries, since_run, filled_from_empty)
+            return
+        added = analytics.add_events(cur, since_run, dialect)
+        run_transforms(cur, sql.transform_queries, since_run, filled_from_empty)
+        analytics.maintain_aggregates(cur, added, dialect)
+    dwh.say(f"analytics: {added.events_added:,} events added, {added.devices_added:,} new devices"
+            + (" (backfilled from every staged record)" if added.backfilled else ""))
+
+
+def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since_run: int,
+                   filled_from_empty: list[str]) -> None:
+    """The statements in order. A table filled from empty (PostgreSQL, without its indexes) is
+    analyzed at once: the run's later statements join it, and would be planned for an empty one."""
+    for statement in statements:
         started = time.monotonic()
         cur.execute(statement, {"since_run": since_run})
+        rows = max(cur.rowcount, 0)
+        inserted = INSERTED_TABLE.match(statement)
+        if inserted and inserted.group(1) in filled_from_empty:
+            cur.execute(sql.POSTGRES_ANALYZE.format(table=inserted.group(1)))
         seconds = time.monotonic() - started
         if seconds > 1:
-            dwh.say(f"  {' '.join(statement.split()[:3])}: {max(cur.rowcount, 0):,} rows in {seconds:.1f} s")
-
-
-def maintain_analytics(cur: psycopg2.extensions.cursor, cfg: ConfigParser, since_run: int) -> None:
-    """The analytics layer from the same records, right after the transforms."""
-    if os.environ.get("DWH_BENCH_NO_ANALYTICS") == "1":  # bench/ only: the run without the layer, to compare
-        return
-    done = analytics.maintain(cur, since_run, dwh.dialect(cfg))
-    dwh.say(f"analytics: {done.events_added:,} events added, {done.devices_added:,} new devices"
-            + (" (backfilled from every staged record)" if done.backfilled else ""))
+            dwh.say(f"  {' '.join(statement.split()[:3])}: {rows:,} rows in {seconds:.1f} s")
 
 
 # --------------------------------------------------------------------------- a run
@@ -305,23 +324,20 @@ def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listin
                 stage(cur, cfg, run)
                 enforce_reject_limit(cfg, run)
                 assert known is not None
-                record_folders(cur, known, run.run_id)
+                record_folders(cur, known, run.run_id, run.rejects.unreadable)
             dwh.say("transforming ...")
-            transform(cur, since_run=run.run_id)
-            maintain_analytics(cur, cfg, since_run=run.run_id)
+            transform(cur, cfg, since_run=run.run_id)
             run.rows_after = count_rows(cur)
             finish_run(cur, run, "succeeded", None)
     except RejectLimitExceeded as exc:
         assert run is not None
         failed_id = record_failed_run(conn, cfg, started, str(exc), run.rejects, work)
-        listing = f"python etl.py --rejects {failed_id}"
-        raise RunFailed(f"run {failed_id} failed: {exc} (all of them: {listing})", failed_id) from None
+        raise RunFailed(failed_run_message(failed_id, str(exc)), failed_id) from None
     except redshift.CopyFailed as exc:
         assert run is not None and work is not None
         message = f"{exc}; {copy_failure_details(conn, run, work)}"
         failed_id = record_failed_run(conn, cfg, started, message, run.rejects, work)
-        raise RunFailed(f"run {failed_id} failed: {message} (all of them: python etl.py --rejects {failed_id})",
-                        failed_id) from None
+        raise RunFailed(failed_run_message(failed_id, message), failed_id) from None
     except BaseException as exc:
         record_failed_run(conn, cfg, started, dwh.redact(dwh.first_line(exc), cfg), None, work)
         raise
@@ -343,6 +359,14 @@ def copy_failure_details(conn: psycopg2.extensions.connection, run: Run, work: r
                         error.raw)
     first = "; ".join(f"{e.file} line {e.line}: {e.reason}" for e in errors[:3])
     return f"{len(errors):,} load errors. First: {first}" if errors else "no load errors recorded"
+
+
+def failed_run_message(run_id: int | None, message: str) -> str:
+    """The one line for a run that failed on its records: where its rejects are listed, or, when
+    even recording the failure failed (the warehouse itself, say), that they were not kept."""
+    if run_id is None:
+        return f"the run failed and could not be recorded, so its rejects were not kept: {message}"
+    return f"run {run_id} failed: {message} (all of them: python etl.py --rejects {run_id})"
 
 
 def record_failed_run(
@@ -371,11 +395,12 @@ def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
     with dwh.transaction(conn) as cur:
         run = begin_run(cur, cfg, dwh.utc_now())
         run.rows_before = count_rows(cur)
-        dwh.run_all(cur, sql.rebuild_queries)
-        dwh.run_all(cur, sql.analytics_rebuild_queries)
+        if dwh.dialect(cfg) == sql.POSTGRES:
+            cur.execute(sql.POSTGRES_EMPTY.format(tables=", ".join(sql.REBUILT_TABLES)))
+        else:
+            dwh.run_all(cur, sql.rebuild_queries)
         dwh.say("transforming every staged record ...")
-        transform(cur, since_run=0)
-        maintain_analytics(cur, cfg, since_run=0)
+        transform(cur, cfg, since_run=0)
         run.rows_after = count_rows(cur)
         finish_run(cur, run, "succeeded", "rebuild of the star schema from staging")
     return run

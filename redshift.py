@@ -204,6 +204,9 @@ def compact(
     progress = dwh.Progress()
     for obj, data in sources.read_objects(cfg, objects()):
         object_id = ids.pop(obj.key)
+        if isinstance(data, sources.Unreadable):  # a reject of its own, as on PostgreSQL
+            staging.reject_unreadable(obj, data, counts, rejects.add)
+            continue
         lines: list[bytes] = []
         repaired = typer.repaired
         for record_no, record in enumerate(sources.split_records(data), 1):
@@ -412,11 +415,10 @@ def copy_rejects(cur: psycopg2.extensions.cursor, stage: RedshiftStage, rejects:
     """The run's rejects, through S3 like everything Redshift loads."""
     if not rejects.count:
         return
+    import csv
+
     path = stage.folder / f"rejects-{run_id}.gz"
-    rejects.file.seek(0)
-    prefix = f"{run_id}{staging.DELIMITER}".encode()
-    with gzip.open(path, "wb", 3) as out:
-        for line in rejects.file:
-            out.write(prefix + line)
+    with gzip.open(path, "wt", 3, encoding="utf-8", errors="replace", newline="") as out:
+        csv.writer(out).writerows(rejects.records(run_id))  # a CSV like the listing: keys kept as they are
     upload(stage.client, stage.area, [(path, path.name)])
     cur.execute(sql.REDSHIFT_REJECTS_COPY, dict(redshift_params(stage.cfg), rejects=stage.area.uri(path.name)))

@@ -16,7 +16,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
@@ -29,11 +30,12 @@ import sql_queries as sql
 
 TOP = 20  # rows of the ranked tables
 FORECAST_MIN_DAYS = 35  # trends.py's backtest: 28 days of training and a 7-day horizon
+FORECAST_HISTORY = 56  # days of history the Forecast panel's chart shows before its forecast
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 SESSION_MINUTES = [0, 5, 15, 30, 60, 120, 240]  # REPORT_SESSION_LENGTHS' buckets (lower bounds)
 SESSION_SONGS = [0, 1, 2, 5, 10, 20, 50, 100]  # REPORT_SESSION_SONGS' buckets (lower bounds)
 ANALYTICS_TABLES = ["app_events", "user_levels", "devices", "user_days", "user_sessions", "song_days",
-                    "hour_plays", "users", "etl_runs"]
+                    "hour_plays", "user_day_places", "song_totals", "users", "etl_runs"]
 Row = dict[str, Any]
 
 
@@ -124,6 +126,9 @@ def change(value: float | None, previous: float | None) -> dict[str, Any]:
 
 
 def kpi_values(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any]:
+    """The KPIs of one period, from its users (report_period_users, made again for it)."""
+    cur.execute(sql.REPORT_PERIOD_USERS_DROP)
+    cur.execute(sql.REPORT_PERIOD_USERS, period.params())
     (row,) = fetch(cur, sql.REPORT_KPIS, period.params())
     row["paid_share"] = ratio(row["paid_users"], row["active_users"])
     return row
@@ -132,10 +137,10 @@ def kpi_values(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any
 def kpis(cur: psycopg2.extensions.cursor, period: Period, data: dict[str, Any]) -> dict[str, Any]:
     """The headline numbers, each against the period of the same length before (when the data
     covers all of it: a part-covered period would show a fall that is only missing data)."""
-    now = kpi_values(cur, period)
     before_period = period.previous()
     covered = before_period.date_from >= dt.date.fromisoformat(data["first_day"])
     before = kpi_values(cur, before_period) if covered else {}
+    now = kpi_values(cur, period)  # last: the churn and demographics panels read its users
     names = ["plays", "dau", "wau", "mau", "paid_share", "new_users", "churned_users"]
     result: dict[str, Any] = {name: change(now[name], before.get(name)) for name in names}
     result["active_users"] = now["active_users"]
@@ -165,9 +170,23 @@ def stickiness(cur: psycopg2.extensions.cursor, period: Period, data: dict[str, 
     return rows
 
 
+def paid_subscribers(cur: psycopg2.extensions.cursor, days: list[Row]) -> dict[str, int]:
+    """Paid subscribers at the end of each day with plays: the level history's changes (each from
+    its day, or the day before when it falls exactly at midnight) summed up to that day."""
+    cur.execute(sql.REPORT_PAID_CHANGES)
+    changes = sorted((day - dt.timedelta(days=at_midnight), int(change)) for day, at_midnight, change in cur.fetchall())
+    result, total, i = {}, 0, 0
+    for d in sorted(days, key=lambda d: d["activity_date"]):
+        day = dt.date.fromisoformat(d["activity_date"])
+        while i < len(changes) and changes[i][0] <= day:
+            total, i = total + changes[i][1], i + 1
+        if d["plays"]:  # as hour_plays has them: the days with plays
+            result[d["activity_date"]] = total
+    return result
+
+
 def levels(cur: psycopg2.extensions.cursor, period: Period, days: list[Row]) -> dict[str, Any]:
-    subscribers = {r["activity_date"]: r["paid_subscribers"]
-                   for r in fetch(cur, sql.REPORT_PAID_SUBSCRIBERS, period.params())}
+    subscribers = paid_subscribers(cur, days)
     return {"days": [{
         "activity_date": d["activity_date"], "paid_users": d["paid_users"], "free_users": d["free_users"],
         "paid_plays_per_user": ratio(d["paid_plays"], d["paid_users"], digits=2),
@@ -244,13 +263,53 @@ def churn(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any]:
     return result
 
 
+def median(counts: dict[float, int]) -> float | None:
+    """PERCENTILE_CONT(0.5) of values given as value -> how many: the middle value, or the two
+    middle ones interpolated, in PostgreSQL's own arithmetic (first + fraction * (second - first))."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    position = 0.5 * (n - 1)
+    first_row, second_row = math.floor(position), math.ceil(position)
+    found: dict[int, float] = {}
+    seen = 0
+    for value in sorted(counts):
+        for row in (first_row, second_row):
+            if seen <= row < seen + counts[value]:
+                found[row] = float(value)
+        seen += counts[value]
+    first, second = found[first_row], found[second_row]
+    return first if first_row == second_row else first + (position - first_row) * (second - first)
+
+
+def user_day_shapes(cur: psycopg2.extensions.cursor, params: dict[str, Any]) -> tuple[Row, list[Row]]:
+    """The medians of sessions and plays per user-day, and the user-days by sessions (4: four or more)."""
+    sessions_count: dict[float, int] = {}
+    plays_count: dict[float, int] = {}
+    buckets: dict[int, Row] = {}
+    for r in fetch(cur, sql.REPORT_USER_DAY_SHAPES, params):
+        if r["sessions"] is not None:
+            sessions_count[r["sessions"]] = sessions_count.get(r["sessions"], 0) + r["user_days"]
+        if r["plays"] is not None:
+            plays_count[r["plays"]] = plays_count.get(r["plays"], 0) + r["user_days"]
+        bucket = buckets.setdefault(min(r["sessions"], 4), {"sessions": min(r["sessions"], 4), "user_days": 0,
+                                                            "plays": None})
+        bucket["user_days"] += r["user_days"]
+        if r["plays"] is not None:
+            bucket["plays"] = (bucket["plays"] or 0) + r["plays"] * r["user_days"]
+    medians = {"median_sessions": median(sessions_count), "median_plays": median(plays_count)}
+    return medians, [buckets[b] for b in sorted(buckets)]
+
+
 def sessions(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any]:
     params = period.params()
     (summary,) = fetch(cur, sql.REPORT_SESSIONS, params)
-    (medians,) = fetch(cur, sql.REPORT_USER_DAY_MEDIANS, params)
-    lengths = {r["bucket"]: r["sessions"] for r in fetch(cur, sql.REPORT_SESSION_LENGTHS, params)}
-    songs = {r["bucket"]: r["sessions"] for r in fetch(cur, sql.REPORT_SESSION_SONGS, params)}
-    per_day = fetch(cur, sql.REPORT_USER_DAY_SESSIONS, params)
+    medians, per_day = user_day_shapes(cur, params)
+    lengths: dict[int, int] = {}
+    songs: dict[int, int] = {}
+    for r in fetch(cur, sql.REPORT_SESSION_BUCKETS, params):
+        lengths[r["length_bucket"]] = lengths.get(r["length_bucket"], 0) + r["sessions"]
+        songs[r["songs_bucket"]] = songs.get(r["songs_bucket"], 0) + r["sessions"]
 
     def label(bounds: list[int], i: int, unit: str) -> str:
         if i + 1 == len(bounds):
@@ -283,16 +342,45 @@ def heatmap(cur: psycopg2.extensions.cursor, period: Period) -> list[Row]:
             for day in range(1, 8) for hour in range(24)]
 
 
-def top_songs(cur: psycopg2.extensions.cursor, period: Period) -> list[Row]:
-    rows = fetch(cur, sql.REPORT_TOP_SONGS)
-    return [{"rank": i, **r, "plays_per_listener": ratio(r["plays"], r["listeners"], digits=2)}
-            for i, r in enumerate(rows, start=1)]
+Listeners = dict[tuple[str, str | None], int]  # (artist, song) or (artist, None) -> distinct listeners
 
 
-def top_artists(cur: psycopg2.extensions.cursor, period: Period) -> list[Row]:
-    rows = fetch(cur, sql.REPORT_TOP_ARTISTS)
-    return [{"rank": i, **r, "plays_per_listener": ratio(r["plays"], r["listeners"], digits=2)}
-            for i, r in enumerate(rows, start=1)]
+def top_listeners(cur: psycopg2.extensions.cursor, period: Period, songs: list[Row], artists: list[Row]
+                  ) -> Listeners:
+    """The distinct listeners in the period of the top songs and of the top artists."""
+    if not songs and not artists:
+        return {}
+    names = {r["artist"] for r in songs + artists}
+    titles = {r["song"] for r in songs} or {""}  # IN () is no SQL: "" names no top song then
+    rows = fetch(cur, sql.REPORT_TOP_LISTENERS, period.params(top_artists=tuple(sorted(names)),
+                                                              top_titles=tuple(sorted(titles))))
+    return {(r["artist"], r["song"]): r["listeners"] for r in rows}
+
+
+def listeners_apart(connect: Callable[[], psycopg2.extensions.connection], dialect: str, period: Period,
+                    songs: list[Row], artists: list[Row]) -> Listeners:
+    """top_listeners on a connection of its own: the one read of app_events runs beside the
+    other panels' queries instead of after them."""
+    with closing(connect()) as conn, conn.cursor() as cur:
+        if dialect == sql.POSTGRES:
+            dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+        listeners = top_listeners(cur, period, songs, artists)
+        conn.rollback()
+    return listeners
+
+
+def ranked(rows: list[Row], listeners: Listeners, song: bool) -> list[Row]:
+    """A top list with its ranks and listeners, the columns in the order of --json."""
+    out = []
+    for i, r in enumerate(rows, start=1):
+        count = listeners.get((r["artist"], r["song"] if song else None), 0)
+        row: Row = {"rank": i}
+        for name, value in r.items():
+            row[name] = value
+            if name == ("plays" if song else "songs"):
+                row["listeners"] = count
+        out.append({**row, "plays_per_listener": ratio(r["plays"], count, digits=2)})
+    return out
 
 
 def devices(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, list[Row]]:
@@ -397,24 +485,34 @@ def latest_trends(conn: psycopg2.extensions.connection) -> tuple[dict[str, Any] 
 
 
 def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> None:
-    """The session's settings and the temporary tables several panels read: the top songs and
-    artists (from song_days), then one pass over the period's events."""
+    """The session's settings and the temporary tables several panels read: the period's plays
+    per song (song_totals when the period spans every day with plays, else song_days), the top
+    songs and artists, and each user's active weeks."""
     if dialect == sql.POSTGRES:
         dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)  # room for the sorts and hashes in memory
     dwh.run_all(cur, sql.REPORT_TEMPORARY_DROP)
-    for statement in (sql.REPORT_SONG_TOTALS, sql.REPORT_TOP_SONG_LIST, sql.REPORT_TOP_ARTIST_LIST,
-                      sql.REPORT_USER_FACTS, sql.REPORT_USER_FACTS_ANALYZE):
+    cur.execute(sql.REPORT_PLAY_DAYS)
+    first, last = cur.fetchone()
+    whole = first is None or (period.date_from <= first and period.date_to >= last)
+    for statement in (sql.REPORT_SONG_TOTALS_ALL if whole else sql.REPORT_SONG_TOTALS, sql.REPORT_TOP_SONG_LIST,
+                      sql.REPORT_TOP_ARTIST_LIST, sql.REPORT_USER_WEEKS):
         cur.execute(statement, period.params(limit=TOP))
+    if dialect == sql.POSTGRES:
+        cur.execute(sql.REPORT_USER_WEEKS_ANALYZE)
 
 
 def panel_numbers(conn: psycopg2.extensions.connection, dialect: str, date_from: dt.date | None,
-                  date_to: dt.date | None) -> dict[str, Any]:
-    """The numbers behind every panel, under the stable keys of --json."""
+                  date_to: dt.date | None,
+                  connect: Callable[[], psycopg2.extensions.connection] | None = None) -> dict[str, Any]:
+    """The numbers behind every panel, under the stable keys of --json. With `connect`, the top
+    lists' listeners are counted on a second connection meanwhile."""
     trends, trends_problem = latest_trends(conn)
-    with conn.cursor() as cur:
+    with conn.cursor() as cur, ThreadPoolExecutor(max_workers=1) as apart:
         period, data = choose_period(cur, date_from, date_to)
         params = period.params()
         prepare(cur, period, dialect)
+        songs, artists = fetch(cur, sql.REPORT_TOP_SONGS), fetch(cur, sql.REPORT_TOP_ARTISTS)
+        counting = apart.submit(listeners_apart, connect, dialect, period, songs, artists) if connect else None
         days = daily(cur, period, trends)
         numbers = {
             "period": period.as_json(), "data": data,
@@ -428,8 +526,8 @@ def panel_numbers(conn: psycopg2.extensions.connection, dialect: str, date_from:
             "churn": churn(cur, period),
             "sessions": sessions(cur, period),
             "heatmap": heatmap(cur, period),
-            "top_songs": top_songs(cur, period),
-            "top_artists": top_artists(cur, period),
+            "top_songs": songs,
+            "top_artists": artists,
             "trending_songs": trending(trends, trends_problem, "trending_songs"),
             "trending_artists": trending(trends, trends_problem, "trending_artists"),
             "geography": fetch(cur, sql.REPORT_GEOGRAPHY, params),
@@ -440,6 +538,9 @@ def panel_numbers(conn: psycopg2.extensions.connection, dialect: str, date_from:
             "freshness": freshness(cur, trends),
             "forecast": forecast(trends, trends_problem, data),
         }
+        listeners = counting.result() if counting else top_listeners(cur, period, songs, artists)
+        numbers["top_songs"] = ranked(songs, listeners, song=True)
+        numbers["top_artists"] = ranked(artists, listeners, song=False)
     conn.rollback()  # the report only reads; its temporary tables go with the session
     return numbers
 
@@ -461,10 +562,23 @@ def level_colour(field: str = "level", *, with_all: bool = False) -> Any:
                      scale=alt.Scale(domain=LEVELS[:shown], range=LEVEL_COLOURS[:shown]))
 
 
-def utc_date(field: str, title: str) -> Any:
+DENSE = 62  # points in a line above which its markers would hide the line: drawn faint and small
+
+
+def points(count: int) -> Any:
+    """A line's point markers: plain on a short series; on a long one faint and small, so the
+    line stays readable at a year of days and every day still has its tooltip."""
+    return True if count <= DENSE else {"filled": True, "size": 12, "opacity": 0.25}
+
+
+def utc_date(field: str, title: str, days: int = 0) -> Any:
+    """A day axis: "Nov 04" over a few months, "Nov 2018" over longer (its ticks are months)."""
     import altair as alt
 
-    return alt.X(f"{field}:T", timeUnit="utcyearmonthdate", title=title, axis=alt.Axis(format="%b %d"))
+    long = days > 3 * 31
+    return alt.X(f"{field}:T", timeUnit="utcyearmonthdate", title=title,
+                 axis=alt.Axis(format="%b %Y" if long else "%b %d", tickCount="month" if long else alt.Undefined,
+                               labelOverlap=True))
 
 
 def date_tip(field: str, title: str = "day") -> Any:
@@ -487,27 +601,31 @@ def finish(chart: Any, width: int = 380, height: int = 220) -> dict[str, Any]:
     return spec
 
 
-def series_chart(history: list[Row], forecast_points: list[Row], y_title: str, width: int = 440) -> dict[str, Any]:
-    """A daily series as a line, and its forecast as a dashed line inside 80% and 95% bands."""
+def series_chart(history: list[Row], forecast_points: list[Row], y_title: str, width: int | None = None
+                 ) -> dict[str, Any]:
+    """A daily series as a line, and its forecast as a dashed line inside 80% and 95% bands.
+    A long series gets a wider chart, so that the forecast's days keep some room."""
     import altair as alt
 
-    x = utc_date("date", "day (UTC)")
-    actual = alt.Chart(values(history)).mark_line(point=True, color="#3465a4").encode(
+    width = width or (440 if len(history) <= DENSE else 560)
+    x = utc_date("date", "day (UTC)", len(history) + len(forecast_points))
+    actual = alt.Chart(values(history)).mark_line(point=points(len(history)), color="#3465a4").encode(
         x=x, y=alt.Y("value:Q", title=y_title, axis=alt.Axis(format=",~f")),
         tooltip=[date_tip("date"), alt.Tooltip("value:Q", title=y_title, format=",~f")])
     layers = []
     if forecast_points:
-        points = [{"date": p["date"], "value": p["value"], "lo80": p.get("lo80"), "hi80": p.get("hi80"),
-                   "lo95": p.get("lo95"), "hi95": p.get("hi95")} for p in forecast_points]
+        points_ = [{"date": p["date"], "value": p["value"], "lo80": p.get("lo80"), "hi80": p.get("hi80"),
+                    "lo95": p.get("lo95"), "hi95": p.get("hi95")} for p in forecast_points]
         tips = [date_tip("date"), alt.Tooltip("value:Q", title="forecast", format=",.0f"),
                 *[alt.Tooltip(f"{bound}:Q", title=title, format=",.0f")
                   for bound, title in (("lo80", "80% from"), ("hi80", "80% to"), ("lo95", "95% from"),
                                        ("hi95", "95% to"))]]
-        base = alt.Chart(values(points))
+        base = alt.Chart(values(points_))
         layers = [
             base.mark_area(opacity=0.15, color="#f57900").encode(x=x, y="lo95:Q", y2="hi95:Q", tooltip=tips),
             base.mark_area(opacity=0.3, color="#f57900").encode(x=x, y="lo80:Q", y2="hi80:Q", tooltip=tips),
-            base.mark_line(strokeDash=[4, 3], color="#ce5c00", point=True).encode(x=x, y="value:Q", tooltip=tips),
+            base.mark_line(strokeDash=[4, 3], color="#ce5c00", point=points(len(points_))).encode(
+                x=x, y="value:Q", tooltip=tips),
         ]
     return finish(alt.layer(*layers, actual), width)
 
@@ -519,9 +637,10 @@ def multi_line(rows: list[Row], x_field: str, x_title: str, y_title: str, series
     import altair as alt
 
     scale = alt.Scale(domain=list(colours), range=list(colours.values())) if colours else alt.Undefined
-    chart = alt.Chart(values(rows)).mark_line(point=True).encode(
-        x=utc_date(x_field, x_title), y=alt.Y("value:Q", title=y_title, axis=alt.Axis(format=y_format)),
-        color=alt.Color("series:N", title=series_title, scale=scale),
+    days = len({r[x_field] for r in rows})
+    chart = alt.Chart(values(rows)).mark_line(point=points(days)).encode(
+        x=utc_date(x_field, x_title, days), y=alt.Y("value:Q", title=y_title, axis=alt.Axis(format=y_format)),
+        color=alt.Color("series:N", title=series_title, scale=scale, legend=alt.Legend(symbolOpacity=1)),
         tooltip=[date_tip(x_field, x_title), alt.Tooltip("series:N", title=series_title),
                  alt.Tooltip("value:Q", title=y_title, format=y_format)])
     return finish(chart, width)
@@ -558,8 +677,8 @@ def daily_charts(numbers: dict[str, Any]) -> list[dict[str, Any]]:
 def stickiness_chart(rows: list[Row]) -> list[dict[str, Any]]:
     import altair as alt
 
-    chart = alt.Chart(values(rows)).mark_line(point=True, color="#3465a4").encode(
-        x=utc_date("activity_date", "day (UTC)"),
+    chart = alt.Chart(values(rows)).mark_line(point=points(len(rows)), color="#3465a4").encode(
+        x=utc_date("activity_date", "day (UTC)", len(rows)),
         y=alt.Y("dau_mau:Q", title="DAU / 28-day MAU", axis=alt.Axis(format="%")),
         tooltip=[date_tip("activity_date"), alt.Tooltip("dau:Q", title="DAU"),
                  alt.Tooltip("mau:Q", title="28-day MAU"), alt.Tooltip("dau_mau:Q", title="DAU/MAU", format=".1%"),
@@ -570,14 +689,18 @@ def stickiness_chart(rows: list[Row]) -> list[dict[str, Any]]:
 def levels_charts(numbers: dict[str, Any]) -> list[dict[str, Any]]:
     days = numbers["levels"]["days"]
     users = [{"activity_date": d["activity_date"], "series": name, "value": d[key]} for d in days
-             for key, name in (("free_users", "free (active)"), ("paid_users", "paid (active)"),
-                               ("paid_subscribers", "paid subscribers")) if d[key] is not None]
+             for key, name in (("free_users", "free (active)"), ("paid_users", "paid (active)")) if d[key] is not None]
+    # Subscribers on a chart of their own: they add up over months, and on the active users'
+    # scale they would flatten the daily lines.
+    subscribers = [{"activity_date": d["activity_date"], "series": "paid subscribers", "value": d["paid_subscribers"]}
+                   for d in days if d["paid_subscribers"] is not None]
     plays = [{"activity_date": d["activity_date"], "series": name, "value": d[key]} for d in days
              for key, name in (("free_plays_per_user", "free"), ("paid_plays_per_user", "paid")) if d[key] is not None]
-    return [multi_line(users, "activity_date", "day (UTC)", "users", "users",
-                       colours={"free (active)": LEVEL_COLOURS[0], "paid (active)": LEVEL_COLOURS[1],
-                                "paid subscribers": "#a40000"}),
-            multi_line(plays, "activity_date", "day (UTC)", "plays per active user", "level", ",.1f",
+    return [multi_line(users, "activity_date", "day (UTC)", "active users", "users", width=360,
+                       colours={"free (active)": LEVEL_COLOURS[0], "paid (active)": LEVEL_COLOURS[1]}),
+            multi_line(subscribers, "activity_date", "day (UTC)", "paid subscribers", "users", width=300,
+                       colours={"paid subscribers": "#a40000"}),
+            multi_line(plays, "activity_date", "day (UTC)", "plays per active user", "level", ",.1f", width=360,
                        colours=dict(zip(LEVELS[:2], LEVEL_COLOURS[:2], strict=True)))]
 
 
@@ -589,13 +712,21 @@ def lifecycle_chart(rows: list[Row]) -> list[dict[str, Any]]:
     order = ["new", "returning", "resurrected", "dormant"]
     chart = alt.Chart(values(long)).mark_bar().encode(
         x=alt.X("week:O", title="ISO week starting (Monday)", sort=[week_label(r["week"]) for r in rows],
-                axis=alt.Axis(labelAngle=0)),
+                axis=week_axis(len(rows))),
         y=alt.Y("users:Q", title="users (dormant below zero)"),
         color=alt.Color("status:N", title="status", sort=order,
                         scale=alt.Scale(domain=order, range=["#4e9a06", "#3465a4", "#f57900", "#cc0000"])),
         order=alt.Order("status:N"),
         tooltip=[alt.Tooltip("week:O", title="week"), alt.Tooltip("status:N"), alt.Tooltip("count:Q", title="users")])
     return [finish(chart)]
+
+
+def week_axis(weeks: int) -> Any:
+    """A week axis: level labels for a few weeks; slanted, and thinned where they would overlap,
+    for months of them."""
+    import altair as alt
+
+    return alt.Axis(labelAngle=0) if weeks <= 12 else alt.Axis(labelAngle=-60, labelOverlap=True)
 
 
 def week_label(iso_day: str) -> str:
@@ -606,21 +737,26 @@ def week_label(iso_day: str) -> str:
 def retention_chart(numbers: dict[str, Any]) -> list[dict[str, Any]]:
     import altair as alt
 
-    cells = [{"cohort": c["cohort"], "cohort_users": c["users"], **w} for c in numbers["retention"]["cohorts"]
-             for w in c["weeks"]]
+    cohorts = numbers["retention"]["cohorts"]
+    cells = [{"cohort": c["cohort"], "cohort_users": c["users"], **w} for c in cohorts for w in c["weeks"]]
+    columns = 1 + max((w["weeks_since"] for c in cohorts for w in c["weeks"]), default=0)
+    # Months of cohorts: cells too small for their percentage (the tooltip has it), rows thinner.
+    labelled = columns <= 16 and len(cohorts) <= 24
     base = alt.Chart(values(cells)).encode(
-        x=alt.X("weeks_since:O", title="weeks since first activity", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("weeks_since:O", title="weeks since first activity",
+                axis=alt.Axis(labelAngle=0, labelOverlap=True)),
         y=alt.Y("cohort:O", title="cohort (week of first activity)"),
         tooltip=[alt.Tooltip("cohort:O", title="cohort"), alt.Tooltip("cohort_users:Q", title="cohort users"),
                  alt.Tooltip("weeks_since:O", title="weeks since"), alt.Tooltip("users:Q", title="active"),
                  alt.Tooltip("share:Q", title="retained", format=".0%")])
-    chart = alt.layer(
-        base.mark_rect().encode(color=alt.Color("share:Q", title="retained", scale=alt.Scale(scheme="blues"),
-                                                legend=alt.Legend(format="%"))),
-        base.mark_text(fontSize=10).encode(text=alt.Text("share:Q", format=".0%"),
-                                           color=alt.condition("datum.share > 0.6", alt.value("white"),
-                                                               alt.value("black"))))
-    return [finish(chart, 360, max(120, 24 * len(numbers["retention"]["cohorts"])))]
+    rects = base.mark_rect().encode(color=alt.Color("share:Q", title="retained", scale=alt.Scale(scheme="blues"),
+                                                    legend=alt.Legend(format="%")))
+    text = base.mark_text(fontSize=10).encode(text=alt.Text("share:Q", format=".0%"),
+                                              color=alt.condition("datum.share > 0.6", alt.value("white"),
+                                                                  alt.value("black")))
+    chart = alt.layer(rects, text) if labelled else rects
+    return [finish(chart, 360 if labelled else max(360, 10 * columns),
+                   max(120, (24 if labelled else 12) * len(cohorts)))]
 
 
 def funnel_charts(numbers: dict[str, Any]) -> list[dict[str, Any]]:
@@ -641,7 +777,7 @@ def churn_chart(numbers: dict[str, Any]) -> list[dict[str, Any]]:
                                                                               format=".1%")]
     base = alt.Chart(values(weekly)).encode(
         x=alt.X("week:O", title="ISO week starting (Monday)", sort=[w["week"] for w in weekly],
-                axis=alt.Axis(labelAngle=0)), tooltip=tips)
+                axis=week_axis(len(weekly))), tooltip=tips)
     chart = alt.layer(
         base.mark_bar(color="#cc0000", opacity=0.7).encode(
             y=alt.Y("churned_users:Q", title="churned users", axis=alt.Axis(tickMinStep=1))),
@@ -726,7 +862,9 @@ def errors_chart(numbers: dict[str, Any]) -> list[dict[str, Any]]:
 def paid_forecast_chart(numbers: dict[str, Any]) -> list[dict[str, Any]]:
     history = [{"date": d["activity_date"], "value": d["paid_subscribers"]} for d in numbers["levels"]["days"]
                if d["paid_subscribers"] is not None]
-    return [series_chart(history, numbers["forecast"]["forecast"].get("paid_users") or [], "paid subscribers")]
+    # The last weeks only (Free and paid has the whole history): room for the forecast's band.
+    return [series_chart(history[-FORECAST_HISTORY:], numbers["forecast"]["forecast"].get("paid_users") or [],
+                         "paid subscribers")]
 
 
 # --------------------------------------------------------------------------- HTML
@@ -837,10 +975,12 @@ def render_panels(page: Page, n: dict[str, Any]) -> None:
                "history, and plays per active user.", page.charts(levels_charts(n)) if days else empty("No events."),
                wide=True)
     page.panel("lifecycle", "User lifecycle", "Per ISO week: new, returning (active the week before too), "
-               "resurrected (back after a gap) and dormant (active the week before, not this week) users.",
+               "resurrected (back after a gap) and dormant (active the week before, not this week) users; the last "
+               "week counts only its days up to the period's end.",
                page.charts(lifecycle_chart(n["lifecycle"])) if n["lifecycle"] else empty("No weeks in the period."))
     page.panel("retention", "Retention cohorts", "Share of each weekly cohort (week of first activity) active in "
-               "each later week.", page.charts(retention_chart(n)) if n["retention"]["cohorts"]
+               "each later week (hover a cell for its figures).",
+               page.charts(retention_chart(n)) if n["retention"]["cohorts"]
                else empty("No user's first activity falls in this period."))
     render_churn(page, n)
     render_funnel(page, n)
@@ -964,8 +1104,9 @@ def render_forecast(page: Page, n: dict[str, Any]) -> None:
             [("series", "series"), ("model", "published model"), ("mase", "MASE"), ("mase_baseline", "MASE naive"),
              ("smape", "sMAPE %"), ("smape_baseline", "sMAPE % naive"), ("origins", "origins"), ("note", "note")],
             rows, ["mase", "mase_baseline", "smape", "smape_baseline", "origins"]) + "</div>"
-    page.panel("forecast", "Forecast", "Paid subscribers with their forecast and its 80% and 95% intervals (plays "
-               "and active users are in Daily activity), and how each series' published model scored in the "
+    page.panel("forecast", "Forecast", f"Paid subscribers in the last {FORECAST_HISTORY} days of the period, with "
+               "their forecast and its 80% and 95% intervals (plays and active users are in Daily activity), and "
+               "how each series' published model scored in the "
                "rolling-origin backtest against seasonal-naive (lower is better).", body, wide=True)
 
 
@@ -1128,7 +1269,7 @@ def main() -> int:
     cfg = dwh.load_config(args.config)
     with closing(dwh.connect(cfg)) as conn:
         require_tables(conn)
-        numbers = panel_numbers(conn, dwh.dialect(cfg), args.date_from, args.date_to)
+        numbers = panel_numbers(conn, dwh.dialect(cfg), args.date_from, args.date_to, lambda: dwh.connect(cfg))
     if args.json:
         print(json.dumps(numbers, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
         dwh.say(f"computed the numbers of {len(numbers) - 2} panels in {time.perf_counter() - started:.1f} s")

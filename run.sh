@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine; each command sets up its own virtualenv (.venv).
-#   ./run.sh demo   a month of synthetic Sparkify data -> create_tables.py -> etl.py -> check_data.py,
-#                   on the embedded PostgreSQL (nothing to install by hand)
+#   ./run.sh demo   a month of synthetic Sparkify data -> create_tables.py -> etl.py -> check_data.py
+#                   -> report.py (the dashboard, its path printed last), on the embedded PostgreSQL
+#                   (nothing to install by hand)
 #   ./run.sh test   the whole test suite, against real PostgreSQL servers and a local S3 (moto)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,6 +25,8 @@ case "${1:-demo}" in
     .venv/bin/python create_tables.py
     .venv/bin/python etl.py
     .venv/bin/python check_data.py --sample 0
+    .venv/bin/python report.py --out "$data/report.html"  # says where it wrote and how long it took
+    echo "dashboard: $PWD/$data/report.html (open it in a browser; it needs no network)"
     ;;
   test)
     venv requirements-dev.txt

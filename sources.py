@@ -9,8 +9,13 @@ and files that are not JSON are not data.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
+import random
 import re
+import stat
+import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
@@ -81,6 +86,8 @@ class KnownFolders:
 
 
 RACY_NS = 2_000_000_000
+KEY_BYTES = 1024  # object keys (loaded_objects, rejects) are VARCHAR(1024): bytes on Redshift
+MTIME_TAG = "mtime_ns:"  # a file's "etag": its modification time (with its size, its identity)
 
 
 def list_objects(cfg: ConfigParser, source: str, location: str, known: KnownFolders | None = None,
@@ -94,29 +101,117 @@ def list_objects(cfg: ConfigParser, source: str, location: str, known: KnownFold
 
 
 def _list_folder(source: str, root: Path, known: KnownFolders | None = None) -> Iterator[SourceObject]:
-    """Every data file under root, as the walk finds it (the plan numbers them in key order)."""
+    """Every data file under root, as the walk finds it (the plan numbers them in key order).
+
+    An entry that cannot be an object is skipped with one line naming it, and the rest load: a
+    sub-folder that cannot be listed, a name that is not UTF-8, a path longer than an object key
+    holds, a symbolic link that leads nowhere, back into the source (a loop, or a second path to
+    files listed under their own) or to a folder already listed. A folder with a skipped entry is
+    not recorded in `known`, so every run says so again until it is fixed."""
     if not root.is_dir():
         raise dwh.SourceError(f"{source} folder not found: {root}; check [S3] in dwh.cfg")
     recorded = known.recorded if known is not None else {}
-    folders = [str(root.resolve())]
+    top = str(root.resolve())
+    visited: set[tuple[int, int]] = set()  # (device, inode) of every folder listed: loops and duplicates
+    linked: set[tuple[int, int]] = set()  # ... and of files reached by a link to outside the source
+    folders = [top]
     while folders:  # os.scandir: one system call per folder, not per file
         folder = folders.pop()
-        mtime = os.stat(folder).st_mtime_ns
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            _skip(folder, f"cannot be listed ({exc.strerror})")
+            continue
+        if (info.st_dev, info.st_ino) in visited:
+            _skip(folder, "a symbolic link to a folder listed already (a loop, or a second link to it)")
+            continue
+        visited.add((info.st_dev, info.st_ino))
+        mtime = info.st_mtime_ns
         unchanged = recorded.get(folder, (None, 0))[0] == mtime
         if unchanged and recorded[folder][1] == 0:
             continue  # a leaf folder with the same entries as when all its files were loaded
-        subfolders = 0
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue  # hidden files and folders (.ipynb_checkpoints) are not data
-                if entry.is_dir():
-                    folders.append(entry.path)
-                    subfolders += 1
-                elif not unchanged and is_data_file(entry.name):
-                    yield SourceObject(source, entry.path, entry.stat().st_size)
-        if known is not None and not unchanged and mtime < known.listing_started_ns - RACY_NS:
+        subfolders, complete, found = 0, True, []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue  # hidden files and folders (.ipynb_checkpoints) are not data
+                    kind, problem, obj = _entry(source, entry, folder, top, unchanged, linked)
+                    if problem is not None:
+                        _skip(entry.path, problem)
+                        complete = False
+                    elif kind == "folder":
+                        found.append(entry.path)
+                    elif obj is not None:
+                        yield obj
+        except OSError as exc:
+            _skip(folder, f"cannot be listed ({exc.strerror})")
+            continue
+        folders.extend(sorted(found, reverse=True))  # so the walk is the same on every run
+        subfolders = len(found)
+        if known is not None and complete and not unchanged and mtime < known.listing_started_ns - RACY_NS:
             known.seen.append((folder, mtime, subfolders))
+
+
+def _entry(source: str, entry: os.DirEntry[str], folder: str, top: str, unchanged: bool,
+           linked: set[tuple[int, int]]) -> tuple[str | None, str | None, SourceObject | None]:
+    """(kind: folder, file or None for what is not data; why it is skipped; the object of a data
+    file) for one entry of a folder. The common case, a plain file with a short UTF-8 name,
+    costs one stat, as before."""
+    name, path = entry.name, entry.path
+    is_link = entry.is_symlink()
+    is_folder = entry.is_dir() if not is_link else False
+    if not is_folder and not is_link and (unchanged or not is_data_file(name)):
+        return None, None, None  # not data, or a file of a folder whose files were all loaded
+    if not name.isascii() and not _is_utf8(name):
+        return None, "its name is not UTF-8 text; rename it", None
+    if len(path) * 4 > KEY_BYTES and len(path.encode()) > KEY_BYTES:
+        return None, f"its path is {len(path.encode()):,} bytes, longer than the {KEY_BYTES:,} an object key holds", None
+    if is_folder:
+        return "folder", None, None
+    try:
+        info = entry.stat()  # follows a link
+    except OSError as exc:
+        return None, f"{'a symbolic link that leads nowhere' if is_link else 'cannot be read'} ({exc.strerror})", None
+    if is_link:
+        kind, problem = _link(path, stat.S_ISDIR(info.st_mode), folder, top)
+        if problem is not None or kind == "folder":
+            return kind, problem, None
+        if unchanged or not is_data_file(name):
+            return None, None, None
+        if (info.st_dev, info.st_ino) in linked:
+            return None, f"a second link to {os.path.realpath(path)}, listed already", None
+        linked.add((info.st_dev, info.st_ino))
+    return "file", None, SourceObject(source, path, info.st_size, f"{MTIME_TAG}{info.st_mtime_ns}")
+
+
+def _link(path: str, to_folder: bool, folder: str, top: str) -> tuple[str, str | None]:
+    """A symbolic link: followed when it leads out of the source; skipped when it leads back into it,
+    where what it leads to is listed under its own path (or is where the link itself stands: a loop)."""
+    real = os.path.realpath(path)
+    if real != top and not real.startswith(top + os.sep):
+        return ("folder" if to_folder else "file"), None
+    relative = os.path.relpath(real, top)
+    if to_folder and (folder == real or folder.startswith(real + os.sep)):
+        return "folder", f"a symbolic link loop: it leads back to {real}"
+    listed_there = not any(p.startswith(".") for p in relative.split(os.sep)) if to_folder else is_data_file(
+        relative.replace(os.sep, "/"))
+    if listed_there:
+        return "folder" if to_folder else "file", f"a symbolic link to {real}, which is listed under its own path"
+    return ("folder" if to_folder else "file"), None
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")  # a name that is not UTF-8 comes as lone surrogates (surrogateescape)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _skip(path: str, reason: str) -> None:
+    shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # bytes that are not UTF-8 as \xe9
+    dwh.say(f"skipped {dwh.printable(shown)}: {reason}")
 
 
 def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]:
@@ -125,7 +220,7 @@ def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]
     bucket, prefix = dwh.split_s3_uri(uri)
     if prefix and not prefix.endswith("/"):
         prefix += "/"  # log_data must not also match log_data_old/
-    client = dwh.s3_client(cfg)
+    client = s3_client(cfg)
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
@@ -136,13 +231,42 @@ def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]
 
 
 # --------------------------------------------------------------------------- reading
+# An object that cannot be read (vanished or unreadable since the listing, not a readable gzip,
+# changed since it was listed, S3 failing on it past the retries) is a reject of its own: it does
+# not block the good objects, counts towards MAX_REJECTS, and is not recorded as loaded, so the
+# next run tries it again. A fault that is not the object's (no credentials, no such bucket, an
+# endpoint that cannot be reached) still fails the run with one line.
+
+READ_ATTEMPTS = 8  # reads of an S3 object whose body breaks off or is not what was listed ...
+RETRY_BASE, RETRY_CAP = 0.1, 2.0  # ... with full-jitter backoff from 0.1 s, doubling, at most 2 s
+# S3's answers that are about the object, not the configuration: the object is a reject.
+OBJECT_ERRORS = {
+    "NoSuchKey": "it vanished since it was listed",
+    "404": "it vanished since it was listed",
+    "PreconditionFailed": "it changed since it was listed (another ETag); the next run loads the new one",
+    "412": "it changed since it was listed (another ETag); the next run loads the new one",
+    "AccessDenied": "access denied (403)",
+    "403": "access denied (403)",
+    "InvalidObjectState": "it is archived (Glacier); restore it first",
+}
+THROTTLING_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                    "TooManyRequestsException", "RequestThrottled", "ServiceUnavailable"}
 
 
-def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject]) -> Iterator[tuple[SourceObject, bytes]]:
-    """(object, decompressed bytes) in the order given. Files are read as they are needed (a
-    thread per tiny file costs more than the read). S3 objects are fetched by a pool of threads,
-    so latency overlaps with parsing, at most READ_AHEAD objects and READ_AHEAD_BYTES ahead, so
-    memory stays flat however large the source."""
+class Unreadable(dwh.SourceError):
+    """An object that cannot be read; the message says why."""
+
+
+class _Damaged(Exception):
+    """A response that broke off or is not the object listed: read it again."""
+
+
+def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject],
+                 ) -> Iterator[tuple[SourceObject, bytes | Unreadable]]:
+    """(object, decompressed bytes, or why it cannot be read) in the order given. Files are read
+    as they are needed (a thread per tiny file costs more than the read). S3 objects are fetched
+    by a pool of threads, so latency overlaps with parsing, at most READ_AHEAD objects and
+    READ_AHEAD_BYTES ahead, so memory stays flat however large the source."""
     client = None
     with ThreadPoolExecutor(max_workers=16) as pool:
         pending: deque[tuple[SourceObject, Future[bytes]]] = deque()
@@ -151,16 +275,23 @@ def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject]) -> Iterator
             while pending and (len(pending) >= READ_AHEAD or in_flight + obj.size > READ_AHEAD_BYTES):
                 done, future = pending.popleft()
                 in_flight -= done.size
-                yield done, future.result()
+                yield done, _result(future)
             if not obj.key.startswith("s3://"):
-                yield obj, _read_one(None, obj)
+                yield obj, _result(None, obj)
                 continue
-            client = client or dwh.s3_client(cfg)
+            client = client or s3_client(cfg)
             pending.append((obj, pool.submit(_read_one, client, obj)))
             in_flight += obj.size
         while pending:
             done, future = pending.popleft()
-            yield done, future.result()
+            yield done, _result(future)
+
+
+def _result(future: Future[bytes] | None, obj: SourceObject | None = None) -> bytes | Unreadable:
+    try:
+        return future.result() if future is not None else _read_one(None, obj)  # type: ignore[arg-type]
+    except Unreadable as exc:
+        return exc
 
 
 def _read_one(client: Any, obj: SourceObject) -> bytes:
@@ -169,20 +300,74 @@ def _read_one(client: Any, obj: SourceObject) -> bytes:
     else:
         try:
             data = Path(obj.key).read_bytes()
+        except FileNotFoundError:
+            raise Unreadable("unreadable object: it vanished since it was listed; the next run tries again") from None
         except OSError as exc:
-            raise dwh.SourceError(f"cannot read {obj.key}: {exc.strerror}") from None
+            raise Unreadable(f"unreadable object: {exc.strerror}; the next run tries again") from None
     return decompress(data, obj.key)
 
 
 def _get_s3(client: Any, obj: SourceObject) -> bytes:
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    """The object's bytes, read again (bounded, with backoff) when the body breaks off half way,
+    is shorter than listed, or does not match its MD5 ETag. botocore retries the request itself
+    (resets, 500, 503 SlowDown: see s3_client), but not a body that fails after the headers."""
     bucket, key = dwh.split_s3_uri(obj.key)
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return _get_s3_once(client, bucket, key, obj)
+        except _Damaged as exc:
+            if attempt == READ_ATTEMPTS:
+                raise Unreadable(f"unreadable object: {exc} ({READ_ATTEMPTS} attempts); the next run tries again"
+                                 ) from None
+            time.sleep(random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2 ** (attempt - 1))))
+    raise AssertionError("unreachable")
+
+
+def _get_s3_once(client: Any, bucket: str, key: str, obj: SourceObject) -> bytes:
+    from botocore import exceptions as bex
+
+    # If-Match: the version listed, or PreconditionFailed (never another version's bytes under this ETag)
+    conditions = {"IfMatch": f'"{obj.etag}"'} if obj.etag else {}
     try:
-        body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except (BotoCoreError, ClientError) as exc:
+        response = client.get_object(Bucket=bucket, Key=key, **conditions)
+    except bex.ClientError as exc:
+        raise _object_error(exc, obj) from None
+    except bex.BotoCoreError as exc:  # no credentials, an endpoint that cannot be reached, past retries
         raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}")) from None
+    try:
+        body: bytes = response["Body"].read()
+    except (bex.ResponseStreamingError, bex.IncompleteReadError, bex.ReadTimeoutError,
+            bex.ConnectionClosedError, bex.FlexibleChecksumError) as exc:
+        raise _Damaged(f"the response broke off or was damaged ({dwh.first_line(exc)})") from None
+    if len(body) != obj.size:
+        raise _Damaged(f"{len(body):,} bytes came of the {obj.size:,} listed")
+    if _etag_is_md5(obj.etag, response) and hashlib.md5(body, usedforsecurity=False).hexdigest() != obj.etag:
+        raise _Damaged("its bytes do not match its ETag (MD5)")
     return body
+
+
+def _object_error(exc: Any, obj: SourceObject) -> Exception:
+    """S3's error answer: Unreadable when it is about the object, else a SourceError (the run fails)."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code in OBJECT_ERRORS:
+        why = OBJECT_ERRORS[code]
+    elif code in THROTTLING_CODES or status >= 500:  # botocore has retried it already
+        why = f"S3 kept answering {status} {code}".rstrip()
+    else:  # about the configuration (NoSuchBucket, InvalidAccessKeyId ...)
+        return dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}"))
+    return Unreadable(f"unreadable object: {why}; the next run tries again")
+
+
+_MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def _etag_is_md5(etag: str | None, response: dict[str, Any]) -> bool:
+    """An ETag is the MD5 of the bytes for an object uploaded in one part without SSE-KMS or
+    SSE-C (a multipart ETag has a '-'; a KMS or customer-key one is not a digest of the data)."""
+    encrypted = response.get("ServerSideEncryption", "").startswith("aws:kms") or "SSECustomerAlgorithm" in response
+    return etag is not None and _MD5.fullmatch(etag) is not None and not encrypted
 
 
 def decompress(data: bytes, key: str) -> bytes:
@@ -192,7 +377,50 @@ def decompress(data: bytes, key: str) -> bytes:
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
-        raise dwh.SourceError(f"{key} is not a readable gzip file: {exc}") from None
+        raise Unreadable(f"unreadable object: not a readable gzip file ({exc}); the next run tries again") from None
+
+
+# --------------------------------------------------------------------------- S3 client
+# One line, once per process, when S3 throttles: the run goes on (botocore backs off and retries)
+# but more slowly, and whoever watches it should know why. Worker processes do not print it: they
+# count, and the main process says it (note_throttling).
+
+THROTTLE_NOTICE = "S3 is throttling requests ({}): retrying with backoff, the load goes on more slowly"
+_throttling = {"seen": 0, "told": 0, "tell": 1}
+_throttling_lock = threading.Lock()
+
+
+def s3_client(cfg: ConfigParser) -> Any:
+    """dwh.s3_client, telling the user when S3 throttles."""
+    client = dwh.s3_client(cfg)
+    client.meta.events.register("needs-retry.s3", _on_retry)
+    return client
+
+
+def _on_retry(response: tuple[Any, dict[str, Any]] | None = None, **_: Any) -> None:
+    """botocore's needs-retry event: a look at each answer; the decision stays botocore's (None)."""
+    if response is None:
+        return
+    http, parsed = response
+    code = parsed.get("Error", {}).get("Code", "")
+    if code in THROTTLING_CODES or getattr(http, "status_code", 0) == 429:
+        note_throttling(1, f"{getattr(http, 'status_code', '?')} {code}".strip())
+
+
+def note_throttling(count: int, what: str = "503 SlowDown") -> None:
+    with _throttling_lock:
+        _throttling["seen"] += count
+        tell = count and _throttling["tell"] and not _throttling["told"]
+        _throttling["told"] |= bool(tell)
+    if tell:
+        dwh.say(THROTTLE_NOTICE.format(what))
+
+
+def throttled(*, quiet: bool | None = None) -> int:
+    """Throttling answers this process has seen; quiet=True: count them without telling (workers)."""
+    if quiet is not None:
+        _throttling["tell"] = int(not quiet)
+    return _throttling["seen"]
 
 
 # --------------------------------------------------------------------------- records

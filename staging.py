@@ -12,6 +12,7 @@ Windows-1252 (once or twice, as in the real logs' 'BjÃ\x83Â¶rk'), is undone w
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -29,12 +30,14 @@ import orjson
 import psycopg2
 import psycopg2.extensions
 
+import sources
 import sql_queries as sql
-from sources import RawRecord, SourceObject, split_records
+from sources import RawRecord, SourceObject, Unreadable, split_records
 
 DELIMITER, QUOTE = "\x02", "\x01"  # the COPY format of sql.STAGING_COPY
 EMPTY_STRING = QUOTE + QUOTE  # a quoted empty field: '' rather than NULL
 RECORD_TEXT_LIMIT = 1000  # characters of a rejected record kept in rejects.record
+UNREADABLE_RECORD = 0  # rejects.record_no of an object that could not be read (records count from 1)
 CHUNK_ROWS = 5000  # rows are sent to COPY in chunks of this many (about 2 MB of events)
 
 EPOCH_MS_2000 = 946_684_800_000
@@ -395,24 +398,36 @@ class RejectSpool:
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - lives with the run
         self.count = 0
         self.first: list[str] = []
+        self.unreadable: set[str] = set()  # keys of objects that could not be read (record_no 0): not loaded
 
     def add(self, obj: SourceObject, record_no: int, line: int | None, reason: str, text: str) -> None:
         self.count += 1
+        if record_no == UNREADABLE_RECORD:
+            self.unreadable.add(obj.key)
         if len(self.first) < 3:
-            where = f"line {line}" if line is not None else f"record {record_no}"
-            self.first.append(f"{obj.key} {where}: {reason}")
-        fields = [obj.source, obj.key, "" if line is None else str(line), str(record_no), reason[:500],
-                  text[:RECORD_TEXT_LIMIT]]
-        # Control characters are shown escaped, so every spooled row is exactly one line.
-        row = DELIMITER.join(_CONTROL.sub(_escape, f) for f in fields)
+            where = f" line {line}" if line is not None else f" record {record_no}" if record_no else ""
+            self.first.append(f"{obj.key}{where}: {reason}")
+        shown = [obj.source, "" if line is None else str(line), str(record_no), reason[:500], text[:RECORD_TEXT_LIMIT]]
+        # Every spooled row is exactly one line: the reason and the text show control characters
+        # escaped; the object key is spooled as JSON, which has none and gives the key back exactly
+        # (rejects.object_key must equal loaded_objects.object_key, control characters and all).
+        fields = [shown[0], json.dumps(obj.key), *shown[1:]]
+        row = DELIMITER.join(f if i == 1 else _CONTROL.sub(_escape, f) for i, f in enumerate(fields))
         self.file.write(row.encode("utf-8", "replace") + b"\n")
+
+    def records(self, run_id: int) -> Iterator[list[str]]:
+        """The spooled rejects as the fields of rows of `rejects` (run_id first), keys as they are."""
+        self.file.seek(0)
+        for row in self.file:
+            source, key, *rest = row.decode("utf-8").rstrip("\n").split(DELIMITER)
+            yield [str(run_id), source, json.loads(key), *rest]
 
     def copy_to_warehouse(self, cur: psycopg2.extensions.cursor, run_id: int) -> None:
         if not self.count:
             return
-        self.file.seek(0)
-        prefix = f"{run_id}{DELIMITER}".encode()
-        copy_in(cur, sql.REJECTS_COPY, (prefix + line for line in self.file))
+        rows = (DELIMITER.join(csv_field(f) for f in fields).encode("utf-8", "replace") + b"\n"
+                for fields in self.records(run_id))
+        copy_in(cur, sql.REJECTS_COPY, rows)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -450,9 +465,20 @@ def typed_chunks(
         yield _copy_chunk(rows)
 
 
-def _type_object(obj: SourceObject, object_id: int, data: bytes, typer: RecordTyper, rows: list[str],
-                 counts: StageCounts, reject: Callable[..., None], flush_at: int = 0) -> Iterator[None]:
+def reject_unreadable(obj: SourceObject, why: Unreadable, counts: StageCounts, reject: Callable[..., None]) -> None:
+    """An object that could not be read: one reject of its own (record 0, no line), which keeps it
+    out of loaded_objects (sql.LOADED_OBJECTS_INSERT), so the next run tries it again."""
+    counts.rejected += 1
+    reject(obj, UNREADABLE_RECORD, None, str(why), "")
+
+
+def _type_object(obj: SourceObject, object_id: int, data: bytes | Unreadable, typer: RecordTyper,
+                 rows: list[str], counts: StageCounts, reject: Callable[..., None], flush_at: int = 0,
+                 ) -> Iterator[None]:
     """Type an object's records into rows (a generator: it pauses whenever rows reach flush_at)."""
+    if isinstance(data, Unreadable):
+        reject_unreadable(obj, data, counts, reject)
+        return
     repaired = typer.repaired
     for record_no, record in enumerate(split_records(data), 1):
         try:
@@ -488,10 +514,11 @@ GROUP_OBJECTS = 2000  # ... or this many
 
 
 def typing_workers(setting: str, planned_bytes: int) -> int:
-    """How many worker processes to type with ([ETL] WORKERS): a number, or auto: one per core
+    """How many worker processes to type with ([ETL] WORKERS): a number (0: none, the main process
+    types; 1: one worker types while the main process streams to COPY), or auto: one per core
     (up to 4) for a run of PARALLEL_MIN_BYTES or more on more than one core, else none."""
     if setting.strip().lower() != "auto":
-        return int(setting) if int(setting) > 1 else 0
+        return int(setting)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(cores, 4) if cores > 1 and planned_bytes >= PARALLEL_MIN_BYTES else 0
 
@@ -506,12 +533,15 @@ def _start_worker(settings: dict[str, dict[str, str]], columns: list[Column], ru
     cfg.optionxform = str.upper  # type: ignore[assignment,method-assign]
     cfg.read_dict(settings)
     _worker.update(cfg=cfg, typer=new_typer(cfg, columns, run_id))
+    sources.throttled(quiet=True)  # a worker counts S3's throttling; the main process says it once
 
 
-def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tuple[Any, ...]], int, int, int]:
-    """In a worker: (COPY data, rejects, rows, objects, repaired values) of a group of objects."""
+def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tuple[Any, ...]], int, int, int, int]:
+    """In a worker: (COPY data, rejects, rows, objects, repaired values, throttling answers from S3)
+    of a group of objects."""
     from sources import read_objects
 
+    throttled = sources.throttled()
     spool: list[tuple[Any, ...]] = []
     counts = StageCounts()
     rows: list[str] = []
@@ -520,7 +550,8 @@ def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tupl
         for _ in _type_object(obj, ids[obj.key], data, _worker["typer"], rows, counts,
                               lambda rejected, *reason: spool.append((rejected.key, *reason))):
             pass  # never pauses: rows are sent back all at once
-    return (_copy_chunk(rows) if rows else b""), spool, counts.rows, counts.objects, counts.repaired
+    return ((_copy_chunk(rows) if rows else b""), spool, counts.rows, counts.objects, counts.repaired,
+            sources.throttled() - throttled)
 
 
 def _groups(planned: Iterable[tuple[int, SourceObject]]) -> Iterator[list[tuple[int, SourceObject]]]:
@@ -563,7 +594,9 @@ class TypingPool:
     @staticmethod
     def _collect(item: Any, rejects: RejectSpool, counts: StageCounts) -> bytes:
         group, result = item
-        chunk, spooled, rows, objects, repaired = result.get()
+        chunk, spooled, rows, objects, repaired, throttled = result.get()
+        if throttled:
+            sources.note_throttling(throttled)
         if spooled:
             objects_by_key = {obj.key: obj for _, obj in group}
             for key, record_no, line, reason, text in spooled:

@@ -100,6 +100,26 @@ def raw_events(log_data: Path = SAMPLE / "log_data") -> list[dict[str, Any]]:
     return events
 
 
+# Passwords the tests plant in configurations and environments: no script may ever print them.
+PLANTED_SECRETS = ("Sup3r-Secret-Pa55word", "Sup3rSecretPassw0rd", "PlantedPw-4f1a9c",
+                   FAKE_AWS["AWS_SECRET_ACCESS_KEY"])
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], *, alone: bool = False) -> str:
+    """The failure as the user sees it, the one way every test reads it: exit 1, no traceback,
+    exactly one 'error:' line and it is the last line on stderr (progress may come before it;
+    with alone, nothing may), and no planted secret in anything the script printed."""
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], proc.stderr
+    assert not alone or lines == errors, proc.stderr
+    for secret in PLANTED_SECRETS:
+        assert secret not in proc.stdout + proc.stderr, secret
+    return errors[0]
+
+
 def unavailable(reason: str) -> None:
     """Skip locally, fail under CI: a test that needs a server never passes silently."""
     if IN_CI:

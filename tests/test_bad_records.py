@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE, Warehouse, _embedded_warehouse
+from conftest import SAMPLE, Warehouse, _embedded_warehouse, one_line_error
 
 import etl
 import sql_queries as sql
@@ -271,16 +271,37 @@ def test_the_whole_corpus_in_one_run(shared_embedded: Db, tmp_path: Path) -> Non
     assert_rejects_listed(shared_embedded, run_id=1)
 
 
+CONTROL_KEY_NAME = 'ev\x1b[2Jil\tname\nwith "quotes" \\ and \x02.json'  # a file name is any bytes but / and NUL
+
+
+def test_a_key_with_control_characters_is_the_same_key_in_rejects(shared_embedded: Db, tmp_path: Path) -> None:
+    """rejects.object_key is the object's key exactly as loaded_objects has it, so the object's
+    reject count finds its rejects."""
+    logs, songs = tmp_path / "log_data", tmp_path / "song_data"
+    logs.mkdir()
+    songs.mkdir()
+    day = (SAMPLE / "log_data/2018/11/2018-11-01-events.json").read_text().splitlines()
+    path = logs / CONTROL_KEY_NAME
+    path.write_text("\n".join([day[0], day[1].replace('"ts":', '"ts":"soon","was":'), day[2]]) + "\n")
+    shared_embedded.emptied().load(logs, songs, env=ROOM_FOR_REJECTS)
+    key = str(path.resolve())
+    assert shared_embedded.query("SELECT object_key, records, rejected FROM loaded_objects") == [(key, 2, 1)]
+    assert shared_embedded.query("SELECT object_key, line, reason FROM rejects") == [
+        (key, 2, "ts: 'soon' is not an integer")]
+
+
+def test_the_spool_gives_every_key_back_exactly() -> None:
+    """What both writers of `rejects` read (COPY text on PostgreSQL, a CSV for Redshift)."""
+    spool = staging.RejectSpool()
+    keys = [CONTROL_KEY_NAME, "s3://b/plain.json", "\\x1b is not an escape here", "\u00e9t\u00e9\u202e.json"]
+    for n, key in enumerate(keys, 1):
+        spool.add(etl.SourceObject("events", key, 1), n, None if n == 2 else n, "why\nnot", "text\x00\x1b")
+    assert list(spool.records(7)) == [
+        ["7", "events", key, "" if n == 2 else str(n), str(n), "why\\nnot", "text\\x00\\x1b"]
+        for n, key in enumerate(keys, 1)]
+
+
 # --------------------------------------------------------------------------- MAX_REJECTS
-
-
-def error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    """The failure as the user sees it: exit 1 and a single 'error:' line, the last, no traceback."""
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and proc.stderr.rstrip().endswith(errors[0]), proc.stderr
-    return errors[0]
 
 
 def test_one_bad_record_fails_the_run_by_default(shared_embedded: Db, tmp_path: Path) -> None:
@@ -288,7 +309,7 @@ def test_one_bad_record_fails_the_run_by_default(shared_embedded: Db, tmp_path: 
     key = key_of(folder, "log_data/events.json")
     proc = db.emptied().load(*sources_of(folder, tmp_path / "empty"), check=False)  # MAX_REJECTS = 0
     first = f"{key} line 3: ts: 'yesterday' is not an integer"
-    assert error_line(proc) == (
+    assert one_line_error(proc) == (
         "error: run 1 failed: 1 of 4 records rejected, more than MAX_REJECTS = 0 allows; nothing was loaded."
         f" First: {first} (all of them: python etl.py --rejects 1)"
     )
@@ -316,7 +337,7 @@ def test_one_bad_record_fails_the_run_by_default(shared_embedded: Db, tmp_path: 
 def test_the_default_limit_fails_on_postgres_too(postgres_db: Db, tmp_path: Path) -> None:
     folder = CORPUS / "song_year_3000"
     proc = postgres_db.wh.load(*sources_of(folder, tmp_path / "empty"), check=False)
-    assert error_line(proc).startswith("error: run 1 failed: 1 of 3 records rejected, more than MAX_REJECTS")
+    assert one_line_error(proc).startswith("error: run 1 failed: 1 of 3 records rejected, more than MAX_REJECTS")
     assert set(postgres_db.counts().values()) == {0}
     assert postgres_db.query("SELECT run_id, outcome, rows_rejected FROM etl_runs") == [(1, "failed", 1)]
     assert_rejects_recorded(postgres_db, "song_year_3000", run_id=1)
@@ -353,7 +374,7 @@ def test_max_rejects_boundaries(shared_embedded: Db, tmp_path: Path, limit: str,
         assert f"staged {100 - bad} events and 0 songs; {bad} rejected" in proc.stdout
         assert db.scalar("SELECT COUNT(*) FROM staging_events") == 100 - bad
     else:
-        assert error_line(proc).startswith(
+        assert one_line_error(proc).startswith(
             f"error: run 1 failed: {bad} of 100 records rejected, more than MAX_REJECTS = {limit} allows;")
         assert db.scalar("SELECT COUNT(*) FROM staging_events") == 0
     outcome = "succeeded" if passes else "failed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,12 +16,13 @@ from typing import Any
 import psycopg2
 import pytest
 import sqlglot
-from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse
+from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, one_line_error
 from test_load_sample import SAMPLE_COUNTS
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import check_data
+import dwh
 import sql_queries as sql
 
 ALL_CHECKS = list(sql.CHECKS)
@@ -104,10 +106,15 @@ FIRST_DEVICE = "user_agent = (SELECT MIN(user_agent) FROM devices)"
 
 # Each check's fault, made with real SQL on the loaded sample. PostgreSQL enforces the keys
 # and NOT NULLs the model declares (Redshift does not): the test drops them to break them.
+# songplay_id is the load's number (no identity): a planted songplay takes the next one.
+NEXT_SONGPLAY = "(SELECT MAX(songplay_id) + 1 FROM songplays)"
 BREAKAGES = {
-    "null_keys_songplays": Breakage(
-        f"UPDATE songplays SET user_id = NULL WHERE songplay_id = {FIRST_SONGPLAY}",
-        1, {"user_id": None, "null_columns": "user_id"}),
+    "null_keys_songplays": Breakage(  # a copy of a songplay without its session: only its NULL is wrong
+        "ALTER TABLE songplays ALTER COLUMN session_id DROP NOT NULL;"
+        " INSERT INTO songplays (songplay_id, start_time, user_id, level, session_id, item_in_session)"
+        f" SELECT {NEXT_SONGPLAY}, start_time, user_id, level, NULL, item_in_session FROM songplays"
+        f" WHERE songplay_id = {FIRST_SONGPLAY}",
+        1, {"session_id": None, "null_columns": "session_id"}),
     "null_keys_users": Breakage(
         "UPDATE users SET level = NULL WHERE user_id IN (15, 80)",
         2, {"user_id": 80, "null_columns": "level"}),
@@ -131,8 +138,9 @@ BREAKAGES = {
         1, {"song_id": "SOGVQGJ12AB017F169", "null_columns": "artist_id"}),
     "dup_songplays_event": Breakage(  # the same event loaded twice, with a new songplay_id
         "ALTER TABLE songplays DROP CONSTRAINT songplays_session_id_item_in_session_start_time_key;"
-        " INSERT INTO songplays (start_time, user_id, level, song_id, artist_id, session_id, item_in_session,"
-        " location, user_agent) SELECT start_time, user_id, level, song_id, artist_id, session_id,"
+        " INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id,"
+        f" item_in_session, location, user_agent) SELECT {NEXT_SONGPLAY}, start_time, user_id, level, song_id,"
+        " artist_id, session_id,"
         f" item_in_session, location, user_agent FROM songplays WHERE songplay_id = {FIRST_SONGPLAY}",
         1, {"copies": 2}),
     "dup_songplays_songplay_id": Breakage(
@@ -180,6 +188,9 @@ BREAKAGES = {
         f"UPDATE songplays SET level = 'gold' WHERE songplay_id = {FIRST_SONGPLAY};"
         f" UPDATE songplays SET level = NULL WHERE songplay_id = {LAST_SONGPLAY}",
         2, {"level": "gold"}),
+    "accepted_songplays_user_id": Breakage(  # a play that lost the user its event has
+        f"UPDATE songplays SET user_id = NULL WHERE songplay_id = {FIRST_SONGPLAY}",
+        1, {"session_id": 139, "item_in_session": 1, "event_user_id": 8}),
     "accepted_users_gender": Breakage(
         "UPDATE users SET gender = 'X' WHERE user_id = 15", 1, {"user_id": 15, "gender": "X"}),
     "accepted_time_parts": Breakage(
@@ -193,8 +204,8 @@ BREAKAGES = {
     "reconcile_staged_not_in_songplays": Breakage(
         f"DELETE FROM songplays WHERE songplay_id = {FIRST_SONGPLAY}", 1),
     "reconcile_songplays_not_staged": Breakage(  # its user and time exist: only staging lacks it
-        "INSERT INTO songplays (start_time, user_id, level, session_id, item_in_session)"
-        f" SELECT start_time, user_id, level, session_id + 1000000, item_in_session FROM songplays"
+        "INSERT INTO songplays (songplay_id, start_time, user_id, level, session_id, item_in_session)"
+        f" SELECT {NEXT_SONGPLAY}, start_time, user_id, level, session_id + 1000000, item_in_session FROM songplays"
         f" WHERE songplay_id = {FIRST_SONGPLAY}",
         1),
     # The analytics layer.
@@ -281,8 +292,7 @@ def test_each_check_catches_its_fault_and_only_it(loaded_copy: Warehouse, check:
     report, proc = check_report(loaded_copy)
     assert failed_checks(report) == {check: breakage.offending}
     assert report["passed"] is False
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == f"error: 1 of {len(ALL_CHECKS)} checks failed: {check}"
+    assert one_line_error(proc) == f"error: 1 of {len(ALL_CHECKS)} checks failed: {check}"
     # A NOT NULL dropped to break the data makes the tables differ from the model: checked anyway.
     assert ("DROP NOT NULL" in breakage.sql) == ("checking them anyway" in proc.stderr), proc.stderr
     examples = next(c["examples"] for c in report["checks"] if c["name"] == check)
@@ -343,10 +353,8 @@ def test_json_has_timings_and_samples_of_every_table(loaded: Warehouse) -> None:
 
 def test_missing_tables_name_create_tables(embedded: Warehouse) -> None:
     proc = embedded.run("check_data.py", check=False)
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: tables missing: etl_runs, ")
-    assert proc.stderr.strip().endswith("; run: python create_tables.py")
+    error = one_line_error(proc)
+    assert error.startswith("error: tables missing: etl_runs, ") and error.endswith("; run: python create_tables.py")
     assert proc.stdout == ""
 
 
@@ -377,9 +385,70 @@ def test_etl_runs_the_checks_when_asked_and_records_the_outcome(embedded: Wareho
     # A fault the next run does not repair: the load still commits, the run records the failed check.
     embedded.execute("UPDATE users SET level = 'gold' WHERE user_id = 80")
     proc = embedded.load(SAMPLE / "log_data", SAMPLE / "song_data", check=False)
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == (
+    assert one_line_error(proc) == (
         f"error: run 2 loaded, but 1 of {len(ALL_CHECKS)} checks failed: accepted_users_level"
         " (details: python check_data.py)")
     assert embedded.query("SELECT run_id, outcome, checks FROM etl_runs ORDER BY run_id") == [
         (1, "succeeded", "passed"), (2, "succeeded", "failed")]
+
+
+def test_a_logged_out_play_is_a_songplay_without_a_user_and_passes_the_checks(embedded: Warehouse,
+                                                                              tmp_path: Path) -> None:
+    """DESIGN.md: one songplay per NextSong event, and an empty user id is a logged-out visitor,
+    not a user. So the play loads with a NULL user_id, users gains no row, and the checks pass."""
+    logs, songs = tmp_path / "log_data", tmp_path / "song_data"
+    logs.mkdir()
+    songs.mkdir()
+    day = (SAMPLE / "log_data/2018/11/2018-11-30-events.json").read_text().splitlines()[:3]
+    logged_out = {"artist": "Elena", "auth": "Logged Out", "firstName": None, "gender": None, "itemInSession": 19,
+                  "lastName": None, "length": 269.58322, "level": "paid", "location": None, "method": "PUT",
+                  "page": "NextSong", "registration": None, "sessionId": 99049, "song": "Setanta matins",
+                  "status": 200, "ts": 1543544407796, "userAgent": None, "userId": ""}
+    (logs / "2018-11-30-events.json").write_text("\n".join([*day, json.dumps(logged_out)]) + "\n")
+    embedded.run("create_tables.py")
+    embedded.load(logs, songs)
+    users = {int(json.loads(line)["userId"]) for line in day if json.loads(line)["userId"]}
+    assert embedded.query("SELECT user_id FROM users ORDER BY 1") == [(u,) for u in sorted(users)]
+    assert embedded.query("SELECT user_id, level, session_id, item_in_session FROM songplays"
+                          " WHERE session_id = 99049") == [(None, "paid", 99049, 19)]
+    report, proc = check_report(embedded)
+    assert proc.returncode == 0, proc.stderr
+    assert failed_checks(report) == {}
+
+
+def test_the_model_read_from_the_ddl_is_what_the_server_creates(warehouse: Warehouse) -> None:
+    """model_problems compares the catalog with the model read from the DDL (nothing created to
+    find out): that reading must be exactly what each server makes of the DDL."""
+    warehouse.run("create_tables.py")
+    with warehouse.connect() as conn, conn.cursor() as cur:
+        created = dwh._columns(cur, "public")
+    assert dwh.model_columns(sql.POSTGRES) == created
+    assert dwh.model_columns(sql.REDSHIFT) == created  # Redshift's DDL differs only in its physical design
+
+
+def test_a_login_that_may_only_read_can_check(postgres: Warehouse, tmp_path: Path) -> None:
+    """An analyst's login with SELECT and nothing else (no CREATE, no TEMPORARY) runs check_data.py."""
+    logs = tmp_path / "log_data"
+    logs.mkdir()
+    shutil.copy(SAMPLE / "log_data/2018/11/2018-11-30-events.json", logs)
+    postgres.run("create_tables.py")
+    postgres.load(logs, SAMPLE / "song_data")
+    reader, db = f"dwh_reader_{os.getpid()}", postgres.dsn["dbname"]
+    postgres.execute(f'CREATE ROLE {reader} LOGIN; GRANT CONNECT ON DATABASE "{db}" TO {reader};'
+                     f" GRANT USAGE ON SCHEMA public TO {reader};"
+                     f" GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader};"
+                     f' REVOKE TEMPORARY ON DATABASE "{db}" FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC')
+    try:
+        with psycopg2.connect(**dict(postgres.dsn, user=reader)) as conn, conn.cursor() as cur:
+            for statement in ("CREATE TEMPORARY TABLE t (x INTEGER)", "CREATE TABLE t (x INTEGER)",
+                              "CREATE SCHEMA s", "DELETE FROM users"):
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cur.execute(statement)
+                conn.rollback()
+        postgres.settings["CLUSTER"]["DB_USER"] = reader
+        report, proc = check_report(postgres)
+        assert proc.returncode == 0, proc.stderr
+        assert failed_checks(report) == {} and len(report["checks"]) == len(ALL_CHECKS)
+        assert proc.stderr == ""  # not even a warning: the tables match the model
+    finally:
+        postgres.execute(f"DROP OWNED BY {reader}; DROP ROLE {reader}")

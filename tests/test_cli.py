@@ -8,26 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLE, S3Server, Warehouse
+from conftest import PLANTED_SECRETS, ROOT, SAMPLE, S3Server, Warehouse, one_line_error
 from test_load_sample import SAMPLE_COUNTS
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import sql_queries as sql
 
-PASSWORD = "Sup3r-Secret-Pa55word"
+PASSWORD = PLANTED_SECRETS[0]
 SCRIPTS = ["create_tables.py", "etl.py"]
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    """The failure as the user sees it: exit 1, a single 'error:' line, no traceback."""
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    for secret in (PASSWORD, "testing-secret-key-never-printed"):
-        assert secret not in proc.stdout + proc.stderr
-    return errors[0]
 
 
 def run_with(tmp_path: Path, script: str, config: str, *args: str, env: dict[str, str] | None = None,
@@ -201,3 +190,41 @@ def test_status_shows_what_is_loaded_and_the_runs(loaded: Warehouse) -> None:
     assert rows == {"events": ["30", "3,755,598", "8,056", "0"], "songs": ["71", "19,290", "71", "0"]}
     run_line = next(line for line in out.splitlines() if line.strip().startswith("1 "))
     assert "succeeded" in run_line and "8,056" in run_line and "6,820" in run_line
+
+
+def test_secrets_are_redacted_from_the_config_given_as_config_equals_path(tmp_path: Path) -> None:
+    """The redaction uses the configuration the script loaded, however --config was spelled."""
+    config = tmp_path / "elsewhere.cfg"
+    config.write_text(f"[WAREHOUSE]\nTARGET = postgres\n[CLUSTER]\nHOST = 127.0.0.1\nDB_PORT = 1\nDB_USER = x\n"
+                      f"DB_NAME = {PASSWORD}\nDB_PASSWORD = {PASSWORD}\n")  # a message that names the database
+    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("DWH_", "AWS_"))}
+    for option in ([f"--config={config}"], ["--config", str(config)]):
+        proc = subprocess.run([sys.executable, str(ROOT / "etl.py"), *option], capture_output=True, text=True,
+                              env=clean, cwd=tmp_path, timeout=60)
+        assert one_line_error(proc).startswith("error: cannot connect to postgres at 127.0.0.1:1 (database ***,")
+
+
+def test_a_failed_run_that_cannot_be_recorded_says_so(embedded: Warehouse, tmp_path: Path) -> None:
+    """Recording the failure fails too (the warehouse refuses it): the line says what is true,
+    never 'run None failed ... --rejects None'."""
+    logs = tmp_path / "log_data"
+    logs.mkdir()
+    day = (SAMPLE / "log_data/2018/11/2018-11-01-events.json").read_text().splitlines()
+    (logs / "events.json").write_text("\n".join([day[0], day[1].replace('"ts":', '"ts":"soon","was":'), day[2]]))
+    embedded.run("create_tables.py")
+    embedded.execute("""
+        CREATE FUNCTION refuse_failures() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'no room for failures (simulated)'; END $$;
+        CREATE TRIGGER refuse_failures BEFORE UPDATE ON etl_runs FOR EACH ROW
+        WHEN (NEW.outcome = 'failed') EXECUTE FUNCTION refuse_failures();
+    """)
+    proc = embedded.load(logs, SAMPLE / "song_data", check=False)
+    error = one_line_error(proc)
+    assert error == (
+        "error: the run failed and could not be recorded, so its rejects were not kept: 1 of 74 records"
+        " rejected, more than MAX_REJECTS = 0 allows; nothing was loaded. First:"
+        f" {(logs / 'events.json').resolve()} line 2: ts: 'soon' is not an integer")
+    assert "None" not in proc.stderr
+    assert "(the failed run could not be recorded: no room for failures (simulated)" in proc.stderr
+    assert embedded.query("SELECT COUNT(*) FROM etl_runs") == [(0,)]
+    assert embedded.query("SELECT COUNT(*) FROM rejects") == [(0,)]

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import FAKE_AWS, ROOT, S3Server, free_port
+from conftest import FAKE_AWS, PLANTED_SECRETS, ROOT, S3Server, free_port, one_line_error
 
 from cluster import POLICY_NAME, set_in_file
 
-PASSWORD = "Sup3rSecretPassw0rd"
+PASSWORD = PLANTED_SECRETS[1]
 TAG = {"Key": "created-by", "Value": "sparkify-dwh-toolkit"}
 TRUST = {
     "Version": "2012-10-17",
@@ -160,13 +160,6 @@ def changed_lines(before: str, after: str) -> dict[int, tuple[str, str]]:
     return {i: (a, b) for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b}
 
 
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    return errors[0]
-
-
 # --------------------------------------------------------------------------- up
 
 
@@ -295,7 +288,7 @@ def test_down_deletes_only_what_up_created(stack: Stack) -> None:
 
 def test_down_without_yes_and_without_a_terminal_refuses(stack: Stack) -> None:
     stack.ok("up")
-    error = one_line_error(stack.run("down"))
+    error = one_line_error(stack.run("down"), alone=True)
     assert "add --yes" in error
     assert stack.cluster in cluster_ids(stack) and stack.role in role_names(stack)
     assert rule_for(stack, stack.cidr)
@@ -370,7 +363,7 @@ def test_bad_settings_are_one_line_and_create_nothing(stack: Stack, env: dict[st
                                                       message: str) -> None:
     stack.write_config(cidr=cidr)
     roles_before = role_names(stack)
-    error = one_line_error(stack.run("up", env=env))
+    error = one_line_error(stack.run("up", env=env), alone=True)
     assert message in error
     assert role_names(stack) == roles_before
 
@@ -409,14 +402,14 @@ def strict_moto() -> Iterator[tuple[str, dict[str, str]]]:
 def test_invalid_credentials_are_one_line(stack: Stack, strict_moto: tuple[str, dict[str, str]]) -> None:
     url, _ = strict_moto
     env = {"AWS_ACCESS_KEY_ID": "AKIAUNKNOWNKEY", "DWH_S3_ENDPOINT_URL": url}
-    error = one_line_error(stack.run("status", env=env))
+    error = one_line_error(stack.run("status", env=env), alone=True)
     assert "InvalidClientTokenId" in error
     assert error.endswith("not valid; check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 
 
 def test_a_missing_permission_is_named(stack: Stack, strict_moto: tuple[str, dict[str, str]]) -> None:
     _, looker = strict_moto
-    error = one_line_error(stack.run("up", env=looker))
+    error = one_line_error(stack.run("up", env=looker), alone=True)
     assert error.startswith(f"error: create IAM role {stack.role}: AccessDenied ")
     assert error.endswith("; the AWS credentials need the permission iam:CreateRole")
     assert "missing" in stack.ok("status", env=looker).stdout  # looking is allowed

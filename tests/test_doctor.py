@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SAMPLE, S3Server, Warehouse
-from test_cli import PASSWORD, one_line_error, run_with
+from conftest import SAMPLE, S3Server, Warehouse, one_line_error
+from test_cli import PASSWORD, run_with
 from test_load_sample import upload_sample
 
 import sql_queries as sql

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = ["--events", "3000", "--songs", "60", "--users", "20", "--days", "7", "--start", "2018-11-01"]
@@ -72,15 +72,6 @@ def types_by_key(objects: list[dict]) -> dict[str, set[str]]:
         for key, value in obj.items():
             types[key].add(type(value).__name__)
     return dict(types)
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +236,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(files: dict[str, bytes], tm
 def test_refuses_to_mix_with_existing_data_unless_forced(files: dict[str, bytes], tmp_path: Path) -> None:
     folder = tmp_path / "out"
     generate(folder)
-    message = one_line_error(run(str(folder), *SIZE, "--seed", "7"))
+    message = one_line_error(run(str(folder), *SIZE, "--seed", "7"), alone=True)
     assert "--force" in message and "song_data" in message
     assert tree(folder) == files
     stale = folder / "song_data" / "Z" / "Z" / "Z" / "TRZZZZZ12345678901.json"
@@ -272,7 +263,7 @@ def test_s3_output_is_the_folder_output(s3, files: dict[str, bytes]) -> None:
     generate(f"s3://{bucket}/sparkify/")
     client = s3.client()
     assert s3_tree(client, bucket, "sparkify/") == files
-    message = one_line_error(run(f"s3://{bucket}/sparkify", *SIZE))
+    message = one_line_error(run(f"s3://{bucket}/sparkify", *SIZE), alone=True)
     assert "--force" in message and f"s3://{bucket}/sparkify/song_data/" in message
     client.put_object(Bucket=bucket, Key="sparkify/log_data/2018/12/2018-12-01-events.json", Body=b"{}")
     generate(f"s3://{bucket}/sparkify", "--force")
@@ -280,7 +271,7 @@ def test_s3_output_is_the_folder_output(s3, files: dict[str, bytes]) -> None:
 
 
 def test_s3_errors_are_one_line(s3) -> None:
-    message = one_line_error(run("s3://no-such-bucket/x", *SIZE))
+    message = one_line_error(run("s3://no-such-bucket/x", *SIZE), alone=True)
     assert "NoSuchBucket" in message and "no-such-bucket" in message
 
 
@@ -527,14 +518,14 @@ def test_planted_json_to_s3_and_stale_answers_are_refused(s3, planted_files: dic
     assert proc.returncode == 0, proc.stderr
     assert s3_tree(s3.client(), bucket, "p/") == planted_files
     # A later dataset without --plant must not sit beside the old answers.
-    message = one_line_error(run(f"s3://{bucket}/p", *SIZE))
+    message = one_line_error(run(f"s3://{bucket}/p", *SIZE), alone=True)
     assert "--force" in message
     assert run(f"s3://{bucket}/p", *SIZE, "--force").returncode == 0
     assert "planted.json" not in s3_tree(s3.client(), bucket, "p/")
     folder = tmp_path / "out"
     folder.mkdir()
     (folder / "planted.json").write_text("{}")
-    message = one_line_error(run(str(folder), *SIZE))
+    message = one_line_error(run(str(folder), *SIZE), alone=True)
     assert "planted.json" in message and "--force" in message
     assert run(str(folder), *SIZE, "--force").returncode == 0
     assert not (folder / "planted.json").exists()

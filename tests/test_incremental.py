@@ -184,7 +184,7 @@ def test_every_lookup_of_a_run_has_an_index_to_answer_it(grown: Grown) -> None:
             assert whole == {"songplays"} and any("One-Time Filter" in n for n in nodes)
         else:
             assert not whole, (name, whole)
-    for name, table in (("RUN_PLAYS", "staging_events"), ("USER_CANDIDATES", "staging_events"),
+    for name, table in (("RUN_PLAYS", "app_events"), ("USER_CANDIDATES", "staging_events"),
                         ("RUN_SONG_KEYS", "staging_songs"), ("SONGS_INSERT", "staging_songs")):
         assert f"{table}_run" in {n.get("Index Name") for n in plans[name]}, name
     late = plans["SONGPLAYS_MATCH_LATE_SONGS"]

@@ -14,6 +14,7 @@ from conftest import SAMPLE, Warehouse
 from test_rerun import fingerprint
 
 import sql_queries as sql
+import staging
 from sources import TRUNCATED, RawRecord, is_data_file, split_records
 
 LOGS = SAMPLE / "log_data/2018/11"
@@ -158,3 +159,11 @@ def test_worker_processes_type_exactly_as_the_main_process(embedded: Warehouse, 
         results.append((fingerprint(wh), rejects, rows))
     assert results[0] == results[1]
     assert results[0][1][0][3] == "ts: 'soon' is not an integer"
+
+
+@pytest.mark.parametrize(("setting", "planned_bytes", "workers"), [
+    ("0", 1 << 30, 0), ("1", 0, 1), ("1", 1 << 30, 1), ("3", 0, 3), (" 2 ", 1 << 30, 2), ("auto", 1024, 0),
+])
+def test_a_number_of_workers_is_that_many_processes(setting: str, planned_bytes: int, workers: int) -> None:
+    """[ETL] WORKERS = N starts N worker processes whatever the run's size; 1 means one, not none."""
+    assert staging.typing_workers(setting, planned_bytes) == workers

@@ -14,6 +14,7 @@ import datetime as dt
 import gzip
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -39,6 +40,15 @@ PARAMS = {
     "max_errors": 0, "listing": "s3://work/run-1/listing.csv.gz", "rejects": "s3://work/run-1/rejects-7.gz",
     "since": dt.datetime(2026, 11, 25, 12, 0), "after": 0, "ids": (1, 2),
     "object": "s3://udacity-dend/song_data/A/A/A/TRAAAAW128F429D538.json",
+    # report.py's period and trends.py's window (their own tests render them the same way)
+    "date_from": dt.date(2018, 11, 1), "date_to": dt.date(2018, 11, 30), "day_after_to": dt.date(2018, 12, 1),
+    "wau_from": dt.date(2018, 11, 24), "mau_from": dt.date(2018, 11, 3), "spans_from": dt.date(2018, 10, 5),
+    "week_from": dt.date(2018, 10, 29), "week_to": dt.date(2018, 11, 26),
+    "top_titles": ("Setanta matins", "You're The One"), "top_artists": ("Elena", "Dwight Yoakam"),
+    "recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3), "last_day": dt.date(2018, 11, 30),
+    "traffic": 0.38, "prior": 10.0, "min_listeners": 3, "candidates": 200, "top": 20,
+    "recent_start": dt.datetime(2018, 11, 24), "recent_end": dt.datetime(2018, 12, 1), "trend_run_id": 3,
+    "load_run_id": 2,
 }
 POSTGRES_ONLY = [r"::", r"\bON CONFLICT\b", r"\bFILTER\s*\(", r"\bDISTINCT ON\b", r"\bILIKE\b", r"\bUSING brin\b",
                  r"\bFROM STDIN\b", r"\bGENERATED\b", r"\bSERIAL\b", r"\bTEXT\b", r"\bJSONB\b", r"\bTRUNCATE\b"]
@@ -58,68 +68,110 @@ def literal(value: object) -> str:
 
 
 def render(statement: str, params: dict[str, object] = PARAMS) -> str:
-    return re.sub(r"%\((\w+)\)s", lambda m: literal(params[m.group(1)]).replace("::timestamp", ""), statement)
+    """The statement as psycopg2 sends it: parameters as literals, `VALUES %s` (execute_values) as
+    one row of the INSERT's arity, %% as %."""
+    text = re.sub(r"%\((\w+)\)s", lambda m: literal(params[m.group(1)]).replace("::timestamp", ""), statement)
+    text = re.sub(r"\(([^()]*)\)\s*VALUES %s",
+                  lambda m: f"({m[1]}) VALUES ({', '.join(['NULL'] * len(m[1].split(',')))})", text)
+    return text.replace("%%", "%")
+
+
+SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "LOCK", "WITH", "ANALYZE", "SET",
+             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT"}
+
+# What PostgreSQL alone is sent, by a rule the walk applies to every constant: a name with a
+# POSTGRES part (POSTGRES_ANALYZE, TREND_POSTGRES_SETTINGS), or a name X beside a REDSHIFT_X,
+# which is what Redshift gets instead (RUN_LOCK, STAGING_COPY). Beyond the rule, only these:
+POSTGRES_ONLY_BY_USE = {
+    "SCHEMA_LOCK": "advisory locks: create_tables.py and model_problems take them on PostgreSQL only",
+    "SCHEMA_LOCK_SHARED": "advisory locks: as SCHEMA_LOCK",
+    "KNOWN_FOLDERS": "folder sources: a Redshift run lists S3 only (etl.load: known is None there)",
+    "SEEN_FOLDERS_CREATE": "folder sources: as KNOWN_FOLDERS",
+    "SEEN_FOLDERS_COPY": "folder sources: as KNOWN_FOLDERS",
+    "LISTED_FOLDERS_RECORD": "folder sources: as KNOWN_FOLDERS",
+    "STAR_ONLY_RUN_PLAYS": "bench/ only (DWH_BENCH_NO_ANALYTICS), on the embedded server",
+    "star_only_transform_queries": "bench/ only, as STAR_ONLY_RUN_PLAYS",
+}
+# Templates the code renders into other constants, which the walk parses instead.
+TEMPLATES = {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS"}
+
+
+def postgres_only(name: str) -> bool:
+    return ("POSTGRES" in name.split("_") or hasattr(sql, f"REDSHIFT_{name}") or name in POSTGRES_ONLY_BY_USE
+            or name in TEMPLATES)
+
+
+def sql_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
+    """(path, text) of every SQL statement in a constant: a string, or one inside lists, tuples and
+    dicts (CHECKS holds (description, query) pairs: only the query is SQL)."""
+    if isinstance(value, str):
+        words = value.split(None, 1)
+        if words and words[0].upper() in SQL_VERBS:
+            yield path, value
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from sql_strings(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from sql_strings(item, f"{path}[{key!r}]")
+
+
+def placeholder_values() -> dict[str, list[str]]:
+    """Each {placeholder} of sql_queries' templates, filled as the code fills it on Redshift."""
+    return {
+        "table": ["staging_events", "songs"],
+        "columns": [", ".join(redshift.copy_columns("staging_events"))],
+        "check": [query for _, query in [*sql.CHECKS.values(), *sql.WARNINGS.values()]],
+    }
+
+
+def rendered(name: str, text: str) -> list[str]:
+    """The statement as sent to Redshift: a table with its Redshift layout (create_table_queries),
+    every {placeholder} filled with each of its values (an unknown placeholder fails here)."""
+    created = sql.create_table_queries(sql.REDSHIFT)
+    layouts = {sql.TABLES[t]: next(s for s in created if re.search(rf"\bEXISTS {t} \(", s)) for t in sql.TABLES}
+    if text in layouts:
+        return [layouts[text]]
+    names = sorted(set(re.findall(r"(?<!{){(\w+)}(?!})", text)))
+    values = placeholder_values()
+    unknown = [n for n in names if n not in values]
+    assert not unknown, f"{name}: no value for {{{', '.join(unknown)}}}; add one to placeholder_values()"
+    texts = [text]
+    for placeholder in names:
+        texts = [t.replace(f"{{{placeholder}}}", v) for t in texts for v in values[placeholder]]
+    return texts
 
 
 def redshift_statements() -> dict[str, str]:
-    """Every statement the Redshift path sends, by name."""
-    statements = {f"create {i}": s for i, s in enumerate(sql.create_table_queries(sql.REDSHIFT))}
-    statements |= {f"drop {i}": s for i, s in enumerate(sql.drop_table_queries)}
-    statements |= {f"transform {i}": s for i, s in enumerate(sql.transform_queries)}
-    statements |= {f"rebuild {i}": s for i, s in enumerate(sql.rebuild_queries)}
-    statements |= {f"plan drop {i}": s for i, s in enumerate(sql.PLAN_DROP)}
-    for name in ("REDSHIFT_RUN_LOCK", "RUN_NEXT_ID", "RUN_START", "RUN_FINISH", "RUN_CHECKS", "LISTED_OBJECTS_CREATE",
-                 "PLAN_NEW_OBJECTS", "PLAN_SUMMARY", "PLANNED_BATCH", "PLANNED_BY_ID", "PLAN_ALREADY_LOADED",
-                 "REDSHIFT_LISTED_OBJECTS_COPY", "REDSHIFT_REJECTS_COPY", "REDSHIFT_SLICES", "REDSHIFT_LOAD_ERRORS",
-                 "LOADED_OBJECTS_INSERT", "TABLE_COLUMNS", "RECENT_RUNS", "LOADED_BY_SOURCE",
-                 "FIRST_REJECTS"):
-        statements[name] = getattr(sql, name)
-    for table in sql.STAGING_TABLE.values():
-        columns = ", ".join(redshift.copy_columns(table))
-        statements[f"COPY {table}"] = sql.REDSHIFT_STAGING_COPY.format(table=table, columns=columns)
-        statements[f"staged rows {table}"] = sql.STAGED_ROWS.format(table=table)
-        source_columns = ", ".join(sql.STAGING_FIELDS[table])
-        statements[f"probe table {table}"] = sql.REDSHIFT_PROBE_TABLE.format(table=table, columns=source_columns)
-        statements[f"probe copy {table}"] = sql.REDSHIFT_PROBE_COPY.format(table=table, columns=source_columns)
-    statements |= {f"rows {t}": sql.TABLE_ROWS.format(table=t) for t in sql.STAR_TABLES}
-    statements |= {f"check {name}": query for name, (_, query) in sql.CHECKS.items()}
-    statements |= analytics_statements()
-    return statements
-
-
-def section_names(title: str) -> list[str]:
-    """The names sql_queries.py assigns in one of its sections ('# ==== 6. analytics' up to the next)."""
-    source = Path(sql.__file__).read_text()
-    body = re.split(r"^# =+ \d+\. ", source, flags=re.MULTILINE)
-    section = next(part for part in body if part.startswith(title))
-    return re.findall(r"^([A-Za-z_]\w*)(?:: [^=]+)? = ", section, re.MULTILINE)
-
-
-def analytics_statements() -> dict[str, str]:
-    """Every statement of section 6 (the analytics layer) but its PostgreSQL-only ones, walked from the
-    module, so that a statement added there is parsed here without being listed."""
+    """Every statement of sql_queries the Redshift path may send, by name, walked from the module:
+    every constant (strings, and those in lists and dicts) but what PostgreSQL alone is sent, so a
+    statement added there is parsed here without being listed."""
     statements: dict[str, str] = {}
-    for name in section_names("analytics"):
-        if name.startswith("POSTGRES_"):
-            continue
+    for name in sorted(n for n in vars(sql) if not n.startswith("_")):  # NAMES before the lists repeating them
         value = getattr(sql, name)
-        for i, statement in enumerate(value if isinstance(value, list) else [value]):
-            if (isinstance(statement, str) and statement.split()[0].upper() in SQL_VERBS
-                    and statement not in statements.values()):  # the lists repeat the named statements
-                statements[f"analytics {name} {i}"] = statement
-    # execute_values fills the VALUES list; one row stands for it here.
-    statements["analytics DEVICES_INSERT 0"] = sql.DEVICES_INSERT.replace(
-        "%s", "('\"Mozilla/5.0 (Macintosh)\"', 'Mac OS X', '10.9.4', 'Safari', '7.0.5', 'Mac', 'desktop')")
+        if callable(value) or postgres_only(name):
+            continue
+        for path, text in sql_strings(value, name):
+            for i, statement in enumerate(rendered(path, text)):
+                if statement not in statements.values():
+                    statements[path if i == 0 else f"{path} #{i}"] = statement
     return statements
 
 
-SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP"}
-
-
-def test_every_analytics_statement_is_parsed_as_redshift_sql() -> None:
-    statements = analytics_statements()
-    assert len(statements) >= 25 and "analytics APP_EVENTS_INSERT 0" in statements
-    assert all(name in redshift_statements() for name in statements)
+def test_the_walk_finds_every_kind_of_statement() -> None:
+    statements = redshift_statements()
+    names = {name.split("[")[0].split(" #")[0] for name in statements}
+    for expected in ("REDSHIFT_STAGING_COPY", "REDSHIFT_REJECTS_COPY", "APP_EVENTS_INSERT", "TREND_DAILY_PLAYS",
+                     "REPORT_KPIS", "CHECK_COUNT", "CHECKS", "ANALYTICS_QUERIES", "SONGPLAYS_CREATE"):
+        assert expected in names, expected
+    assert sql.REDSHIFT_RUN_LOCK in statements.values()  # the same text as REDSHIFT_DROP_LOCK: parsed once
+    assert not names & {"RUN_LOCK", "STAGING_COPY", "POSTGRES_ANALYZE", "SCHEMA_LOCK", "TRENDING_RANKED"}
+    # Every statement of the lists the scripts run on Redshift is among them.
+    for queries in (sql.transform_queries, sql.rebuild_queries, sql.drop_table_queries,
+                    sql.analytics_app_events_queries, sql.analytics_aggregate_queries,
+                    sql.create_table_queries(sql.REDSHIFT)):
+        assert set(queries) <= set(statements.values())
+    assert all(name in vars(sql) for name in [*POSTGRES_ONLY_BY_USE, *TEMPLATES])  # no stale exclusion
 
 
 @pytest.mark.parametrize(("name", "statement"), list(redshift_statements().items()))
@@ -127,7 +179,7 @@ def test_every_redshift_statement_parses_as_redshift_sql(name: str, statement: s
     text = render(statement)
     parsed = sqlglot.parse(text, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
     assert len(parsed) == 1 and parsed[0] is not None
-    if not name.endswith("LOCK"):  # sqlglot keeps LOCK as an opaque command; everything else is understood
+    if not text.lstrip().startswith("LOCK "):  # sqlglot keeps LOCK as an opaque command; all else is understood
         assert not isinstance(parsed[0], exp.Command), f"{name} was not understood: {text}"
     code = re.sub(r"--[^\n]*", "", statement)  # comments may say anything
     for pattern in POSTGRES_ONLY:
@@ -152,7 +204,8 @@ def test_the_staging_copy_is_pinned() -> None:
 
 def test_the_physical_design_is_in_the_redshift_ddl() -> None:
     ddl = {re.search(r"EXISTS (\w+)", s).group(1): " ".join(s.split()) for s in sql.create_table_queries(sql.REDSHIFT)}
-    assert ddl["songplays"].startswith("CREATE TABLE IF NOT EXISTS songplays ( songplay_id BIGINT IDENTITY(1, 1)")
+    # songplay_id is numbered by the load (SONGPLAYS_INSERT), not by an IDENTITY: the same ids on every target
+    assert ddl["songplays"].startswith("CREATE TABLE IF NOT EXISTS songplays ( songplay_id BIGINT NOT NULL PRIMARY KEY")
     assert ddl["songplays"].endswith(") DISTKEY (start_time) SORTKEY (start_time)")
     assert ddl["time"].endswith(") DISTKEY (start_time) SORTKEY (start_time)")
     for dimension in ("users", "songs", "artists"):
@@ -163,7 +216,7 @@ def test_the_physical_design_is_in_the_redshift_ddl() -> None:
     postgres = sql.create_table_queries(sql.POSTGRES)
     brin = {re.search(r" ON (\w+) USING brin", s).group(1) for s in postgres if "USING brin" in s}
     assert brin == {"staging_events", "staging_songs", "app_events"}
-    assert "GENERATED BY DEFAULT AS IDENTITY" in postgres[5]
+    assert not any("IDENTITY" in statement for statement in postgres)
     # The analytics layer: read per user, so distributed on user_id; the small ones on every node.
     for table in ("app_events", "user_levels", "user_days", "user_sessions"):
         assert " DISTKEY (user_id) SORTKEY (" in ddl[table]

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import SAMPLE, S3Server, Warehouse, _embedded_warehouse
+from conftest import SAMPLE, S3Server, Warehouse, _embedded_warehouse, one_line_error
 
 import dwh
 import generate_data
@@ -359,7 +359,7 @@ def test_etl_json_reports_a_failed_run(embedded_server: Path, tmp_path_factory: 
         doc = json.loads(proc.stdout)
         assert doc["outcome"] == "failed" and doc["run_id"] == 1
         assert doc["message"].startswith("run 1 failed: 1 of 5 records rejected, more than MAX_REJECTS = 0 allows")
-        assert proc.stderr.strip().splitlines()[-1] == f"error: {doc['message']}"
+        assert one_line_error(proc) == f"error: {doc['message']}"
 
 
 def test_etl_json_with_checks(planted: tuple[Warehouse, Any], planted_data: Path) -> None:

@@ -271,7 +271,8 @@ def test_every_panel_query_parses_as_redshift_sql(name: str) -> None:
     params = {"date_from": dt.date(2018, 11, 1), "date_to": dt.date(2018, 11, 30), "day_after_to": dt.date(2018, 12, 1),
               "wau_from": dt.date(2018, 11, 24), "mau_from": dt.date(2018, 11, 3), "spans_from": dt.date(2018, 10, 5),
               "week_from": dt.date(2018, 10, 29),
-              "week_to": dt.date(2018, 11, 26), "limit": 20}
+              "week_to": dt.date(2018, 11, 26), "limit": 20,
+              "top_artists": ("Dwight Yoakam", "Björk"), "top_titles": ("You're The One",)}
     statement = sql.REPORT_QUERIES[name]
     parsed = sqlglot.parse(render(statement.replace("%%", "%"), params), read="redshift",
                            error_level=sqlglot.ErrorLevel.RAISE)
