@@ -9,7 +9,6 @@ the transforms (which take the run's new songplays from app_events), maintain_ag
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
@@ -24,7 +23,6 @@ import sql_queries as sql
 DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian", "FreeBSD", "OpenBSD",
               "Solaris", "macOS", "Mandriva", "Red Hat", "SUSE", "Gentoo", "Kubuntu", "Mint")
 MOBILE_OS = ("iOS", "Android", "Windows Phone", "BlackBerry OS", "Symbian OS", "Firefox OS", "KaiOS", "Tizen")
-TEMPORARY_TABLE = re.compile(r"\s*CREATE TEMPORARY TABLE (\w+)")
 SIZES = {"os_family": 64, "os_version": 32, "browser_family": 64, "browser_version": 32, "device_family": 64}
 
 
@@ -86,7 +84,7 @@ def parse_agent(user_agent: str) -> tuple[str | None, ...]:
 
 def add_devices(cur: psycopg2.extensions.cursor, since_run: int) -> int:
     """Parse the user agents of the run's new events that devices lacks, and insert them at once."""
-    cur.execute(sql.DEVICES_NEW_AGENTS, {"since_run": since_run})
+    dwh.execute(cur, sql.DEVICES_NEW_AGENTS, {"since_run": since_run})
     rows = [parse_agent(agent) for (agent,) in cur.fetchall()]
     if rows:
         psycopg2.extras.execute_values(cur, sql.DEVICES_INSERT, rows, page_size=len(rows))
@@ -95,22 +93,21 @@ def add_devices(cur: psycopg2.extensions.cursor, since_run: int) -> int:
 
 def needs_backfill(cur: psycopg2.extensions.cursor, run_id: int) -> bool:
     """An empty analytics layer over a staging that earlier runs filled: the layer is new."""
-    cur.execute(sql.ANALYTICS_BACKFILL_NEEDED, {"since_run": run_id})
+    dwh.execute(cur, sql.ANALYTICS_BACKFILL_NEEDED, {"since_run": run_id})
     return bool(cur.fetchone()[0])
 
 
 def timed(cur: psycopg2.extensions.cursor, statement: str, since_run: int, dialect: str) -> int:
     """Run one statement of the layer; return the rows it changed."""
     started = time.monotonic()
-    cur.execute(statement, {"since_run": since_run})
-    rows = cur.rowcount
-    made = TEMPORARY_TABLE.match(statement)
+    rows = dwh.execute(cur, statement, {"since_run": since_run})
+    made = sql.temporary_table(statement)
     if made and dialect == sql.POSTGRES:  # its size and values, for the plans that join it
-        cur.execute(sql.POSTGRES_ANALYZE.format(table=made.group(1)))
+        dwh.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": made})
     seconds = time.monotonic() - started
     if seconds > 1:
-        dwh.say(f"  {' '.join(statement.split()[:3])}: {max(rows, 0):,} rows in {seconds:.1f} s")
-    return max(rows, 0)
+        dwh.say(f"  {dwh.statement_name(statement)}: {rows:,} rows in {seconds:.1f} s")
+    return rows
 
 
 def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) -> NewEvents:

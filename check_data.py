@@ -87,11 +87,11 @@ def column_names(cur: psycopg2.extensions.cursor) -> list[str]:
 def run_check(cur: psycopg2.extensions.cursor, name: str, description: str, query: str,
               examples: int = EXAMPLES) -> CheckResult:
     """Count the check's offending rows in the warehouse, and fetch the first few of them."""
-    cur.execute(sql.CHECK_COUNT.format(check=query))
+    dwh.execute(cur, sql.CHECK_COUNT, fill={"check": query})
     (count,) = cur.fetchone()
     if count == 0:
         return CheckResult(name, description, 0, [], [])
-    cur.execute(sql.CHECK_EXAMPLES.format(check=query), {"limit": examples})
+    dwh.execute(cur, sql.CHECK_EXAMPLES, {"limit": examples}, fill={"check": query})
     return CheckResult(name, description, count, column_names(cur), cur.fetchall())
 
 
@@ -107,10 +107,10 @@ def run_warnings(conn: psycopg2.extensions.connection, examples: int = EXAMPLES)
     found = []
     with conn.cursor() as cur:
         for name, (description, query) in sql.WARNINGS.items():
-            cur.execute(sql.CHECK_COUNT.format(check=query))
+            dwh.execute(cur, sql.CHECK_COUNT, fill={"check": query})
             (count,) = cur.fetchone()
             if count:
-                cur.execute(sql.WARNING_EXAMPLES.format(check=query), {"limit": examples})
+                dwh.execute(cur, sql.WARNING_EXAMPLES, {"limit": examples}, fill={"check": query})
                 found.append(CheckResult(name, description, count, column_names(cur), cur.fetchall()))
     return found
 
@@ -123,7 +123,7 @@ def failure_summary(results: Sequence[CheckResult]) -> str | None:
 
 def song_match_rate(conn: psycopg2.extensions.connection) -> MatchRate:
     with conn.cursor() as cur:
-        cur.execute(sql.SONG_MATCH_RATE)
+        dwh.execute(cur, sql.SONG_MATCH_RATE)
         matched, total = cur.fetchone()
     return MatchRate(matched, total)
 
@@ -136,7 +136,7 @@ def time_analytics_queries(conn: psycopg2.extensions.connection, repeat: int) ->
             seconds = []
             for _ in range(repeat):
                 started = time.perf_counter()
-                cur.execute(query)
+                dwh.execute(cur, query)
                 rows = len(cur.fetchall())
                 seconds.append(time.perf_counter() - started)
             timings.append(Timing(name, description, 1000 * statistics.median(seconds), rows, repeat))
@@ -149,7 +149,7 @@ def sample_tables(conn: psycopg2.extensions.connection, limit: int) -> list[Tabl
     samples = []
     with conn.cursor() as cur:
         for table in sql.TABLES:
-            cur.execute(sql.SAMPLE_ROWS.format(table=table), {"limit": limit})
+            dwh.execute(cur, sql.SAMPLE_ROWS, {"limit": limit}, fill={"table": table})
             samples.append(TableSample(table, column_names(cur), cur.fetchall()))
     return samples
 

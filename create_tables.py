@@ -39,10 +39,10 @@ def change_schema(conn: psycopg2.extensions.connection, dialect: str, drop: bool
     names created. It waits for any other create_tables.py, and a drop for any running load."""
     with dwh.transaction(conn) as cur:
         if dialect == sql.POSTGRES:
-            cur.execute(sql.SCHEMA_LOCK)
+            dwh.execute(cur, sql.SCHEMA_LOCK)
         if drop:
             if dwh.table_exists(cur, "etl_runs"):  # what a load locks first: so it waits its turn
-                cur.execute(sql.REDSHIFT_DROP_LOCK if dialect == sql.REDSHIFT else sql.DROP_LOCK)
+                dwh.execute(cur, sql.REDSHIFT_DROP_LOCK if dialect == sql.REDSHIFT else sql.DROP_LOCK)
             dwh.run_all(cur, sql.drop_table_queries)
         missing = [name for name in sql.TABLES if not dwh.table_exists(cur, name)]
         dwh.run_all(cur, sql.create_table_queries(dialect))

@@ -39,7 +39,7 @@ def check_connection(cfg: ConfigParser, state: dict[str, object]) -> str:
         raise CheckFailed(str(exc)) from None
     state["conn"] = conn
     with conn.cursor() as cur:
-        cur.execute("SELECT version()")
+        dwh.execute(cur, sql.SERVER_VERSION)
         version = str(cur.fetchone()[0])
     conn.rollback()
     return version.split(" on ")[0].split(",")[0]
@@ -49,7 +49,7 @@ def check_create_rights(cfg: ConfigParser, state: dict[str, object]) -> str:
     conn = _conn(state)
     try:
         with conn.cursor() as cur:
-            cur.execute("CREATE TABLE dwh_doctor_probe (probe INTEGER)")
+            dwh.execute(cur, sql.CREATE_RIGHTS_PROBE)
     except psycopg2.Error as exc:
         raise CheckFailed(f"{dwh.first_line(exc)}; grant CREATE on the schema to [CLUSTER] DB_USER") from None
     finally:
@@ -122,11 +122,12 @@ def check_role_reads(source: str) -> Callable[[ConfigParser, dict[str, object]],
         conn = _conn(state)
         try:
             with conn.cursor() as cur:
-                cur.execute(sql.REDSHIFT_PROBE_TABLE.format(table=table, columns=columns))
-                cur.execute(sql.REDSHIFT_PROBE_COPY.format(table=table, columns=columns),
+                fill = {"table": table, "columns": columns}
+                dwh.execute(cur, sql.REDSHIFT_PROBE_TABLE, fill=fill)
+                dwh.execute(cur, sql.REDSHIFT_PROBE_COPY,
                             {"object": obj.key, "iam_role": cfg["IAM_ROLE"]["ARN"].strip(),
-                             "jsonpaths": paths, "region": cfg["S3"]["REGION"].strip()})
-                cur.execute(f"SELECT COUNT(*) FROM doctor_{table}")
+                             "jsonpaths": paths, "region": cfg["S3"]["REGION"].strip()}, fill=fill)
+                dwh.execute(cur, sql.REDSHIFT_PROBE_ROWS, fill=fill)
                 rows = cur.fetchone()[0]
         except psycopg2.Error as exc:
             raise CheckFailed(f"{dwh.first_line(exc)}; the role needs s3:GetObject and s3:ListBucket on it") from None

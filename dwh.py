@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -401,11 +402,13 @@ def _connect_embedded(cfg: configparser.ConfigParser, db: str) -> psycopg2.exten
             raise WarehouseUnreachable(f"cannot connect to the embedded server: {first_line(exc)}") from None
     from psycopg2 import sql as pgsql
 
+    import sql_queries as sql
+
     admin = psycopg2.connect(uri, dbname="postgres")
     admin.autocommit = True
     # suppress: another script may have created it meanwhile (a unique violation when just then)
     with admin.cursor() as cur, suppress(psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
-        cur.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(db)))
+        cur.execute(pgsql.SQL(sql.POSTGRES_CREATE_DATABASE).format(database=pgsql.Identifier(db)))
     admin.close()
     return psycopg2.connect(uri, dbname=db, application_name="sparkify-dwh")
 
@@ -417,9 +420,80 @@ def dialect(cfg: configparser.ConfigParser) -> str:
     return sql.REDSHIFT if cfg["WAREHOUSE"]["TARGET"] == "redshift" else sql.POSTGRES
 
 
+# --------------------------------------------------------------------------- statements by name
+# Every statement the scripts send is a constant of sql_queries and goes through execute(), which
+# knows it by the constant's name (a list's or dict's items as NAME[i], NAME['key']): DWH_TRACE=1
+# logs each one's name, duration and rows on stderr, and a statement that fails is named in the
+# error line. Parameters' values are never shown (one of them may be a password).
+
+
+@cache
+def _statement_names() -> tuple[dict[int, str], dict[str, str], dict[str, str]]:
+    """(id(text) -> name, name -> text, rendered text -> name) of sql_queries' statements. First by
+    identity: the constants live as long as the module, and two names may hold one text (the first
+    is kept); then by text, for a statement rendered from its constant (create_table_queries)."""
+    import sql_queries as sql
+
+    by_id: dict[int, str] = {}
+    by_name: dict[str, str] = {}
+    for name, text in sql.named():
+        by_id.setdefault(id(text), name)
+        by_name[name] = text
+    by_text: dict[str, str] = {}
+    for dialect_name in (sql.POSTGRES, sql.REDSHIFT):
+        for name, text in sql.statements(dialect_name):
+            by_text.setdefault(text, name)
+    return by_id, by_name, by_text
+
+
+def statement_name(statement: str) -> str:
+    """The sql_queries name of a statement (its constant, or NAME[i] for a list's item)."""
+    by_id, _, by_text = _statement_names()
+    name = by_id.get(id(statement)) or by_text.get(statement)
+    return name or "unnamed statement " + " ".join(statement.split()[:3])
+
+
+def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None, *,
+            fill: dict[str, str] | None = None, name: str | None = None) -> int:
+    """Run one statement of sql_queries, given as its constant or by name ('RUN_LOCK', 'PLAN_DROP[1]',
+    needed where two names hold one text), a template's {placeholders} filled from `fill`. Returns
+    the rows it returned or changed (0 for none). `name`: for a statement the catalog wrote."""
+    by_name = _statement_names()[1]
+    if statement in by_name:
+        name, text = statement, by_name[statement]
+    else:
+        name, text = name or statement_name(statement), statement
+    if fill:
+        text = text.format(**fill)
+        name += "(" + ", ".join(f"{key}={_fill_label(value)}" for key, value in fill.items()) + ")"
+    started = time.monotonic()
+    try:
+        cur.execute(text, params)
+    except psycopg2.Error as exc:
+        exc.dwh_statement = name  # type: ignore[attr-defined]  # first_line names it
+        trace(name, started, None)
+        raise
+    rows = max(cur.rowcount, 0)
+    trace(name, started, rows)
+    return rows
+
+
+def _fill_label(value: str) -> str:
+    """A filled-in value as the trace shows it: a statement by its name, a table by itself."""
+    name = _statement_names()[0].get(id(value))
+    return name or (value if len(value) <= 60 else " ".join(value.split()[:3]) + " ...")
+
+
+def trace(name: str, started: float, rows: int | None) -> None:
+    """With DWH_TRACE=1: one line on stderr for a statement that ran (rows None: it failed)."""
+    if os.environ.get("DWH_TRACE", "") not in ("", "0"):
+        outcome = "failed" if rows is None else f"{rows:,} rows"
+        say(f"trace: {name}: {outcome} in {(time.monotonic() - started) * 1000:,.1f} ms")
+
+
 def run_all(cur: psycopg2.extensions.cursor, statements: Iterable[str], params: dict[str, Any] | None = None) -> None:
     for statement in statements:
-        cur.execute(statement, params)
+        execute(cur, statement, params)
 
 
 def analyze_if_grown(cur: psycopg2.extensions.cursor, table: str, rows_added: int) -> None:
@@ -430,16 +504,16 @@ def analyze_if_grown(cur: psycopg2.extensions.cursor, table: str, rows_added: in
 
     if not rows_added:
         return
-    cur.execute(sql.POSTGRES_ESTIMATED_ROWS, {"table": table})
+    execute(cur, sql.POSTGRES_ESTIMATED_ROWS, {"table": table})
     (estimated,) = cur.fetchone()
     if estimated <= 0 or rows_added >= sql.POSTGRES_ANALYZE_SHARE * estimated:
-        cur.execute(sql.POSTGRES_ANALYZE.format(table=table))
+        execute(cur, sql.POSTGRES_ANALYZE, fill={"table": table})
 
 
 def is_empty(cur: psycopg2.extensions.cursor, table: str) -> bool:
     import sql_queries as sql
 
-    cur.execute(sql.TABLE_HAS_ROWS.format(table=table))
+    execute(cur, sql.TABLE_HAS_ROWS, fill={"table": table})
     return not cur.fetchone()[0]
 
 
@@ -453,33 +527,33 @@ def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) 
     emptied = [table for table in tables if is_empty(cur, table)]
     rebuild: list[str] = []
     for table in emptied:
-        cur.execute(sql.POSTGRES_TABLE_INDEXES, {"table": table})
+        execute(cur, sql.POSTGRES_TABLE_INDEXES, {"table": table})
         for index, constraint, definition in cur.fetchall():
             if constraint:
-                cur.execute(sql.POSTGRES_DROP_CONSTRAINT.format(table=table, name=constraint))
-                rebuild.append(sql.POSTGRES_ADD_CONSTRAINT.format(table=table, name=constraint,
-                                                                  definition=definition))
+                execute(cur, sql.POSTGRES_DROP_CONSTRAINT, fill={"table": table, "name": constraint})
+                rebuild.append({"table": table, "name": constraint, "definition": definition})
             else:
-                cur.execute(sql.POSTGRES_DROP_INDEX.format(name=index))
-                rebuild.append(definition)
+                execute(cur, sql.POSTGRES_DROP_INDEX, fill={"name": index})
+                rebuild.append({"index": index, "definition": definition})
     yield emptied
-    run_all(cur, rebuild)
+    for again in rebuild:  # a constraint as it was declared; an index by the catalog's own CREATE INDEX
+        if "index" in again:
+            execute(cur, again["definition"], name=f"POSTGRES_TABLE_INDEXES({again['index']})")
+        else:
+            execute(cur, sql.POSTGRES_ADD_CONSTRAINT, fill=again)
 
 
 def table_exists(cur: psycopg2.extensions.cursor, name: str) -> bool:
-    cur.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = %s",
-        (name,),
-    )
+    import sql_queries as sql
+
+    execute(cur, sql.TABLE_EXISTS, {"table": name})
     return cur.fetchone() is not None
 
 
 def _columns(cur: psycopg2.extensions.cursor, schema: str) -> dict[str, dict[str, str]]:
-    cur.execute(
-        "SELECT table_name, column_name, data_type, character_maximum_length, is_nullable"
-        " FROM information_schema.columns WHERE table_schema = %s",
-        (schema,),
-    )
+    import sql_queries as sql
+
+    execute(cur, sql.SCHEMA_COLUMNS, {"schema": schema})
     tables: dict[str, dict[str, str]] = {}
     for table, column, dtype, size, nullable in cur.fetchall():
         kind = f"{dtype}({size})" if size else dtype
@@ -540,8 +614,8 @@ def model_problems(conn: psycopg2.extensions.connection, dialect_name: str) -> t
     try:
         with conn.cursor() as cur:
             if dialect_name == sql.POSTGRES:  # a create_tables.py in progress: see its outcome
-                cur.execute(sql.SCHEMA_LOCK_SHARED)
-            cur.execute("SELECT current_schema()")
+                execute(cur, sql.SCHEMA_LOCK_SHARED)
+            execute(cur, sql.CURRENT_SCHEMA)
             (schema,) = cur.fetchone()
             actual = _columns(cur, schema)
     finally:
@@ -660,8 +734,11 @@ def describe_aws_error(exc: BaseException, what: str) -> str:
 
 
 def first_line(exc: BaseException | str) -> str:
+    """The first line of an error; a statement's (see execute) says which statement failed."""
     text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
+    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    statement = getattr(exc, "dwh_statement", None)
+    return f"{line} (in {statement})" if statement else line
 
 
 def argument_parser(description: str) -> argparse.ArgumentParser:

@@ -39,6 +39,7 @@ from urllib.parse import quote
 import psycopg2
 
 import dwh
+import sql_queries as sql
 
 # A private server for bulk loads: room for the load's pages and WAL in memory, and checkpoints
 # by time rather than every GB of WAL. Durability is unchanged (fsync and full-page writes on).
@@ -371,7 +372,7 @@ def ensure_auth(server: Server, user: pwd.struct_passwd) -> None:
         conn = psycopg2.connect(server.uri)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT pg_reload_conf()")
+                dwh.execute(cur, sql.POSTGRES_RELOAD_CONF)
         finally:
             conn.close()
 
@@ -428,8 +429,8 @@ def ensure_password(folder: Path, server: Server) -> None:
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SET password_encryption = 'scram-sha-256'")
-            cur.execute(f"ALTER ROLE {ROLE} PASSWORD %s", (password,))
+            dwh.execute(cur, sql.POSTGRES_PASSWORD_ENCRYPTION)
+            dwh.execute(cur, sql.POSTGRES_SET_PASSWORD, {"password": password})  # the login's role: ROLE
     finally:
         conn.close()
     write_private(pgpass, f"127.0.0.1:*:*:{ROLE}:{password}\n")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import time
 from collections.abc import Iterator
 from configparser import ConfigParser
@@ -31,7 +30,6 @@ from sources import SourceObject
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
 PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
 FULL_LISTING_EVERY = 24  # runs: every 24th lists every file of a folder source (hourly runs: daily)
-INSERTED_TABLE = re.compile(r"\s*INSERT INTO (\w+)")
 
 
 class RejectLimitExceeded(dwh.DwhError):
@@ -272,14 +270,13 @@ def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since
     analyzed at once: the run's later statements join it, and would be planned for an empty one."""
     for statement in statements:
         started = time.monotonic()
-        cur.execute(statement, {"since_run": since_run})
-        rows = max(cur.rowcount, 0)
-        inserted = INSERTED_TABLE.match(statement)
-        if inserted and inserted.group(1) in filled_from_empty:
-            cur.execute(sql.POSTGRES_ANALYZE.format(table=inserted.group(1)))
+        rows = dwh.execute(cur, statement, {"since_run": since_run})
+        inserted = sql.inserted_table(statement)
+        if inserted in filled_from_empty:
+            dwh.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": inserted})
         seconds = time.monotonic() - started
         if seconds > 1:
-            dwh.say(f"  {' '.join(statement.split()[:3])}: {rows:,} rows in {seconds:.1f} s")
+            dwh.say(f"  {dwh.statement_name(statement)}: {rows:,} rows in {seconds:.1f} s")
 
 
 # --------------------------------------------------------------------------- a run
@@ -289,7 +286,7 @@ def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message:
     events, songs = run.staged.get("events"), run.staged.get("songs")
     cur.execute(sql.RUN_FINISH, {
         "run_id": run.run_id, "finished_at": dwh.utc_now(), "outcome": outcome,
-        "objects_loaded": sum(objects for objects, _ in run.planned.values()),
+        "objects_loaded": sum(objects for objects, _ in run.planned.values()) - len(run.rejects.unreadable),
         "events_staged": events.rows if events else 0,
         "songs_staged": songs.rows if songs else 0,
         "rows_rejected": run.rejects.count,
@@ -506,7 +503,7 @@ def show_status(conn: psycopg2.extensions.connection, limit: int = 10) -> None:
 def show_rejects(conn: psycopg2.extensions.connection, run_id: int | None, limit: int = 1000) -> None:
     with conn.cursor() as cur:
         if run_id is None:
-            cur.execute("SELECT MAX(run_id) FROM rejects")
+            dwh.execute(cur, sql.LATEST_REJECTS_RUN)
             run_id = cur.fetchone()[0]
         if run_id is None:
             print("no rejects recorded")

@@ -71,7 +71,7 @@ class Period:
 def choose_period(cur: psycopg2.extensions.cursor, date_from: dt.date | None,
                   date_to: dt.date | None) -> tuple[Period, dict[str, Any]]:
     """The asked period, by default all loaded days; and the data's own range."""
-    cur.execute(sql.REPORT_DATA_RANGE)
+    dwh.execute(cur, sql.REPORT_DATA_RANGE)
     first, last, days = cur.fetchone()
     if first is None:
         raise dwh.DwhError("no events are loaded yet (the analytics layer is empty); load them with: python etl.py")
@@ -104,7 +104,7 @@ def json_default(value: Any) -> Any:
 
 
 def fetch(cur: psycopg2.extensions.cursor, query: str, params: dict[str, Any] | None = None) -> list[Row]:
-    cur.execute(query, params)
+    dwh.execute(cur, query, params)
     names = [column.name for column in cur.description]
     return [{name: plain(value) for name, value in zip(names, row, strict=True)} for row in cur.fetchall()]
 
@@ -127,8 +127,8 @@ def change(value: float | None, previous: float | None) -> dict[str, Any]:
 
 def kpi_values(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any]:
     """The KPIs of one period, from its users (report_period_users, made again for it)."""
-    cur.execute(sql.REPORT_PERIOD_USERS_DROP)
-    cur.execute(sql.REPORT_PERIOD_USERS, period.params())
+    dwh.execute(cur, sql.REPORT_PERIOD_USERS_DROP)
+    dwh.execute(cur, sql.REPORT_PERIOD_USERS, period.params())
     (row,) = fetch(cur, sql.REPORT_KPIS, period.params())
     row["paid_share"] = ratio(row["paid_users"], row["active_users"])
     return row
@@ -173,7 +173,7 @@ def stickiness(cur: psycopg2.extensions.cursor, period: Period, data: dict[str, 
 def paid_subscribers(cur: psycopg2.extensions.cursor, days: list[Row]) -> dict[str, int]:
     """Paid subscribers at the end of each day with plays: the level history's changes (each from
     its day, or the day before when it falls exactly at midnight) summed up to that day."""
-    cur.execute(sql.REPORT_PAID_CHANGES)
+    dwh.execute(cur, sql.REPORT_PAID_CHANGES)
     changes = sorted((day - dt.timedelta(days=at_midnight), int(change)) for day, at_midnight, change in cur.fetchall())
     result, total, i = {}, 0, 0
     for d in sorted(days, key=lambda d: d["activity_date"]):
@@ -420,7 +420,7 @@ def errors(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any]:
 
 
 def freshness(cur: psycopg2.extensions.cursor, trends: dict[str, Any] | None) -> dict[str, Any]:
-    cur.execute(sql.REPORT_LAST_EVENT)
+    dwh.execute(cur, sql.REPORT_LAST_EVENT)
     (last_event,) = cur.fetchone()
     runs = fetch(cur, sql.REPORT_RECENT_RUNS, {"limit": 5})
     return {"last_event": plain(last_event), "last_run": runs[0] if runs else None, "recent_runs": runs,
@@ -491,14 +491,14 @@ def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> No
     if dialect == sql.POSTGRES:
         dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)  # room for the sorts and hashes in memory
     dwh.run_all(cur, sql.REPORT_TEMPORARY_DROP)
-    cur.execute(sql.REPORT_PLAY_DAYS)
+    dwh.execute(cur, sql.REPORT_PLAY_DAYS)
     first, last = cur.fetchone()
     whole = first is None or (period.date_from <= first and period.date_to >= last)
     for statement in (sql.REPORT_SONG_TOTALS_ALL if whole else sql.REPORT_SONG_TOTALS, sql.REPORT_TOP_SONG_LIST,
                       sql.REPORT_TOP_ARTIST_LIST, sql.REPORT_USER_WEEKS):
-        cur.execute(statement, period.params(limit=TOP))
+        dwh.execute(cur, statement, period.params(limit=TOP))
     if dialect == sql.POSTGRES:
-        cur.execute(sql.REPORT_USER_WEEKS_ANALYZE)
+        dwh.execute(cur, sql.REPORT_USER_WEEKS_ANALYZE)
 
 
 def panel_numbers(conn: psycopg2.extensions.connection, dialect: str, date_from: dt.date | None,

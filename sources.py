@@ -42,7 +42,8 @@ class SourceObject:
     source: str  # "events" or "songs"
     key: str  # s3://bucket/key, or an absolute file path
     size: int
-    etag: str | None = None  # S3 only; files are identified by key and size
+    etag: str | None = None  # S3: the ETag; a file: "mtime_ns:<its modification time>" (key, size and this
+    # identify an object: a file edited in place to the same size loads again, as rsync would copy it)
 
 
 class RawRecord(NamedTuple):  # a tuple: a million of them are made per million events
@@ -75,7 +76,8 @@ class KnownFolders:
     open it when it has no subfolders): on a source of 300k song files in 17k folders, a run
     stats 17k folders instead of 300k files. What this cannot see is a file rewritten in place
     under the same name, which leaves its folder's time alone: a full listing (etl.py
-    --full-listing, and every FULL_LISTING_EVERY-th run) compares every file's size again.
+    --full-listing, and every FULL_LISTING_EVERY-th run) compares every file's size and
+    modification time again.
     The walk collects in `seen` the folders to record once the run has loaded their files;
     one modified less than RACY_NS before the listing is not recorded (a file added within the
     clock tick of its last change would not change its time)."""
@@ -130,7 +132,7 @@ def _list_folder(source: str, root: Path, known: KnownFolders | None = None) -> 
         unchanged = recorded.get(folder, (None, 0))[0] == mtime
         if unchanged and recorded[folder][1] == 0:
             continue  # a leaf folder with the same entries as when all its files were loaded
-        subfolders, complete, found = 0, True, []
+        complete, found = True, []
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
@@ -148,57 +150,73 @@ def _list_folder(source: str, root: Path, known: KnownFolders | None = None) -> 
             _skip(folder, f"cannot be listed ({exc.strerror})")
             continue
         folders.extend(sorted(found, reverse=True))  # so the walk is the same on every run
-        subfolders = len(found)
         if known is not None and complete and not unchanged and mtime < known.listing_started_ns - RACY_NS:
-            known.seen.append((folder, mtime, subfolders))
+            known.seen.append((folder, mtime, len(found)))
 
 
 def _entry(source: str, entry: os.DirEntry[str], folder: str, top: str, unchanged: bool,
            linked: set[tuple[int, int]]) -> tuple[str | None, str | None, SourceObject | None]:
-    """(kind: folder, file or None for what is not data; why it is skipped; the object of a data
-    file) for one entry of a folder. The common case, a plain file with a short UTF-8 name,
-    costs one stat, as before."""
-    name, path = entry.name, entry.path
-    is_link = entry.is_symlink()
-    is_folder = entry.is_dir() if not is_link else False
-    if not is_folder and not is_link and (unchanged or not is_data_file(name)):
+    """(kind: "folder", "file" or None for what is not data; why it is skipped; the object of a
+    data file) for one entry of a folder. A plain file with a UTF-8 name costs one stat, as before."""
+    if entry.is_symlink():
+        return _link_entry(source, entry, folder, top, unchanged, linked)
+    if entry.is_dir():
+        return "folder", _unusable(entry.path), None
+    if unchanged or not is_data_file(entry.name):
         return None, None, None  # not data, or a file of a folder whose files were all loaded
-    if not name.isascii() and not _is_utf8(name):
-        return None, "its name is not UTF-8 text; rename it", None
-    if len(path) * 4 > KEY_BYTES and len(path.encode()) > KEY_BYTES:
-        return None, f"its path is {len(path.encode()):,} bytes, longer than the {KEY_BYTES:,} an object key holds", None
-    if is_folder:
-        return "folder", None, None
+    problem = _unusable(entry.path)
+    if problem is not None:
+        return None, problem, None
     try:
-        info = entry.stat()  # follows a link
+        info = entry.stat()
     except OSError as exc:
-        return None, f"{'a symbolic link that leads nowhere' if is_link else 'cannot be read'} ({exc.strerror})", None
-    if is_link:
-        kind, problem = _link(path, stat.S_ISDIR(info.st_mode), folder, top)
-        if problem is not None or kind == "folder":
-            return kind, problem, None
-        if unchanged or not is_data_file(name):
-            return None, None, None
-        if (info.st_dev, info.st_ino) in linked:
-            return None, f"a second link to {os.path.realpath(path)}, listed already", None
-        linked.add((info.st_dev, info.st_ino))
+        return None, f"cannot be read ({exc.strerror})", None
+    return "file", None, SourceObject(source, entry.path, info.st_size, f"{MTIME_TAG}{info.st_mtime_ns}")
+
+
+def _link_entry(source: str, entry: os.DirEntry[str], folder: str, top: str, unchanged: bool,
+                linked: set[tuple[int, int]]) -> tuple[str | None, str | None, SourceObject | None]:
+    """A symbolic link is followed when it leads out of the source. One that leads back into it is
+    skipped: what it leads to is listed under its own path, or it is a loop."""
+    name, path = entry.name, entry.path
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        could_be_data = is_data_file(name) or "." not in name  # a data file, or perhaps a folder
+        return None, (f"a symbolic link that leads nowhere ({exc.strerror})" if could_be_data else None), None
+    to_folder = stat.S_ISDIR(info.st_mode)
+    if not to_folder and (unchanged or not is_data_file(name)):
+        return None, None, None
+    problem = _unusable(path)
+    real = os.path.realpath(path)
+    if problem is None and (real == top or real.startswith(top + os.sep)):
+        if to_folder and (folder == real or folder.startswith(real + os.sep)):
+            problem = f"a symbolic link loop: it leads back to {real}"
+        elif _listed(os.path.relpath(real, top).replace(os.sep, "/"), to_folder):
+            problem = f"a symbolic link to {real}, which is listed under its own path"
+    if problem is not None:
+        return None, problem, None
+    if to_folder:
+        return "folder", None, None  # out of the source: a folder reached twice is caught when listed
+    if (info.st_dev, info.st_ino) in linked:
+        return None, f"a second symbolic link to {real}, listed already", None
+    linked.add((info.st_dev, info.st_ino))
     return "file", None, SourceObject(source, path, info.st_size, f"{MTIME_TAG}{info.st_mtime_ns}")
 
 
-def _link(path: str, to_folder: bool, folder: str, top: str) -> tuple[str, str | None]:
-    """A symbolic link: followed when it leads out of the source; skipped when it leads back into it,
-    where what it leads to is listed under its own path (or is where the link itself stands: a loop)."""
-    real = os.path.realpath(path)
-    if real != top and not real.startswith(top + os.sep):
-        return ("folder" if to_folder else "file"), None
-    relative = os.path.relpath(real, top)
-    if to_folder and (folder == real or folder.startswith(real + os.sep)):
-        return "folder", f"a symbolic link loop: it leads back to {real}"
-    listed_there = not any(p.startswith(".") for p in relative.split(os.sep)) if to_folder else is_data_file(
-        relative.replace(os.sep, "/"))
-    if listed_there:
-        return "folder" if to_folder else "file", f"a symbolic link to {real}, which is listed under its own path"
-    return ("folder" if to_folder else "file"), None
+def _listed(relative: str, folder: bool) -> bool:
+    """Whether the walk lists this path of the source itself (a folder that is not hidden, a data file)."""
+    return not any(p.startswith(".") for p in relative.split("/")) if folder else is_data_file(relative)
+
+
+def _unusable(path: str) -> str | None:
+    """Why a path cannot be an object key (or a folder of them), or None."""
+    name = os.path.basename(path)
+    if not name.isascii() and not _is_utf8(name):
+        return "its name is not UTF-8 text; rename it"
+    if len(path) * 4 > KEY_BYTES and len(path.encode()) > KEY_BYTES:
+        return f"its path is {len(path.encode()):,} bytes, longer than the {KEY_BYTES:,} an object key can hold"
+    return None
 
 
 def _is_utf8(name: str) -> bool:
@@ -225,7 +243,12 @@ def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 if is_data_file(item["Key"][len(prefix) :]):
-                    yield SourceObject(source, f"s3://{bucket}/{item['Key']}", item["Size"], item["ETag"].strip('"'))
+                    key = f"s3://{bucket}/{item['Key']}"
+                    if len(key) * 4 > KEY_BYTES and len(key.encode()) > KEY_BYTES:
+                        dwh.say(f"skipped {dwh.printable(key)}: its key is {len(key.encode()):,} bytes with"
+                                f" s3://{bucket}/, longer than the {KEY_BYTES:,} an object key can hold")
+                        continue
+                    yield SourceObject(source, key, item["Size"], item["ETag"].strip('"'))
     except (BotoCoreError, ClientError) as exc:
         raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot list {source} at s3://{bucket}/{prefix}")) from None
 

@@ -11,6 +11,11 @@ Parameters use psycopg2's %(name)s style; `since_run` means "the records staged 
 
 from __future__ import annotations
 
+import re
+import sys
+import textwrap
+from collections.abc import Iterator
+
 POSTGRES, REDSHIFT = "postgres", "redshift"  # SQL dialects; the embedded target speaks POSTGRES
 
 # ============================================================================ 1. tables
@@ -346,7 +351,7 @@ USER_DAY_PLACES_CREATE = """
 CREATE TABLE IF NOT EXISTS user_day_places (
     user_id          INTEGER        NOT NULL,
     activity_date    DATE           NOT NULL,
-    state            VARCHAR(8),                -- of the location (USER_DAY_PLACES_INSERT); NULL: none
+    state            VARCHAR(8),                -- of the location (PLACE_STATE); NULL: none
     os_family        VARCHAR(64),               -- the user agent's, from devices; NULL: no agent
     browser_family   VARCHAR(64),
     device_type      VARCHAR(16),
@@ -552,6 +557,30 @@ SCHEMA_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(7265703530)"
 # A drop waits for a running load, locking first what the load locks first (etl_runs): no deadlock.
 DROP_LOCK = "LOCK TABLE etl_runs IN ACCESS EXCLUSIVE MODE"
 REDSHIFT_DROP_LOCK = "LOCK etl_runs"
+
+# ---------------------------------------------------------------- the catalog
+# What the server has, to compare with the model above (dwh.model_problems, create_tables.py,
+# doctor.py). Reads only: a login that may only read can compare too.
+SERVER_VERSION = "SELECT version()"
+CURRENT_SCHEMA = "SELECT current_schema()"
+TABLE_EXISTS = """
+SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = %(table)s
+"""
+SCHEMA_COLUMNS = """
+SELECT table_name, column_name, data_type, character_maximum_length, is_nullable
+FROM information_schema.columns
+WHERE table_schema = %(schema)s
+"""
+# doctor.py: may the login create tables? (a probe its transaction rolls back)
+CREATE_RIGHTS_PROBE = "CREATE TABLE dwh_doctor_probe (probe INTEGER)"
+
+# The embedded server (embedded.py): a new database on first use (the name is quoted by
+# psycopg2.sql as an identifier), the login rules re-read, and the password for TCP logins
+# (a parameter: never part of the text, never traced).
+POSTGRES_CREATE_DATABASE = "CREATE DATABASE {database}"
+POSTGRES_RELOAD_CONF = "SELECT pg_reload_conf()"
+POSTGRES_PASSWORD_ENCRYPTION = "SET password_encryption = 'scram-sha-256'"
+POSTGRES_SET_PASSWORD = "ALTER ROLE CURRENT_USER PASSWORD %(password)s"
 
 # ============================================================================ 2. a run
 
@@ -761,6 +790,8 @@ FORMAT AS JSON %(jsonpaths)s
 REGION %(region)s
 MAXERROR 100000
 """
+
+REDSHIFT_PROBE_ROWS = "SELECT COUNT(*) FROM doctor_{table}"
 
 # The columns of a table as the server has them, to type records and to compare with the model.
 TABLE_COLUMNS = """
@@ -1205,32 +1236,39 @@ VALUES %s
 # the first event after a 'Cancellation Confirmation', which closes its period (valid_to = its
 # start_time); otherwise a period ends where the next begins. A period of no length (a level
 # that changed again within the same millisecond) is left out.
-# A run recomputes only its users. A user new to user_levels has only the run's events; a known
-# user is recomputed from the period in force before their first new event (periods before it
-# cannot change), or from their first event when the run's events come before every period.
+# A run recomputes only its users, from their first new event on. A user new to user_levels has
+# only the run's events. A known user's periods before the one in force at their first new event
+# cannot change; that period (the "seed") may go on, so it is deleted and recomputed too, with
+# its start standing in for the events before the first new one (they all had its level), and its
+# cancellation, where one closed it before the first new event. So a run reads its users' events
+# of its own days, not their whole history. Without a seed (the new events come before every
+# period), the user's periods are all recomputed from the first new event.
 
 LEVEL_WINDOWS_DROP = "DROP TABLE IF EXISTS level_windows"
 
-# The run's known users, each with the start of what is recomputed.
+# The run's known users: their first new event and the period in force then.
 LEVEL_WINDOWS = """
 CREATE TEMPORARY TABLE level_windows AS
-SELECT n.user_id,
-       COALESCE(MAX(CASE WHEN l.valid_from < n.first_new THEN l.valid_from END), TIMESTAMP '1900-01-01')
-           AS window_start
+SELECT w.user_id, w.first_new, p.level AS seed_level, p.valid_from AS seed_from,
+       CASE WHEN p.valid_to < w.first_new THEN p.valid_to END AS seed_closed_at
 FROM (
-    SELECT user_id, MIN(start_time) AS first_new
-    FROM app_events
-    WHERE run_id >= %(since_run)s AND user_id IS NOT NULL AND level IS NOT NULL
-    GROUP BY user_id
-) n
-JOIN user_levels l ON l.user_id = n.user_id
-GROUP BY n.user_id
+    SELECT n.user_id, n.first_new, MAX(CASE WHEN l.valid_from < n.first_new THEN l.valid_from END) AS seed_from
+    FROM (
+        SELECT user_id, MIN(start_time) AS first_new
+        FROM app_events
+        WHERE run_id >= %(since_run)s AND user_id IS NOT NULL AND level IS NOT NULL
+        GROUP BY user_id
+    ) n
+    JOIN user_levels l ON l.user_id = n.user_id
+    GROUP BY n.user_id, n.first_new
+) w
+LEFT JOIN user_levels p ON p.user_id = w.user_id AND p.valid_from = w.seed_from
 """
 
 USER_LEVELS_DELETE = """
 DELETE FROM user_levels
 USING level_windows w
-WHERE user_levels.user_id = w.user_id AND user_levels.valid_from >= w.window_start
+WHERE user_levels.user_id = w.user_id AND user_levels.valid_from >= COALESCE(w.seed_from, w.first_new)
 """
 
 USER_LEVELS_INSERT = """
@@ -1256,19 +1294,30 @@ FROM (
                                                     ORDER BY start_time, session_id, item_in_session) = 1
                             THEN 1 ELSE 0 END AS starts
                 FROM (
+                    -- new users: the run's events
                     SELECT a.user_id, a.level, a.start_time, a.session_id, a.item_in_session,
                            CASE WHEN a.page = 'Cancellation Confirmation' THEN 1 ELSE 0 END AS cancels
                     FROM app_events a
                     WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL AND a.level IS NOT NULL
                       AND NOT EXISTS (SELECT 1 FROM level_windows w WHERE w.user_id = a.user_id)
                     UNION ALL
+                    -- known users: every event from their first new one on
                     SELECT a.user_id, a.level, a.start_time, a.session_id, a.item_in_session,
                            CASE WHEN a.page = 'Cancellation Confirmation' THEN 1 ELSE 0 END
                     FROM app_events a
                     JOIN level_windows w
-                      ON w.user_id = a.user_id AND a.event_date >= CAST(w.window_start AS DATE)
-                     AND a.start_time >= w.window_start
+                      ON w.user_id = a.user_id AND a.event_date >= CAST(w.first_new AS DATE)
+                     AND a.start_time >= w.first_new
                     WHERE a.level IS NOT NULL
+                    UNION ALL
+                    -- and the seed: its start, and its cancellation where one closed it before
+                    SELECT user_id, seed_level, seed_from, 0, 0, 0
+                    FROM level_windows
+                    WHERE seed_from IS NOT NULL
+                    UNION ALL
+                    SELECT user_id, seed_level, seed_closed_at, 0, 0, 1
+                    FROM level_windows
+                    WHERE seed_closed_at IS NOT NULL
                 ) user_events
             ) flagged
         ) numbered
@@ -1509,36 +1558,41 @@ WHERE user_day_places.user_id = k.user_id AND user_day_places.activity_date = k.
 """
 
 # A location "City, ST" or "Metro, NY-NJ-PA" is in the state of its first two-letter code after
-# ", " (a multi-state metro counts for its first, principal state); anything else has none.
-# Devices has every agent of the run's events by now (analytics.add_devices).
-PLACE_STATE = ("CASE WHEN a.location LIKE '%%, %%' AND LENGTH(SPLIT_PART(SPLIT_PART(a.location, ', ', 2), '-', 1)) = 2"
-               " THEN SPLIT_PART(SPLIT_PART(a.location, ', ', 2), '-', 1) END")
+# ", " (a multi-state metro counts for its first, principal state); anything else has none. The
+# events are grouped by their location and user agent text first, then each group gets its state
+# and device names (devices has every agent of the run's events by now: analytics.add_devices):
+# two groups may share them, which every reader of the table sums over.
+PLACE_STATE = ("CASE WHEN p.location LIKE '%%, %%' AND LENGTH(SPLIT_PART(SPLIT_PART(p.location, ', ', 2), '-', 1)) = 2"
+               " THEN SPLIT_PART(SPLIT_PART(p.location, ', ', 2), '-', 1) END")
 
 USER_DAY_PLACES_INSERT = f"""
 INSERT INTO user_day_places (user_id, activity_date, state, os_family, browser_family, device_type, step_page,
                              step_time, events, plays, first_free_play, paid_events)
-SELECT e.user_id, e.activity_date, e.state, d.os_family, d.browser_family, d.device_type, e.step_page, e.step_time,
-       COUNT(*), SUM(CASE WHEN e.page = 'NextSong' THEN 1 ELSE 0 END),
-       MIN(CASE WHEN e.page = 'NextSong' AND e.level = 'free' THEN e.start_time END),
-       SUM(CASE WHEN e.level = 'paid' THEN 1 ELSE 0 END)
+SELECT p.user_id, p.activity_date, {PLACE_STATE}, d.os_family, d.browser_family, d.device_type, p.step_page,
+       p.step_time, p.events, p.plays, p.first_free_play, p.paid_events
 FROM (
-    SELECT user_id, activity_date, state, user_agent, page, level, start_time,
-           CASE WHEN page IN {FUNNEL_PAGES} THEN page END AS step_page,
-           CASE WHEN page IN {FUNNEL_PAGES} THEN start_time END AS step_time
+    SELECT user_id, activity_date, location, user_agent, step_page, step_time, COUNT(*) AS events,
+           SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END) AS plays,
+           MIN(CASE WHEN page = 'NextSong' AND level = 'free' THEN start_time END) AS first_free_play,
+           SUM(CASE WHEN level = 'paid' THEN 1 ELSE 0 END) AS paid_events
     FROM (
-        SELECT a.user_id, a.event_date AS activity_date, {PLACE_STATE} AS state, a.user_agent, a.page, a.level,
-               a.start_time
-        FROM app_events a
-        WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
-        UNION ALL
-        SELECT a.user_id, a.event_date, {PLACE_STATE}, a.user_agent, a.page, a.level, a.start_time
-        FROM place_keys k
-        JOIN app_events a ON a.user_id = k.user_id AND a.event_date = k.activity_date
-        WHERE a.run_id < %(since_run)s
-    ) key_events
-) e
-LEFT JOIN devices d ON d.user_agent = e.user_agent
-GROUP BY e.user_id, e.activity_date, e.state, d.os_family, d.browser_family, d.device_type, e.step_page, e.step_time
+        SELECT user_id, activity_date, location, user_agent, page, level, start_time,
+               CASE WHEN page IN {FUNNEL_PAGES} THEN page END AS step_page,
+               CASE WHEN page IN {FUNNEL_PAGES} THEN start_time END AS step_time
+        FROM (
+            SELECT a.user_id, a.event_date AS activity_date, a.location, a.user_agent, a.page, a.level, a.start_time
+            FROM app_events a
+            WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
+            UNION ALL
+            SELECT a.user_id, a.event_date, a.location, a.user_agent, a.page, a.level, a.start_time
+            FROM place_keys k
+            JOIN app_events a ON a.user_id = k.user_id AND a.event_date = k.activity_date
+            WHERE a.run_id < %(since_run)s
+        ) key_events
+    ) place_events
+    GROUP BY user_id, activity_date, location, user_agent, step_page, step_time
+) p
+LEFT JOIN devices d ON d.user_agent = p.user_agent
 """
 
 # song_totals: every song text the run's plays name, and those its songs may now match (their
@@ -1601,6 +1655,8 @@ GROUP BY source
 ORDER BY source
 """
 
+LATEST_REJECTS_RUN = "SELECT MAX(run_id) FROM rejects"  # etl.py --rejects without a run
+
 FIRST_REJECTS = """
 SELECT object_key, line, record_no, reason
 FROM rejects
@@ -1633,6 +1689,8 @@ CHECK_NULL_KEYS: dict[str, list[str]] = {  # table -> the columns none of its ro
     "user_sessions": ["user_id", "session_id", "started_at", "ended_at"],
     "song_days": ["activity_date", "song", "artist"],
     "hour_plays": ["activity_date", "hour", "weekday"],
+    "user_day_places": ["user_id", "activity_date"],
+    "song_totals": ["song", "artist"],
 }
 CHECK_ROW_SOURCE = ["run_id", "object_id", "source_line"]  # shown with a staged row: where it came from
 
@@ -1650,6 +1708,7 @@ CHECK_UNIQUE_KEYS: dict[str, tuple[str, list[str]]] = {  # check name -> (table,
     "dup_user_sessions_session": ("user_sessions", ["user_id", "session_id"]),
     "dup_song_days_song_day": ("song_days", ["activity_date", "song", "artist"]),
     "dup_hour_plays_hour": ("hour_plays", ["activity_date", "hour"]),
+    "dup_song_totals_song": ("song_totals", ["song", "artist"]),
 }
 
 ISO_WEEKDAY = "MOD(CAST(EXTRACT(dow FROM {ts}) AS INTEGER) + 6, 7) + 1"  # derived as in TIME_INSERT
@@ -1852,6 +1911,24 @@ FROM app_events a
 LEFT JOIN devices d ON d.user_agent = a.user_agent
 WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
 GROUP BY a.user_agent
+"""),
+    # The dashboard's aggregates (section 6, at its end) against the aggregates they refine.
+    "reconcile_user_day_places_user_days": ("user_day_places has each user-day's events and plays, as user_days", """
+SELECT COALESCE(d.user_id, p.user_id) AS user_id, COALESCE(d.activity_date, p.activity_date) AS activity_date,
+       d.events, p.events AS place_events, d.plays, p.plays AS place_plays
+FROM user_days d
+FULL JOIN (SELECT user_id, activity_date, SUM(events) AS events, SUM(plays) AS plays
+           FROM user_day_places
+           GROUP BY user_id, activity_date) p
+       ON p.user_id = d.user_id AND p.activity_date = d.activity_date
+WHERE d.user_id IS NULL OR p.user_id IS NULL OR d.events <> p.events OR d.plays <> p.plays
+"""),
+    "reconcile_song_totals_song_days": ("song_totals has each song's plays over its song_days", """
+SELECT COALESCE(t.song, d.song) AS song, COALESCE(t.artist, d.artist) AS artist, t.plays, d.plays AS day_plays
+FROM song_totals t
+FULL JOIN (SELECT song, artist, SUM(plays) AS plays FROM song_days GROUP BY song, artist) d
+       ON d.song = t.song AND d.artist = t.artist
+WHERE t.song IS NULL OR d.song IS NULL OR t.plays <> d.plays
 """),
 }
 
@@ -2195,13 +2272,11 @@ WITH spans AS (
     FROM user_days
     WHERE activity_date BETWEEN %(spans_from)s AND %(date_to)s
 ),
-changes AS (
-    SELECT covers_from AS day, 1 AS delta FROM spans
-    UNION ALL
-    SELECT covers_to AS day, -1 AS delta FROM spans
-),
-per_day AS (
-    SELECT day, SUM(delta) AS delta FROM changes GROUP BY day
+per_day AS (  -- each span's +1 and -1, in one pass over spans (read twice, it would be materialized)
+    SELECT CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END AS day, SUM(e.delta) AS delta
+    FROM spans s
+    CROSS JOIN (SELECT 1 AS delta UNION ALL SELECT -1 AS delta) e
+    GROUP BY CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END
 ),
 mau AS (
     SELECT day, SUM(delta) OVER (ORDER BY day ROWS UNBOUNDED PRECEDING) AS mau FROM per_day
@@ -2346,21 +2421,17 @@ GROUP BY artist
 # the first Downgrade, then whether a Submit followed each (user_day_places: the users' first
 # free plays and paid events per day, and each step event).
 REPORT_FUNNEL = """
-WITH places AS (
-    SELECT user_id, step_page, step_time, first_free_play, paid_events
-    FROM user_day_places
-    WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
-),
-users_in_period AS (
+WITH users_in_period AS (
     SELECT user_id, MIN(first_free_play) AS first_free_play,
            MAX(CASE WHEN paid_events > 0 THEN 1 ELSE 0 END) AS was_paid
-    FROM places
+    FROM user_day_places
+    WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
     GROUP BY user_id
 ),
 steps AS (
     SELECT DISTINCT user_id, step_page AS page, step_time AS start_time
-    FROM places
-    WHERE step_page IS NOT NULL
+    FROM user_day_places
+    WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s AND step_page IS NOT NULL
 ),
 firsts AS (
     SELECT u.user_id, u.first_free_play, u.was_paid,
@@ -2561,3 +2632,149 @@ REPORT_QUERIES = {
     **{name: value for name, value in globals().items()
        if name.startswith("REPORT_") and isinstance(value, str)},
 }
+
+
+# ============================================================================ 9. every statement, named
+# The constants above are the statements; these walk them by name, in module order: dwh.execute
+# traces a statement by the name of the constant it came from (a list's or dict's items as
+# NAME[i], NAME['key']), and `python sql_queries.py postgres|redshift` prints every statement
+# the code may send to that target as it is sent: a table with its layout, {placeholders}
+# filled as the code fills them. tests/test_redshift.py parses that same rendering.
+
+SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "LOCK", "WITH", "ANALYZE", "SET",
+             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT"}
+
+# What PostgreSQL alone is sent, by a rule applied to every constant: a name with a POSTGRES
+# part (POSTGRES_ANALYZE, TREND_POSTGRES_SETTINGS), or a name X beside a REDSHIFT_X, which is
+# what Redshift gets instead (RUN_LOCK, STAGING_COPY). Beyond the rule, only these:
+POSTGRES_ONLY_BY_USE = {
+    "SCHEMA_LOCK": "advisory locks: create_tables.py and model_problems take them on PostgreSQL only",
+    "SCHEMA_LOCK_SHARED": "advisory locks: as SCHEMA_LOCK",
+    "KNOWN_FOLDERS": "folder sources: a Redshift run lists S3 only (etl.load: known is None there)",
+    "SEEN_FOLDERS_CREATE": "folder sources: as KNOWN_FOLDERS",
+    "SEEN_FOLDERS_COPY": "folder sources: as KNOWN_FOLDERS",
+    "LISTED_FOLDERS_RECORD": "folder sources: as KNOWN_FOLDERS",
+    "STAR_ONLY_RUN_PLAYS": "bench/ only (DWH_BENCH_NO_ANALYTICS), on the embedded server",
+    "star_only_transform_queries": "bench/ only, as STAR_ONLY_RUN_PLAYS",
+}
+# Templates the code renders into other constants, which are walked instead.
+TEMPLATES = {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS"}
+_WALK = {"SQL_VERBS", "POSTGRES_ONLY_BY_USE", "TEMPLATES"}  # this section's own constants: no statements
+
+
+def sql_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
+    """(path, text) of every SQL statement in a constant: a string, or one inside lists, tuples and
+    dicts (CHECKS holds (description, query) pairs: only the query is SQL)."""
+    if isinstance(value, str):
+        words = value.split(None, 1)
+        if words and words[0].upper() in SQL_VERBS:
+            yield path, value
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from sql_strings(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from sql_strings(item, f"{path}[{key!r}]")
+
+
+def named() -> Iterator[tuple[str, str]]:
+    """(name, text) of every statement constant, in module order, as written (templates unfilled)."""
+    for name, value in list(globals().items()):
+        if not name.startswith("_") and name not in _WALK and not callable(value):
+            yield from sql_strings(value, name)
+
+
+def postgres_only(name: str) -> bool:
+    return ("POSTGRES" in name.split("_") or f"REDSHIFT_{name}" in globals() or name in POSTGRES_ONLY_BY_USE
+            or name in TEMPLATES)
+
+
+def sent_to(dialect: str, path: str) -> bool:
+    """Whether the statement of that name (NAME or NAME[...]) may be sent to the dialect."""
+    if dialect == REDSHIFT:
+        return not postgres_only(path.split("[")[0])
+    words = re.findall(r"\w+", path)  # TREND_STATEMENTS['REDSHIFT_TREND_RUN_LOCK'] is Redshift's too
+    return not any("REDSHIFT" in word.split("_") for word in words) and path.split("[")[0] not in TEMPLATES
+
+
+def staged_columns(table: str) -> list[str]:
+    """A staging table's COPY column list: its fields, then the provenance (as staging and redshift send it)."""
+    return [*STAGING_FIELDS[table], "run_id", "object_id", "source_line"]
+
+
+def fills(name: str) -> list[tuple[str, dict[str, str]]]:
+    """(label, values) for each way the code fills the {placeholders} of the template `name`."""
+    if name.startswith(("POSTGRES_DROP_CONSTRAINT", "POSTGRES_ADD_CONSTRAINT")):  # from POSTGRES_TABLE_INDEXES
+        key = {"table": "songplays", "name": "songplays_pkey", "definition": "PRIMARY KEY (songplay_id)"}
+        return [("songplays", key)]
+    if name == "POSTGRES_DROP_INDEX":
+        return [("app_events_user_day", {"name": "app_events_user_day"})]
+    if name.startswith("REDSHIFT_PROBE_"):  # doctor.py: a source's fields, no provenance
+        return [(table, {"table": table, "columns": ", ".join(STAGING_FIELDS[table])}) for table in STAGING_FIELDS]
+    checks = [(f"{group}[{key!r}]", {"check": query}) for group, named_checks in (("CHECKS", CHECKS),
+              ("WARNINGS", WARNINGS)) for key, (_, query) in named_checks.items()]
+    return [
+        *[(table, {"table": table, "columns": ", ".join(staged_columns(table))}) for table in STAGING_FIELDS],
+        ("songs", {"table": "songs"}),
+        *checks,
+        ("REBUILT_TABLES", {"tables": ", ".join(REBUILT_TABLES)}),
+        ("dev", {"database": "dev"}),
+    ]
+
+
+def rendered(name: str, text: str, layouts: dict[str, str]) -> list[tuple[str, str]]:
+    """(label, statement) as sent: a table with its layout (`layouts`: create_table_queries), every
+    {placeholder} filled each way the code fills it (an unknown placeholder fails here)."""
+    if text in layouts:
+        return [(name, layouts[text])]
+    placeholders = set(re.findall(r"(?<!{){(\w+)}(?!})", text))
+    if not placeholders:
+        return [(name, text)]
+    ways = [(label, values) for label, values in fills(name) if placeholders <= values.keys()]
+    if not ways:
+        raise ValueError(f"{name}: no value for {{{', '.join(sorted(placeholders))}}}; add one to fills()")
+    return [(f"{name} ({label})", text.format(**{p: values[p] for p in placeholders})) for label, values in ways]
+
+
+def statements(dialect: str) -> Iterator[tuple[str, str]]:
+    """(name, SQL) of every statement the code may send to `dialect`, fully rendered, in module
+    order; a text met again under another name (a list repeating its items) is given once."""
+    layouts = dict(zip(TABLES.values(), create_table_queries(dialect), strict=False))
+    seen: set[str] = set()
+    for path, text in named():
+        if not sent_to(dialect, path):
+            continue
+        for label, statement in rendered(path, text, layouts):
+            if statement not in seen:
+                seen.add(statement)
+                yield label, statement
+
+
+_INSERTED_TABLE = re.compile(r"\s*INSERT INTO (\w+)")
+_TEMPORARY_TABLE = re.compile(r"\s*CREATE TEMPORARY TABLE (\w+)")
+
+
+def inserted_table(statement: str) -> str | None:
+    """The table an INSERT statement fills (etl.py analyzes a table it filled from empty)."""
+    found = _INSERTED_TABLE.match(statement)
+    return found[1] if found else None
+
+
+def temporary_table(statement: str) -> str | None:
+    """The temporary table a statement creates (analytics.py analyzes it for the plans that join it)."""
+    found = _TEMPORARY_TABLE.match(statement)
+    return found[1] if found else None
+
+
+def _print_statements(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in (POSTGRES, REDSHIFT):
+        print("usage: python sql_queries.py postgres|redshift  (every statement sent to that target, as SQL)",
+              file=sys.stderr)
+        return 2
+    for name, statement in statements(argv[0]):
+        print(f"-- {name}\n{textwrap.dedent(statement).strip()};\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_print_statements(sys.argv[1:]))

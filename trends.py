@@ -94,15 +94,15 @@ def paid_on_calendar(days: list[dt.date], changes: Sequence[tuple[dt.date, int, 
 
 
 def read_series(cur: psycopg2.extensions.cursor) -> Series:
-    cur.execute(sql.TREND_DAILY_PLAYS)
+    dwh.execute(cur, sql.TREND_DAILY_PLAYS)
     plays = cur.fetchall()
-    cur.execute(sql.TREND_DAILY_ACTIVE_USERS)
+    dwh.execute(cur, sql.TREND_DAILY_ACTIVE_USERS)
     active = cur.fetchall()
     dates = [day for day, _ in plays + active]
     if not dates:
         return Series([], {name: np.zeros(0) for name in SERIES})
     days = calendar(min(dates), max(dates))
-    cur.execute(sql.TREND_PAID_CHANGES)
+    dwh.execute(cur, sql.TREND_PAID_CHANGES)
     paid = paid_on_calendar(days, cur.fetchall())
     return Series(days, {"plays": on_calendar(days, plays), "active_users": on_calendar(days, active),
                          "paid_users": paid})
@@ -264,7 +264,7 @@ def trending(cur: psycopg2.extensions.cursor, days: list[dt.date]) -> dict[str, 
         result["message"] = "no plays loaded: nothing can trend"
         return result
     window = trending_window(days)
-    cur.execute(sql.TRENDING_TOTALS, window)
+    dwh.execute(cur, sql.TRENDING_TOTALS, window)
     plays_recent, plays_before = (int(v) for v in cur.fetchone())
     result["window"] = {**window, "plays_recent": plays_recent, "plays_before": plays_before}
     if plays_before == 0:
@@ -274,17 +274,17 @@ def trending(cur: psycopg2.extensions.cursor, days: list[dt.date]) -> dict[str, 
               "candidates": CANDIDATES, "top": TOP,
               "recent_start": dt.datetime.combine(window["recent_from"], dt.time()),
               "recent_end": dt.datetime.combine(window["last_day"] + dt.timedelta(days=1), dt.time())}
-    cur.execute(sql.TRENDING_WINDOWS_DROP)
-    cur.execute(sql.TRENDING_WINDOWS, window)
+    dwh.execute(cur, sql.TRENDING_WINDOWS_DROP)
+    dwh.execute(cur, sql.TRENDING_WINDOWS, window)
     for kind, statement in (("songs", sql.TRENDING_SONGS), ("artists", sql.TRENDING_ARTISTS)):
-        cur.execute(statement, params)
+        dwh.execute(cur, statement, params)
         for row in cur.fetchall():
             *names, plays, before, expected, score, listeners = row
             entry = dict(zip(["song", "artist"] if kind == "songs" else ["artist"], names, strict=True))
             entry |= {"score": float(score), "plays": int(plays), "expected": float(expected),
                       "listeners": int(listeners), "p_value": None, "plays_before": int(before)}
             result[kind].append(entry)
-    cur.execute(sql.TRENDING_WINDOWS_DROP)
+    dwh.execute(cur, sql.TRENDING_WINDOWS_DROP)
     return result
 
 
@@ -310,7 +310,7 @@ def build_document(cur: psycopg2.extensions.cursor, horizon: int) -> dict[str, A
     importing statsmodels alone takes a second or two, and the warehouse waits for nothing."""
     with ThreadPoolExecutor(max_workers=1) as models:
         models.submit(load_models)
-        cur.execute(sql.TREND_LOAD_RUN)
+        dwh.execute(cur, sql.TREND_LOAD_RUN)
         (load_run_id,) = cur.fetchone()
         series = read_series(cur)
         forecasting = models.submit(forecast_all, series, horizon)
@@ -351,7 +351,7 @@ def day_or_none(text: str | None) -> dt.date | None:
 
 def warehouse_dialect(conn: psycopg2.extensions.connection) -> str:
     with conn.cursor() as cur:
-        cur.execute("SELECT version()")
+        dwh.execute(cur, sql.SERVER_VERSION)
         (version,) = cur.fetchone()
     return sql.REDSHIFT if "redshift" in str(version).lower() else sql.POSTGRES
 
@@ -366,8 +366,8 @@ def require_tables(cur: psycopg2.extensions.cursor) -> None:
 
 def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: str) -> None:
     """The document as one trend run: one multi-row INSERT per table. Sets its id and time."""
-    cur.execute(sql.REDSHIFT_TREND_RUN_LOCK if dialect == sql.REDSHIFT else sql.TREND_RUN_LOCK)
-    cur.execute(sql.TREND_RUN_NEXT_ID)
+    dwh.execute(cur, sql.REDSHIFT_TREND_RUN_LOCK if dialect == sql.REDSHIFT else sql.TREND_RUN_LOCK)
+    dwh.execute(cur, sql.TREND_RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
     computed_at = dwh.utc_now().replace(microsecond=0)
     document["trend_run_id"], document["computed_at"] = run_id, computed_at.isoformat(sep=" ")
@@ -422,17 +422,17 @@ def latest_trends(conn: psycopg2.extensions.connection) -> dict[str, Any] | None
     with conn.cursor() as cur:
         if not dwh.table_exists(cur, "trend_runs"):
             return None
-        cur.execute(sql.TREND_LATEST_RUN)
+        dwh.execute(cur, sql.TREND_LATEST_RUN)
         run = cur.fetchone()
         if run is None:
             return None
         (run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from,
          plays_recent, plays_before, prior_plays, min_listeners, message, trending_note) = run
-        cur.execute(sql.TREND_RUN_BACKTESTS, {"trend_run_id": run_id})
+        dwh.execute(cur, sql.TREND_RUN_BACKTESTS, {"trend_run_id": run_id})
         backtests = cur.fetchall()
-        cur.execute(sql.TREND_RUN_FORECASTS, {"trend_run_id": run_id})
+        dwh.execute(cur, sql.TREND_RUN_FORECASTS, {"trend_run_id": run_id})
         forecasts = cur.fetchall()
-        cur.execute(sql.TREND_RUN_TRENDING, {"trend_run_id": run_id})
+        dwh.execute(cur, sql.TREND_RUN_TRENDING, {"trend_run_id": run_id})
         ranked = cur.fetchall()
     names = ["model", "candidate", "mase", "mase_baseline", "smape", "smape_baseline", "origins", "note"]
     stored = {series: dict(zip(names, rest, strict=True)) for series, *rest in backtests}
@@ -467,11 +467,11 @@ def trends_are_stale(conn: psycopg2.extensions.connection) -> bool:
     with conn.cursor() as cur:
         if not (dwh.table_exists(cur, "trend_runs") and dwh.table_exists(cur, "etl_runs")):
             return True
-        cur.execute(sql.TREND_LATEST_RUN)
+        dwh.execute(cur, sql.TREND_LATEST_RUN)
         run = cur.fetchone()
         if run is None:
             return True
-        cur.execute(sql.TRENDS_NEWER_LOADS, {"load_run_id": run[2] or 0})
+        dwh.execute(cur, sql.TRENDS_NEWER_LOADS, {"load_run_id": run[2] or 0})
         (newer,) = cur.fetchone()
     return bool(newer)
 

@@ -11,7 +11,9 @@ the same attempts in every run, whatever order the threads send them in):
 - reset_body: half the body, then the connection is reset;
 - short:     half the body, with headers that agree (Content-Length and all): a body cut short
              somewhere the HTTP framing cannot tell;
-- corrupt:   the whole body, one byte changed.
+- corrupt:   the whole body, one byte changed;
+- gone:      404 NoSuchKey, as for an object deleted after the listing.
+`always` breaks every request whose path contains one of its keys, with that fault.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-FAULTS = ("reset", "error500", "slowdown", "truncate", "reset_body", "short", "corrupt")
+FAULTS = ("reset", "error500", "slowdown", "truncate", "reset_body", "short", "corrupt", "gone")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te",
               "trailer", "upgrade"}
 ERROR_XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
@@ -38,11 +40,13 @@ class FaultProxy:
     strip_checksums: answer without x-amz-checksum-* headers, so botocore cannot check the body."""
 
     def __init__(self, upstream: str, rates: dict[str, float] | None = None, *, seed: int = 1,
-                 objects_only: bool = True, strip_checksums: bool = False) -> None:
-        unknown = set(rates or {}) - set(FAULTS)
+                 objects_only: bool = True, strip_checksums: bool = False,
+                 always: dict[str, str] | None = None) -> None:
+        unknown = (set(rates or {}) | set((always or {}).values())) - set(FAULTS)
         assert not unknown, unknown
         self.upstream = urlsplit(upstream)
         self.rates = dict(rates or {})
+        self.always = dict(always or {})
         self.seed = seed
         self.objects_only = objects_only
         self.strip_checksums = strip_checksums  # as a store without flexible checksums answers
@@ -72,6 +76,11 @@ class FaultProxy:
             self.counts["requests"] += 1
         if method != "GET" or (self.objects_only and not _is_object(path)):
             return None
+        for part, fault in self.always.items():
+            if part in path:
+                with self.lock:
+                    self.counts[fault] += 1
+                return fault
         draw = random.Random(f"{self.seed}|{request}|{attempt}").random()
         for fault, rate in self.rates.items():
             if draw < rate:
@@ -91,7 +100,7 @@ def _is_object(path: str) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as boto3 uses it
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
 
     def do_GET(self) -> None:
@@ -106,10 +115,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "reset":
             self._reset()
             return
-        if fault in ("error500", "slowdown"):
-            status, code, message = ((500, "InternalError", "We encountered an internal error. Please try again.")
-                                     if fault == "error500" else
-                                     (503, "SlowDown", "Please reduce your request rate."))
+        if fault in ("error500", "slowdown", "gone"):
+            status, code, message = {
+                "error500": (500, "InternalError", "We encountered an internal error. Please try again."),
+                "slowdown": (503, "SlowDown", "Please reduce your request rate."),
+                "gone": (404, "NoSuchKey", "The specified key does not exist."),
+            }[fault]
             self._send(status, [("Content-Type", "application/xml")], ERROR_XML.format(code=code, message=message)
                        .encode())
             return

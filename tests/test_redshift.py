@@ -11,10 +11,12 @@ without a cluster (README: "What has not been verified live") is Redshift execut
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import gzip
 import json
 import re
-from collections.abc import Iterator
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -48,7 +50,7 @@ PARAMS = {
     "recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3), "last_day": dt.date(2018, 11, 30),
     "traffic": 0.38, "prior": 10.0, "min_listeners": 3, "candidates": 200, "top": 20,
     "recent_start": dt.datetime(2018, 11, 24), "recent_end": dt.datetime(2018, 12, 1), "trend_run_id": 3,
-    "load_run_id": 2,
+    "load_run_id": 2, "schema": "public",
 }
 POSTGRES_ONLY = [r"::", r"\bON CONFLICT\b", r"\bFILTER\s*\(", r"\bDISTINCT ON\b", r"\bILIKE\b", r"\bUSING brin\b",
                  r"\bFROM STDIN\b", r"\bGENERATED\b", r"\bSERIAL\b", r"\bTEXT\b", r"\bJSONB\b", r"\bTRUNCATE\b"]
@@ -76,91 +78,16 @@ def render(statement: str, params: dict[str, object] = PARAMS) -> str:
     return text.replace("%%", "%")
 
 
-SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "LOCK", "WITH", "ANALYZE", "SET",
-             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT"}
-
-# What PostgreSQL alone is sent, by a rule the walk applies to every constant: a name with a
-# POSTGRES part (POSTGRES_ANALYZE, TREND_POSTGRES_SETTINGS), or a name X beside a REDSHIFT_X,
-# which is what Redshift gets instead (RUN_LOCK, STAGING_COPY). Beyond the rule, only these:
-POSTGRES_ONLY_BY_USE = {
-    "SCHEMA_LOCK": "advisory locks: create_tables.py and model_problems take them on PostgreSQL only",
-    "SCHEMA_LOCK_SHARED": "advisory locks: as SCHEMA_LOCK",
-    "KNOWN_FOLDERS": "folder sources: a Redshift run lists S3 only (etl.load: known is None there)",
-    "SEEN_FOLDERS_CREATE": "folder sources: as KNOWN_FOLDERS",
-    "SEEN_FOLDERS_COPY": "folder sources: as KNOWN_FOLDERS",
-    "LISTED_FOLDERS_RECORD": "folder sources: as KNOWN_FOLDERS",
-    "STAR_ONLY_RUN_PLAYS": "bench/ only (DWH_BENCH_NO_ANALYTICS), on the embedded server",
-    "star_only_transform_queries": "bench/ only, as STAR_ONLY_RUN_PLAYS",
-}
-# Templates the code renders into other constants, which the walk parses instead.
-TEMPLATES = {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS"}
-
-
-def postgres_only(name: str) -> bool:
-    return ("POSTGRES" in name.split("_") or hasattr(sql, f"REDSHIFT_{name}") or name in POSTGRES_ONLY_BY_USE
-            or name in TEMPLATES)
-
-
-def sql_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
-    """(path, text) of every SQL statement in a constant: a string, or one inside lists, tuples and
-    dicts (CHECKS holds (description, query) pairs: only the query is SQL)."""
-    if isinstance(value, str):
-        words = value.split(None, 1)
-        if words and words[0].upper() in SQL_VERBS:
-            yield path, value
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from sql_strings(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from sql_strings(item, f"{path}[{key!r}]")
-
-
-def placeholder_values() -> dict[str, list[str]]:
-    """Each {placeholder} of sql_queries' templates, filled as the code fills it on Redshift."""
-    return {
-        "table": ["staging_events", "songs"],
-        "columns": [", ".join(redshift.copy_columns("staging_events"))],
-        "check": [query for _, query in [*sql.CHECKS.values(), *sql.WARNINGS.values()]],
-    }
-
-
-def rendered(name: str, text: str) -> list[str]:
-    """The statement as sent to Redshift: a table with its Redshift layout (create_table_queries),
-    every {placeholder} filled with each of its values (an unknown placeholder fails here)."""
-    created = sql.create_table_queries(sql.REDSHIFT)
-    layouts = {sql.TABLES[t]: next(s for s in created if re.search(rf"\bEXISTS {t} \(", s)) for t in sql.TABLES}
-    if text in layouts:
-        return [layouts[text]]
-    names = sorted(set(re.findall(r"(?<!{){(\w+)}(?!})", text)))
-    values = placeholder_values()
-    unknown = [n for n in names if n not in values]
-    assert not unknown, f"{name}: no value for {{{', '.join(unknown)}}}; add one to placeholder_values()"
-    texts = [text]
-    for placeholder in names:
-        texts = [t.replace(f"{{{placeholder}}}", v) for t in texts for v in values[placeholder]]
-    return texts
-
-
 def redshift_statements() -> dict[str, str]:
-    """Every statement of sql_queries the Redshift path may send, by name, walked from the module:
-    every constant (strings, and those in lists and dicts) but what PostgreSQL alone is sent, so a
-    statement added there is parsed here without being listed."""
-    statements: dict[str, str] = {}
-    for name in sorted(n for n in vars(sql) if not n.startswith("_")):  # NAMES before the lists repeating them
-        value = getattr(sql, name)
-        if callable(value) or postgres_only(name):
-            continue
-        for path, text in sql_strings(value, name):
-            for i, statement in enumerate(rendered(path, text)):
-                if statement not in statements.values():
-                    statements[path if i == 0 else f"{path} #{i}"] = statement
-    return statements
+    """Every statement of sql_queries the Redshift path may send, by name, rendered as
+    `python sql_queries.py redshift` prints it (sql_queries.statements walks the module: a
+    statement added there is parsed here without being listed)."""
+    return dict(sql.statements(sql.REDSHIFT))
 
 
 def test_the_walk_finds_every_kind_of_statement() -> None:
     statements = redshift_statements()
-    names = {name.split("[")[0].split(" #")[0] for name in statements}
+    names = {re.split(r"[\[ ]", name)[0] for name in statements}
     for expected in ("REDSHIFT_STAGING_COPY", "REDSHIFT_REJECTS_COPY", "APP_EVENTS_INSERT", "TREND_DAILY_PLAYS",
                      "REPORT_KPIS", "CHECK_COUNT", "CHECKS", "ANALYTICS_QUERIES", "SONGPLAYS_CREATE"):
         assert expected in names, expected
@@ -171,7 +98,48 @@ def test_the_walk_finds_every_kind_of_statement() -> None:
                     sql.analytics_app_events_queries, sql.analytics_aggregate_queries,
                     sql.create_table_queries(sql.REDSHIFT)):
         assert set(queries) <= set(statements.values())
-    assert all(name in vars(sql) for name in [*POSTGRES_ONLY_BY_USE, *TEMPLATES])  # no stale exclusion
+    assert all(name in vars(sql) for name in [*sql.POSTGRES_ONLY_BY_USE, *sql.TEMPLATES])  # no stale exclusion
+
+
+GOLDEN = Path(__file__).parent / "golden" / "redshift.sql"
+REGENERATE = "python sql_queries.py redshift > tests/golden/redshift.sql"
+
+
+def test_the_redshift_rendering_is_the_checked_in_one() -> None:
+    """Every statement Redshift is sent, as SQL, is checked in: a change to one shows in review."""
+    proc = subprocess.run([sys.executable, "sql_queries.py", "redshift"], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True, check=True)
+    expected = GOLDEN.read_text()
+    if proc.stdout != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True), proc.stdout.splitlines(keepends=True),
+                                            "tests/golden/redshift.sql", "python sql_queries.py redshift"))
+        pytest.fail(f"the Redshift SQL changed; if that is intended, regenerate: {REGENERATE}\n{diff}", pytrace=False)
+
+
+def test_the_rendering_fills_placeholders_as_the_code_does() -> None:
+    for table in sql.STAGING_FIELDS:
+        assert sql.staged_columns(table) == redshift.copy_columns(table)
+    postgres = dict(sql.statements(sql.POSTGRES))
+    for queries in (sql.transform_queries, sql.rebuild_queries, sql.analytics_aggregate_queries,
+                    sql.POSTGRES_SESSION_SETTINGS, sql.create_table_queries(sql.POSTGRES)):
+        assert set(queries) <= set(postgres.values())
+    assert sql.REDSHIFT_STAGING_COPY not in postgres.values() and "REDSHIFT_RUN_LOCK" not in postgres
+    assert postgres["POSTGRES_EMPTY (REBUILT_TABLES)"] == f"TRUNCATE {', '.join(sql.REBUILT_TABLES)}"
+    with pytest.raises(ValueError, match=r"X: no value for \{nothing\}"):
+        sql.rendered("X", "SELECT {nothing}", {})
+
+
+def test_sql_queries_prints_each_statement_under_its_name() -> None:
+    proc = subprocess.run([sys.executable, "sql_queries.py", "postgres"], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True, check=True)
+    blocks = proc.stdout.split("\n\n")
+    assert blocks[0].startswith("-- ETL_RUNS_CREATE\nCREATE TABLE IF NOT EXISTS etl_runs (")
+    assert blocks[0].endswith("\n);")  # no layout on PostgreSQL
+    assert "-- transform_queries" not in proc.stdout  # its items are printed under their own names
+    assert proc.stdout.count("\n-- ") + 1 == len(dict(sql.statements(sql.POSTGRES)))
+    bad = subprocess.run([sys.executable, "sql_queries.py", "mysql"], cwd=Path(__file__).parents[1],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("usage: python sql_queries.py postgres|redshift")
 
 
 @pytest.mark.parametrize(("name", "statement"), list(redshift_statements().items()))

@@ -139,12 +139,12 @@ def test_a_run_that_fails_after_staging_changes_nothing(warehouse: Warehouse, tm
         CREATE TRIGGER refuse_time BEFORE INSERT ON time FOR EACH STATEMENT EXECUTE FUNCTION refuse();
     """)
     proc = warehouse.load(logs, songs, check=False)
-    assert one_line_error(proc) == "error: the warehouse said: disk full (simulated)"
+    assert one_line_error(proc) == "error: the warehouse said: disk full (simulated) (in TIME_INSERT)"
     assert warehouse.counts() == counts
     assert fingerprint(warehouse) == prints
     assert warehouse.query("SELECT * FROM loaded_objects ORDER BY object_id") == objects
     assert warehouse.query("SELECT run_id, outcome, message FROM etl_runs ORDER BY run_id") == [
-        (1, "succeeded", None), (2, "failed", "disk full (simulated)"),
+        (1, "succeeded", None), (2, "failed", "disk full (simulated) (in TIME_INSERT)"),
     ]
     warehouse.execute("DROP TRIGGER refuse_time ON time")
     proc = warehouse.load(logs, songs)

@@ -6,14 +6,19 @@ and an object that stays unreadable must become a reject of its own that the nex
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, S3Server, Warehouse, _embedded_warehouse, one_line_error
+from conftest import ROOT, SAMPLE, S3Server, Warehouse, _embedded_warehouse, one_line_error
 from s3_fault_proxy import FaultProxy
 from test_load_sample import SAMPLE_COUNTS, upload_sample
 from test_rerun import STAR_FINGERPRINT
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+import sources
 
 BUCKET = "sparkify-faults"
 LOG_DATA, SONG_DATA = f"s3://{BUCKET}/udacity/log_data", f"s3://{BUCKET}/udacity/song_data"
@@ -114,3 +119,45 @@ def test_throttling_is_survived_and_reported_once(through: Warehouse, moto_serve
     notices = [line for line in proc.stderr.splitlines() if "throttl" in line.lower()]
     assert notices == ["S3 is throttling requests (503 SlowDown): retrying with backoff, the load goes on"
                        " more slowly"], proc.stderr
+
+
+GONE = "song_data/A/A/B/TRAABJV128F1460C49.json"  # deleted after the listing (404 NoSuchKey)
+BROKEN = "log_data/2018/11/2018-11-07-events.json"  # every read of it breaks off half way
+
+
+def test_an_object_s3_cannot_give_is_a_reject_the_next_run_retries(through: Warehouse, moto_server: S3Server,
+                                                                   clean: dict[str, object]) -> None:
+    """Item 10 on S3: an object gone since the listing, and one whose every read breaks off, are each
+    a reject of their own (object, reason) counted against MAX_REJECTS; the good objects load; they
+    are not recorded as loaded, and the next run loads them."""
+    always = {GONE: "gone", BROKEN: "truncate"}
+    day = sum(1 for line in (SAMPLE / BROKEN).read_text().splitlines() if line.strip())  # events of 11-07
+    records = 8056 - day + 70 + 2  # what was read, and the two objects
+    with FaultProxy(moto_server.endpoint_url, always=always) as proxy:
+        failed = load_through(through, proxy, check=False)
+        assert f"2 of {records:,} records rejected, more than MAX_REJECTS = 0 allows" in one_line_error(failed)
+        assert through.counts()["staging_events"] == 0
+        through.settings["ETL"]["MAX_REJECTS"] = "2"
+        proc = load_through(through, proxy)
+    assert proxy.counts["truncate"] == 2 * sources.READ_ATTEMPTS, proxy.counts  # bounded: 8 reads a run
+    assert "2 rejected" in proc.stdout
+    reasons = {
+        f"s3://{BUCKET}/udacity/{GONE}": "unreadable object: it vanished since it was listed; the next run tries"
+                                         " again",
+        f"s3://{BUCKET}/udacity/{BROKEN}": "unreadable object: the response broke off or was damaged (An error"
+                                           " occurred while reading from response stream: ('Connection broken:"
+                                           " IncompleteRead(",
+    }
+    for run_id in (1, 2):  # the failed run keeps its rejects too
+        found = [(key, line, record_no) for r, key, line, record_no, _ in rejects(through) if r == run_id]
+        assert found == [(key, None, 0) for key in sorted(reasons)]
+    for _, key, _, _, reason in rejects(through):
+        assert reason.startswith(reasons[key]) and reason.endswith("the next run tries again"), reason
+    counts = through.counts()
+    assert counts["staging_songs"] == 70 and counts["staging_events"] == 8056 - day
+    assert through.scalar("SELECT COUNT(*) FROM loaded_objects") == 99
+    # S3 is well again: the next run loads exactly the two objects, and the tables are a clean load's.
+    with FaultProxy(moto_server.endpoint_url) as proxy:
+        again = load_through(through, proxy)
+    assert "1 event and 1 song objects" in again.stdout
+    assert fingerprint(through) == clean
