@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 import psycopg2.extensions
-import psycopg2.extras
 import ua_parser
 
 import dwh
@@ -87,7 +86,7 @@ def add_devices(cur: psycopg2.extensions.cursor, since_run: int) -> int:
     dwh.execute(cur, sql.DEVICES_NEW_AGENTS, {"since_run": since_run})
     rows = [parse_agent(agent) for (agent,) in cur.fetchall()]
     if rows:
-        psycopg2.extras.execute_values(cur, sql.DEVICES_INSERT, rows, page_size=len(rows))
+        dwh.insert_values(cur, sql.DEVICES_INSERT, rows, page_size=len(rows))
     return len(rows)
 
 

@@ -466,14 +466,23 @@ def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None,
     if fill:
         text = text.format(**fill)
         name += "(" + ", ".join(f"{key}={_fill_label(value)}" for key, value in fill.items()) + ")"
+
+    def send() -> int:
+        cur.execute(text, params)
+        return max(cur.rowcount, 0)
+
+    return traced(name, send)
+
+
+def traced(name: str, send: Callable[[], int]) -> int:
+    """send() the statement `name`; its trace line, and its name on a failure (first_line shows it)."""
     started = time.monotonic()
     try:
-        cur.execute(text, params)
+        rows = send()
     except psycopg2.Error as exc:
-        exc.dwh_statement = name  # type: ignore[attr-defined]  # first_line names it
+        exc.dwh_statement = name  # type: ignore[attr-defined]
         trace(name, started, None)
         raise
-    rows = max(cur.rowcount, 0)
     trace(name, started, rows)
     return rows
 
@@ -489,6 +498,17 @@ def trace(name: str, started: float, rows: int | None) -> None:
     if os.environ.get("DWH_TRACE", "") not in ("", "0"):
         outcome = "failed" if rows is None else f"{rows:,} rows"
         say(f"trace: {name}: {outcome} in {(time.monotonic() - started) * 1000:,.1f} ms")
+
+
+def insert_values(cur: psycopg2.extensions.cursor, statement: str, rows: list[Any], page_size: int = 100) -> None:
+    """An `INSERT ... VALUES %s` of sql_queries for many rows (psycopg2's execute_values), traced as one."""
+    import psycopg2.extras
+
+    def send() -> int:
+        psycopg2.extras.execute_values(cur, statement, rows, page_size=page_size)
+        return len(rows)
+
+    traced(statement_name(statement), send)
 
 
 def run_all(cur: psycopg2.extensions.cursor, statements: Iterable[str], params: dict[str, Any] | None = None) -> None:
@@ -683,14 +703,14 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def s3_client(cfg: configparser.ConfigParser) -> Any:
+def s3_client(cfg: configparser.ConfigParser, *, attempts: int = 8) -> Any:
     """A boto3 S3 client: the standard credential chain, REGION, ENDPOINT_URL for S3-compatible
     stores, retries and a connection pool sized for concurrent reads.
 
-    Retries are botocore's standard mode: up to 8 attempts, full-jitter backoff (from 50 ms; from
+    Retries are botocore's standard mode: up to `attempts`, full-jitter backoff (from 50 ms; from
     1 s when throttled). Not adaptive mode: its client-side rate limiter, once S3 throttles, holds
     every thread to a rate it raises only slowly (5% of requests answered 503 SlowDown made the
-    sample load 27 times slower)."""
+    sample load 27 times slower). Object reads retry by themselves (attempts=1; sources._get_s3)."""
     import boto3
     from botocore.config import Config as BotoConfig
 
@@ -700,7 +720,7 @@ def s3_client(cfg: configparser.ConfigParser) -> Any:
         region_name=s3["REGION"].strip() or None,
         endpoint_url=s3["ENDPOINT_URL"].strip() or None,
         config=BotoConfig(
-            retries={"max_attempts": 8, "mode": "standard"},
+            retries={"max_attempts": attempts, "mode": "standard"},
             max_pool_connections=64,
             connect_timeout=5,
             read_timeout=60,

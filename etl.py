@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from configparser import ConfigParser
 from contextlib import closing, nullcontext
@@ -75,7 +76,7 @@ def known_folders(cur: psycopg2.extensions.cursor, run_id: int, full: bool) -> d
     for source in SOURCES:
         recorded: dict[str, tuple[int, int]] = {}
         if not full and run_id % FULL_LISTING_EVERY != 0:
-            cur.execute(sql.KNOWN_FOLDERS, {"source": source})
+            dwh.execute(cur, sql.KNOWN_FOLDERS, {"source": source})
             recorded = {folder: (mtime, subfolders) for folder, mtime, subfolders in cur.fetchall()}
         known[source] = sources.KnownFolders(recorded, started, [])
     return known
@@ -90,7 +91,7 @@ def record_folders(cur: psycopg2.extensions.cursor, known: dict[str, sources.Kno
             f"{staging.DELIMITER}{subfolders}\n".encode()
             for source, k in known.items() for folder, mtime, subfolders in k.seen if folder not in incomplete]
     if rows:
-        cur.execute(sql.SEEN_FOLDERS_CREATE)
+        dwh.execute(cur, sql.SEEN_FOLDERS_CREATE)
         staging.copy_in(cur, sql.SEEN_FOLDERS_COPY, iter(rows))
         dwh.run_all(cur, sql.LISTED_FOLDERS_RECORD, {"run_id": run_id})
 
@@ -105,13 +106,13 @@ def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[Source
     """Plan the run (the temporary table planned_objects): every listed object not loaded before."""
     dwh.say("listing sources and planning ...")
     dwh.run_all(cur, sql.PLAN_DROP)
-    cur.execute(sql.LISTED_OBJECTS_CREATE)
+    dwh.execute(cur, sql.LISTED_OBJECTS_CREATE)
     if run.redshift is None:
         staging.copy_in(cur, sql.LISTED_OBJECTS_COPY, listing_rows(listing))
     else:
         redshift.copy_listing(cur, run.redshift, listing)
-    cur.execute(sql.PLAN_NEW_OBJECTS)
-    cur.execute(sql.PLAN_SUMMARY)
+    dwh.execute(cur, sql.PLAN_NEW_OBJECTS)
+    dwh.execute(cur, sql.PLAN_SUMMARY)
     run.planned = {source: (int(objects), int(size)) for source, objects, size in cur.fetchall()}
 
 
@@ -120,7 +121,7 @@ def planned_batches(cur: psycopg2.extensions.cursor, source: str, limit: int = P
     """The run's planned objects of a source, in object id order, `limit` at a time."""
     after = 0
     while True:
-        cur.execute(sql.PLANNED_BATCH, {"source": source, "after": after, "limit": limit})
+        dwh.execute(cur, sql.PLANNED_BATCH, {"source": source, "after": after, "limit": limit})
         batch = [(oid, SourceObject(source, key, size, etag)) for oid, key, etag, size in cur.fetchall()]
         if not batch:
             return
@@ -131,16 +132,16 @@ def planned_batches(cur: psycopg2.extensions.cursor, source: str, limit: int = P
 def planned_by_id(cur: psycopg2.extensions.cursor, ids: set[int]) -> dict[int, SourceObject]:
     if not ids:
         return {}
-    cur.execute(sql.PLANNED_BY_ID, {"ids": tuple(ids)})
+    dwh.execute(cur, sql.PLANNED_BY_ID, {"ids": tuple(ids)})
     return {oid: SourceObject(source, key, size, etag) for oid, source, key, etag, size in cur.fetchall()}
 
 
 def begin_run(cur: psycopg2.extensions.cursor, cfg: ConfigParser, started: datetime) -> Run:
     """Wait for any other run to finish, then take the next run id."""
-    cur.execute(sql.REDSHIFT_RUN_LOCK if dwh.dialect(cfg) == sql.REDSHIFT else sql.RUN_LOCK)
-    cur.execute(sql.RUN_NEXT_ID)
+    dwh.execute(cur, "REDSHIFT_RUN_LOCK" if dwh.dialect(cfg) == sql.REDSHIFT else "RUN_LOCK")  # by name: a shared text
+    dwh.execute(cur, sql.RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
-    cur.execute(sql.RUN_START, {"run_id": run_id, "started_at": started, "target": cfg["WAREHOUSE"]["TARGET"]})
+    dwh.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": cfg["WAREHOUSE"]["TARGET"]})
     return Run(run_id, started, cfg["WAREHOUSE"]["TARGET"])
 
 
@@ -154,7 +155,7 @@ def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
     run.rejects.copy_to_warehouse(cur, run.run_id)
     if run.planned:
         refresh_statistics(cur, run)
-    cur.execute(sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
+    dwh.execute(cur, sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
 
 
 def refresh_statistics(cur: psycopg2.extensions.cursor, run: Run) -> None:
@@ -178,10 +179,10 @@ def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: R
         redshift.copy_source(cur, run.redshift, table, allowed - run.rejects.count)
     add_load_errors(cur, run, redshift.load_errors(cur, run.started))
     for source, table in sql.STAGING_TABLE.items():
-        cur.execute(sql.STAGED_ROWS.format(table=table), {"run_id": run.run_id})
+        dwh.execute(cur, sql.STAGED_ROWS, {"run_id": run.run_id}, fill={"table": table})
         run.staged[source].rows = cur.fetchone()[0]
     redshift.copy_rejects(cur, run.redshift, run.rejects, run.run_id)
-    cur.execute(sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
+    dwh.execute(cur, sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
 
 
 def add_load_errors(cur: psycopg2.extensions.cursor, run: Run, errors: list[redshift.LoadError]) -> None:
@@ -239,39 +240,54 @@ def enforce_reject_limit(cfg: ConfigParser, run: Run) -> int:
 # --------------------------------------------------------------------------- transforms
 
 
-def count_rows(cur: psycopg2.extensions.cursor) -> dict[str, int]:
+def count_rows(cur: psycopg2.extensions.cursor, *, kept: bool = True) -> dict[str, int]:
+    """The star tables' rows: as table_rows keeps them (kept), counting only a table it lacks."""
     counts = {}
+    if kept:
+        dwh.execute(cur, sql.KEPT_TABLE_ROWS)
+        counts = {table: rows for table, rows in cur.fetchall() if table in sql.STAR_TABLES}
     for table in sql.STAR_TABLES:
-        cur.execute(sql.TABLE_ROWS.format(table=table))
-        counts[table] = cur.fetchone()[0]
+        if table not in counts:
+            dwh.execute(cur, sql.TABLE_ROWS, fill={"table": table})
+            counts[table] = cur.fetchone()[0]
     return counts
 
 
-def transform(cur: psycopg2.extensions.cursor, cfg: ConfigParser, since_run: int) -> None:
+def keep_rows(cur: psycopg2.extensions.cursor, run: Run) -> None:
+    for table, rows in run.rows_after.items():
+        dwh.run_all(cur, sql.KEEP_TABLE_ROWS, {"table": table, "rows": rows, "run_id": run.run_id})
+
+
+def transform(cur: psycopg2.extensions.cursor, cfg: ConfigParser, since_run: int) -> Counter[str]:
     """The star schema and the analytics layer from the records staged since since_run (this
     run's own records; 0: all of them). The run's new events go to app_events first, deduplicated
-    once: the star schema takes its new songplays from there, and the aggregates follow."""
+    once: the star schema takes its new songplays from there, and the aggregates follow. Returns
+    each table's net change in rows."""
     dialect = dwh.dialect(cfg)
+    changes: Counter[str] = Counter()
     bulk = dwh.indexes_built_after(cur, sql.POSTGRES_BULK_TABLES) if dialect == sql.POSTGRES else nullcontext([])
     with bulk as filled_from_empty:
         if os.environ.get("DWH_BENCH_NO_ANALYTICS") == "1":  # bench/ only: a run without the layer, to compare
-            run_transforms(cur, sql.star_only_transform_queries, since_run, filled_from_empty)
-            return
+            run_transforms(cur, sql.star_only_transform_queries, since_run, filled_from_empty, changes)
+            return changes
         added = analytics.add_events(cur, since_run, dialect)
-        run_transforms(cur, sql.transform_queries, since_run, filled_from_empty)
+        run_transforms(cur, sql.transform_queries, since_run, filled_from_empty, changes)
         analytics.maintain_aggregates(cur, added, dialect)
     dwh.say(f"analytics: {added.events_added:,} events added, {added.devices_added:,} new devices"
             + (" (backfilled from every staged record)" if added.backfilled else ""))
+    return changes
 
 
 def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since_run: int,
-                   filled_from_empty: list[str]) -> None:
-    """The statements in order. A table filled from empty (PostgreSQL, without its indexes) is
-    analyzed at once: the run's later statements join it, and would be planned for an empty one."""
+                   filled_from_empty: list[str], changes: Counter[str]) -> None:
+    """The statements in order, counting the rows each INSERT adds and each DELETE removes. A
+    table filled from empty (PostgreSQL, without its indexes) is analyzed at once: the run's
+    later statements join it, and would be planned for an empty one."""
     for statement in statements:
         started = time.monotonic()
         rows = dwh.execute(cur, statement, {"since_run": since_run})
-        inserted = sql.inserted_table(statement)
+        inserted, deleted = sql.inserted_table(statement), sql.deleted_table(statement)
+        changes[inserted or deleted or ""] += rows if inserted else -rows if deleted else 0
         if inserted in filled_from_empty:
             dwh.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": inserted})
         seconds = time.monotonic() - started
@@ -284,7 +300,7 @@ def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since
 
 def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message: str | None) -> None:
     events, songs = run.staged.get("events"), run.staged.get("songs")
-    cur.execute(sql.RUN_FINISH, {
+    dwh.execute(cur, sql.RUN_FINISH, {
         "run_id": run.run_id, "finished_at": dwh.utc_now(), "outcome": outcome,
         "objects_loaded": sum(objects for objects, _ in run.planned.values()) - len(run.rejects.unreadable),
         "events_staged": events.rows if events else 0,
@@ -323,8 +339,9 @@ def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listin
                 assert known is not None
                 record_folders(cur, known, run.run_id, run.rejects.unreadable)
             dwh.say("transforming ...")
-            transform(cur, cfg, since_run=run.run_id)
-            run.rows_after = count_rows(cur)
+            changes = transform(cur, cfg, since_run=run.run_id)
+            run.rows_after = {table: rows + changes[table] for table, rows in run.rows_before.items()}
+            keep_rows(cur, run)
             finish_run(cur, run, "succeeded", None)
     except RejectLimitExceeded as exc:
         assert run is not None
@@ -393,12 +410,13 @@ def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
         run = begin_run(cur, cfg, dwh.utc_now())
         run.rows_before = count_rows(cur)
         if dwh.dialect(cfg) == sql.POSTGRES:
-            cur.execute(sql.POSTGRES_EMPTY.format(tables=", ".join(sql.REBUILT_TABLES)))
+            dwh.execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(sql.REBUILT_TABLES)})
         else:
             dwh.run_all(cur, sql.rebuild_queries)
         dwh.say("transforming every staged record ...")
         transform(cur, cfg, since_run=0)
-        run.rows_after = count_rows(cur)
+        run.rows_after = count_rows(cur, kept=False)  # a rebuild counts them afresh
+        keep_rows(cur, run)
         finish_run(cur, run, "succeeded", "rebuild of the star schema from staging")
     return run
 
@@ -412,7 +430,7 @@ def check_after_load(conn: psycopg2.extensions.connection, run: Run, *, quiet: b
     failure = check_data.failure_summary(results)
     run.checks = "failed" if failure else "passed"
     with dwh.transaction(conn) as cur:
-        cur.execute(sql.RUN_CHECKS, {"checks": run.checks, "run_id": run.run_id})
+        dwh.execute(cur, sql.RUN_CHECKS, {"checks": run.checks, "run_id": run.run_id})
     if failure:
         raise dwh.DwhError(f"run {run.run_id} loaded, but {failure} (details: python check_data.py)")
     (dwh.say if quiet else print)(f"checks: all {len(results)} passed")
@@ -469,7 +487,7 @@ def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
         with conn.cursor() as cur:
             run = begin_run(cur, cfg, dwh.utc_now())
             plan_run(cur, run, list_sources(cfg))
-            cur.execute(sql.PLAN_ALREADY_LOADED)
+            dwh.execute(cur, sql.PLAN_ALREADY_LOADED)
             already = dict(cur.fetchall())
             first = {source: next(planned_batches(cur, source, 10), []) for source in SOURCES}
     finally:
@@ -485,9 +503,9 @@ def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
 
 def show_status(conn: psycopg2.extensions.connection, limit: int = 10) -> None:
     with conn.cursor() as cur:
-        cur.execute(sql.LOADED_BY_SOURCE)
+        dwh.execute(cur, sql.LOADED_BY_SOURCE)
         loaded = cur.fetchall()
-        cur.execute(sql.RECENT_RUNS, {"limit": limit})
+        dwh.execute(cur, sql.RECENT_RUNS, {"limit": limit})
         runs = cur.fetchall()
     print("Loaded objects")
     print(dwh.format_table(["source", "objects", "bytes", "records", "rejected"], loaded))
@@ -508,7 +526,7 @@ def show_rejects(conn: psycopg2.extensions.connection, run_id: int | None, limit
         if run_id is None:
             print("no rejects recorded")
             return
-        cur.execute(sql.FIRST_REJECTS, {"run_id": run_id, "limit": limit})
+        dwh.execute(cur, sql.FIRST_REJECTS, {"run_id": run_id, "limit": limit})
         rows = cur.fetchall()
     print(f"Rejects of run {run_id}" + (f" (first {limit:,})" if len(rows) == limit else ""))
     print(dwh.format_table(["object", "line", "record", "reason"], rows))

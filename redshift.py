@@ -347,12 +347,12 @@ def listing_file(folder: Path, listing: Iterator[SourceObject]) -> Path:
 def copy_listing(cur: psycopg2.extensions.cursor, stage: RedshiftStage, listing: Iterator[SourceObject]) -> None:
     path = listing_file(stage.folder, listing)
     upload(stage.client, stage.area, [(path, "listing.csv.gz")])
-    cur.execute(sql.REDSHIFT_LISTED_OBJECTS_COPY,
+    dwh.execute(cur, sql.REDSHIFT_LISTED_OBJECTS_COPY,
                 dict(redshift_params(stage.cfg), listing=stage.area.uri("listing.csv.gz")))
 
 
 def cluster_slices(cur: psycopg2.extensions.cursor) -> int:
-    cur.execute(sql.REDSHIFT_SLICES)
+    dwh.execute(cur, sql.REDSHIFT_SLICES)
     return max(1, int(cur.fetchone()[0]))
 
 
@@ -384,9 +384,10 @@ def copy_source(cur: psycopg2.extensions.cursor, stage: RedshiftStage, table: st
              manifest(stage.area, [(name, p.path.stat().st_size) for name, p in names]))
     started = time.monotonic()
     try:
-        cur.execute(sql.REDSHIFT_STAGING_COPY.format(table=table, columns=", ".join(copy_columns(table))),
+        dwh.execute(cur, sql.REDSHIFT_STAGING_COPY,
                     dict(redshift_params(stage.cfg), manifest=stage.area.uri(f"{table}.manifest"),
-                         jsonpaths=stage.area.uri(f"{table}.jsonpaths"), max_errors=max(0, min(max_errors, 100000))))
+                         jsonpaths=stage.area.uri(f"{table}.jsonpaths"), max_errors=max(0, min(max_errors, 100000))),
+                    fill={"table": table, "columns": ", ".join(copy_columns(table))})
     except psycopg2.Error as exc:
         raise CopyFailed(table, dwh.first_line(exc)) from None
     dwh.say(f"COPY {table}: {time.monotonic() - started:.1f} s")
@@ -394,7 +395,7 @@ def copy_source(cur: psycopg2.extensions.cursor, stage: RedshiftStage, table: st
 
 def load_errors(cur: psycopg2.extensions.cursor, since: datetime) -> list[LoadError]:
     """The rows this session's COPYs skipped or failed on since the run began."""
-    cur.execute(sql.REDSHIFT_LOAD_ERRORS, {"since": since})
+    dwh.execute(cur, sql.REDSHIFT_LOAD_ERRORS, {"since": since})
     return [load_error(str(f).strip(), int(n), str(c or "").strip(), str(r or "").strip(), str(raw or ""))
             for f, n, c, r, raw in cur.fetchall()]
 
@@ -421,4 +422,4 @@ def copy_rejects(cur: psycopg2.extensions.cursor, stage: RedshiftStage, rejects:
     with gzip.open(path, "wt", 3, encoding="utf-8", errors="replace", newline="") as out:
         csv.writer(out).writerows(rejects.records(run_id))  # a CSV like the listing: keys kept as they are
     upload(stage.client, stage.area, [(path, path.name)])
-    cur.execute(sql.REDSHIFT_REJECTS_COPY, dict(redshift_params(stage.cfg), rejects=stage.area.uri(path.name)))
+    dwh.execute(cur, sql.REDSHIFT_REJECTS_COPY, dict(redshift_params(stage.cfg), rejects=stage.area.uri(path.name)))

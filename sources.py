@@ -260,8 +260,9 @@ def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]
 # next run tries it again. A fault that is not the object's (no credentials, no such bucket, an
 # endpoint that cannot be reached) still fails the run with one line.
 
-READ_ATTEMPTS = 8  # reads of an S3 object whose body breaks off or is not what was listed ...
-RETRY_BASE, RETRY_CAP = 0.1, 2.0  # ... with full-jitter backoff from 0.1 s, doubling, at most 2 s
+READ_ATTEMPTS = 8  # requests for one S3 object, at most, whatever goes wrong (one loop: no retries within)
+BACKOFF = (0.1, 2.0)  # full-jitter backoff between them: from 0.1 s, doubling, at most 2 s ...
+THROTTLED_BACKOFF = (0.25, 4.0)  # ... and from 0.25 s up to 4 s after S3 said to slow down
 # S3's answers that are about the object, not the configuration: the object is a reject.
 OBJECT_ERRORS = {
     "NoSuchKey": "it vanished since it was listed",
@@ -280,8 +281,15 @@ class Unreadable(dwh.SourceError):
     """An object that cannot be read; the message says why."""
 
 
-class _Damaged(Exception):
-    """A response that broke off or is not the object listed: read it again."""
+class _Retry(Exception):
+    """A request for an object that may work if made again: a reset, a 500, 503 SlowDown, a body
+    that broke off half way or is not the object listed. `fatal`: past the attempts, a fault of the
+    connection (the run fails) rather than of the object (a reject)."""
+
+    def __init__(self, why: str, *, throttled: bool = False, fatal: Exception | None = None) -> None:
+        super().__init__(why)
+        self.throttled = throttled
+        self.fatal = fatal
 
 
 def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject],
@@ -302,7 +310,7 @@ def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject],
             if not obj.key.startswith("s3://"):
                 yield obj, _result(None, obj)
                 continue
-            client = client or s3_client(cfg)
+            client = client or s3_client(cfg, attempts=1)  # _get_s3 retries, in one bounded loop
             pending.append((obj, pool.submit(_read_one, client, obj)))
             in_flight += obj.size
         while pending:
@@ -331,18 +339,23 @@ def _read_one(client: Any, obj: SourceObject) -> bytes:
 
 
 def _get_s3(client: Any, obj: SourceObject) -> bytes:
-    """The object's bytes, read again (bounded, with backoff) when the body breaks off half way,
-    is shorter than listed, or does not match its MD5 ETag. botocore retries the request itself
-    (resets, 500, 503 SlowDown: see s3_client), but not a body that fails after the headers."""
+    """The object's bytes, in at most READ_ATTEMPTS requests with backoff: when the connection is
+    reset, S3 answers 500 or 503 SlowDown, or the body breaks off half way, is shorter than listed,
+    fails its checksum or does not match its MD5 ETag. The client itself does not retry (botocore
+    would not for a body that fails after the headers, and its 1-s throttling backoff made a
+    sporadically throttled load several times slower)."""
     bucket, key = dwh.split_s3_uri(obj.key)
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
             return _get_s3_once(client, bucket, key, obj)
-        except _Damaged as exc:
+        except _Retry as exc:
             if attempt == READ_ATTEMPTS:
+                if exc.fatal is not None:
+                    raise exc.fatal from None
                 raise Unreadable(f"unreadable object: {exc} ({READ_ATTEMPTS} attempts); the next run tries again"
                                  ) from None
-            time.sleep(random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2 ** (attempt - 1))))
+            base, cap = THROTTLED_BACKOFF if exc.throttled else BACKOFF
+            time.sleep(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
     raise AssertionError("unreachable")
 
 
@@ -355,32 +368,35 @@ def _get_s3_once(client: Any, bucket: str, key: str, obj: SourceObject) -> bytes
         response = client.get_object(Bucket=bucket, Key=key, **conditions)
     except bex.ClientError as exc:
         raise _object_error(exc, obj) from None
-    except bex.BotoCoreError as exc:  # no credentials, an endpoint that cannot be reached, past retries
+    except (bex.ConnectionError, bex.ConnectionClosedError, bex.ReadTimeoutError) as exc:  # reset, refused
+        fatal = dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}"))
+        raise _Retry(f"the connection failed ({dwh.first_line(exc)})", fatal=fatal) from None
+    except bex.BotoCoreError as exc:  # no credentials, say: about the configuration
         raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}")) from None
     try:
         body: bytes = response["Body"].read()
     except (bex.ResponseStreamingError, bex.IncompleteReadError, bex.ReadTimeoutError,
             bex.ConnectionClosedError, bex.FlexibleChecksumError) as exc:
-        raise _Damaged(f"the response broke off or was damaged ({dwh.first_line(exc)})") from None
+        raise _Retry(f"the response broke off or was damaged ({dwh.first_line(exc)})") from None
     if len(body) != obj.size:
-        raise _Damaged(f"{len(body):,} bytes came of the {obj.size:,} listed")
+        raise _Retry(f"{len(body):,} bytes came of the {obj.size:,} listed")
     if _etag_is_md5(obj.etag, response) and hashlib.md5(body, usedforsecurity=False).hexdigest() != obj.etag:
-        raise _Damaged("its bytes do not match its ETag (MD5)")
+        raise _Retry("its bytes do not match its ETag (MD5)")
     return body
 
 
 def _object_error(exc: Any, obj: SourceObject) -> Exception:
-    """S3's error answer: Unreadable when it is about the object, else a SourceError (the run fails)."""
+    """S3's error answer: Unreadable when it is about the object, _Retry when it may pass (500,
+    503 SlowDown), else a SourceError (the configuration: the run fails)."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in OBJECT_ERRORS:
-        why = OBJECT_ERRORS[code]
-    elif code in THROTTLING_CODES or status >= 500:  # botocore has retried it already
-        why = f"S3 kept answering {status} {code}".rstrip()
-    else:  # about the configuration (NoSuchBucket, InvalidAccessKeyId ...)
-        return dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}"))
-    return Unreadable(f"unreadable object: {why}; the next run tries again")
+        return Unreadable(f"unreadable object: {OBJECT_ERRORS[code]}; the next run tries again")
+    throttled = code in THROTTLING_CODES or status == 429
+    if throttled or status >= 500:
+        return _Retry(f"S3 kept answering {status} {code}".rstrip(), throttled=throttled)
+    return dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}"))  # NoSuchBucket, InvalidAccessKeyId
 
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
@@ -404,7 +420,7 @@ def decompress(data: bytes, key: str) -> bytes:
 
 
 # --------------------------------------------------------------------------- S3 client
-# One line, once per process, when S3 throttles: the run goes on (botocore backs off and retries)
+# One line, once per process, when S3 throttles: the run goes on (it backs off and retries)
 # but more slowly, and whoever watches it should know why. Worker processes do not print it: they
 # count, and the main process says it (note_throttling).
 
@@ -413,9 +429,9 @@ _throttling = {"seen": 0, "told": 0, "tell": 1}
 _throttling_lock = threading.Lock()
 
 
-def s3_client(cfg: ConfigParser) -> Any:
+def s3_client(cfg: ConfigParser, attempts: int = 8) -> Any:
     """dwh.s3_client, telling the user when S3 throttles."""
-    client = dwh.s3_client(cfg)
+    client = dwh.s3_client(cfg, attempts=attempts)
     client.meta.events.register("needs-retry.s3", _on_retry)
     return client
 
@@ -439,11 +455,14 @@ def note_throttling(count: int, what: str = "503 SlowDown") -> None:
         dwh.say(THROTTLE_NOTICE.format(what))
 
 
-def throttled(*, quiet: bool | None = None) -> int:
-    """Throttling answers this process has seen; quiet=True: count them without telling (workers)."""
-    if quiet is not None:
-        _throttling["tell"] = int(not quiet)
+def throttling_seen() -> int:
+    """Throttling answers this process has seen."""
     return _throttling["seen"]
+
+
+def count_throttling_quietly() -> None:
+    """In a worker process: count throttling answers, and leave telling to the main process."""
+    _throttling["tell"] = 0
 
 
 # --------------------------------------------------------------------------- records

@@ -11,6 +11,7 @@ Parameters use psycopg2's %(name)s style; `since_run` means "the records staged 
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import textwrap
@@ -62,6 +63,16 @@ CREATE TABLE IF NOT EXISTS rejects (
     record_no    INTEGER         NOT NULL,      -- its ordinal in the object, from 1
     reason       VARCHAR(512)    NOT NULL,
     record       VARCHAR(4096)                  -- the raw text, cut at 1,000 characters
+) {layout}
+"""
+
+# The star tables' row counts, kept by every run from its statements' own row counts, so that a
+# run reports "rows now" without counting millions of rows (check_data.py verifies them).
+TABLE_ROWS_CREATE = """
+CREATE TABLE IF NOT EXISTS table_rows (
+    table_name  VARCHAR(64)  NOT NULL PRIMARY KEY,
+    row_count   BIGINT       NOT NULL,
+    run_id      INTEGER      NOT NULL            -- the run that last set it
 ) {layout}
 """
 
@@ -455,6 +466,7 @@ CREATE TABLE IF NOT EXISTS trending (
 
 REDSHIFT_LAYOUT = {
     "etl_runs": "DISTSTYLE ALL",
+    "table_rows": "DISTSTYLE ALL",
     "loaded_objects": "DISTSTYLE ALL SORTKEY (object_key)",
     "rejects": "DISTSTYLE EVEN SORTKEY (run_id)",
     "staging_events": "DISTSTYLE EVEN SORTKEY (run_id)",
@@ -507,6 +519,7 @@ POSTGRES_INDEXES = [
 
 TABLES = {  # name -> CREATE statement, in creation order
     "etl_runs": ETL_RUNS_CREATE,
+    "table_rows": TABLE_ROWS_CREATE,
     "loaded_objects": LOADED_OBJECTS_CREATE,
     "rejects": REJECTS_CREATE,
     "staging_events": STAGING_EVENTS_CREATE,
@@ -1138,6 +1151,12 @@ star_only_transform_queries = [STAR_ONLY_RUN_PLAYS if q is RUN_PLAYS else q for 
 MATCH_TABLES = ["song_lookup", "unmatched_plays"]
 
 TABLE_ROWS = "SELECT COUNT(*) FROM {table}"
+# What table_rows keeps; a table it lacks (a warehouse from before it existed) is counted once.
+KEPT_TABLE_ROWS = "SELECT table_name, row_count FROM table_rows"
+KEEP_TABLE_ROWS = [
+    "DELETE FROM table_rows WHERE table_name = %(table)s",
+    "INSERT INTO table_rows (table_name, row_count, run_id) VALUES (%(table)s, %(rows)s, %(run_id)s)",
+]
 TABLE_HAS_ROWS = "SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) any_row"
 STAGED_ROWS = "SELECT COUNT(*) FROM {table} WHERE run_id = %(run_id)s"
 
@@ -1308,7 +1327,9 @@ FROM (
                     JOIN level_windows w
                       ON w.user_id = a.user_id AND a.event_date >= CAST(w.first_new AS DATE)
                      AND a.start_time >= w.first_new
-                    WHERE a.level IS NOT NULL
+                    WHERE a.level IS NOT NULL  -- and only the days from the first new event on:
+                      AND a.event_date BETWEEN (SELECT CAST(MIN(first_new) AS DATE) FROM level_windows)
+                                           AND DATE '2099-12-31'  -- (every ts is before 2100)
                     UNION ALL
                     -- and the seed: its start, and its cancellation where one closed it before
                     SELECT user_id, seed_level, seed_from, 0, 0, 0
@@ -1538,7 +1559,9 @@ rebuild_queries = [f"DELETE FROM {name}" for name in REBUILT_TABLES]
 # What report.py would otherwise read from all of app_events and song_days (section 8), kept by
 # the same rule as the aggregates above: the keys the run's new events touch are recomputed.
 # user_day_places: per user-day, by location and user agent (and a row per funnel step event),
-# its events, plays, first free play and paid events. Old keys as in USER_DAY_KEYS.
+# its events, plays, first free play and paid events. Old keys as in USER_DAY_KEYS. Both tables
+# fill themselves from everything loaded when they are empty at a run (a warehouse that had the
+# analytics layer before them gets them whole at its next run).
 FUNNEL_PAGES = "('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade')"
 
 PLACE_KEYS_DROP = "DROP TABLE IF EXISTS place_keys"
@@ -1588,6 +1611,10 @@ FROM (
             FROM place_keys k
             JOIN app_events a ON a.user_id = k.user_id AND a.event_date = k.activity_date
             WHERE a.run_id < %(since_run)s
+            UNION ALL  -- an empty table beside earlier runs' events (it is new to this warehouse): all of them
+            SELECT a.user_id, a.event_date, a.location, a.user_agent, a.page, a.level, a.start_time
+            FROM app_events a
+            WHERE a.run_id < %(since_run)s AND a.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM user_day_places)
         ) key_events
     ) place_events
     GROUP BY user_id, activity_date, location, user_agent, step_page, step_time
@@ -1930,6 +1957,13 @@ FULL JOIN (SELECT song, artist, SUM(plays) AS plays FROM song_days GROUP BY song
        ON d.song = t.song AND d.artist = t.artist
 WHERE t.song IS NULL OR d.song IS NULL OR t.plays <> d.plays
 """),
+    # The row counts etl.py keeps (table_rows) against the tables' own.
+    "reconcile_table_rows": ("table_rows holds each star table's row count", "\nUNION ALL\n".join(
+        f"SELECT '{table}' AS table_name, k.row_count AS kept, c.row_count AS counted\n"
+        f"FROM (SELECT COUNT(*) AS row_count FROM {table}) c\n"
+        f"LEFT JOIN table_rows k ON k.table_name = '{table}'\n"
+        f"WHERE k.row_count <> c.row_count"
+        for table in STAR_TABLES) + "\n"),
 }
 
 CHECK_COUNT = "SELECT COUNT(*) FROM ({check}) offending"
@@ -2189,7 +2223,10 @@ TREND_STATEMENTS = {  # every statement trends.py sends to Redshift, by name (th
 # top songs and artists over the period), only the plays of the top artists, by a range of
 # start_time (its sort key on Redshift) and of event_date (a BRIN index on PostgreSQL).
 
-REPORT_DATA_RANGE = "SELECT MIN(activity_date), MAX(activity_date), COUNT(DISTINCT activity_date) FROM user_days"
+REPORT_DATA_RANGE = """
+SELECT MIN(activity_date), MAX(activity_date), COUNT(*)
+FROM (SELECT activity_date FROM user_days GROUP BY activity_date) days  -- hashed: a few hundred days
+"""
 
 # Each user of the period in one pass over user_days up to its last day (a temporary table,
 # made again for each period the KPIs compare): the first active day ever, whether active on the
@@ -2323,17 +2360,16 @@ USER_WEEKS = "SELECT user_id, week, previous_week, next_week, first_week FROM re
 
 # Per week: new (first week ever), returning (active the week before too), resurrected
 # (active before, but not the week before) and dormant (active the week before, not this week).
-REPORT_LIFECYCLE = f"""
-WITH history AS ({USER_WEEKS}),
-statuses AS (
+REPORT_LIFECYCLE = """
+WITH statuses AS (  -- the temporary table itself, twice (a CTE read twice would be materialized)
     SELECT week,
            CASE WHEN previous_week IS NULL THEN 'new'
                 WHEN previous_week = week - INTERVAL '7 days' THEN 'returning'
                 ELSE 'resurrected' END AS status
-    FROM history
+    FROM report_user_weeks
     UNION ALL
     SELECT week + INTERVAL '7 days' AS week, 'dormant' AS status
-    FROM history
+    FROM report_user_weeks
     WHERE next_week IS NULL OR next_week > week + INTERVAL '7 days'
 )
 SELECT week, status, COUNT(*) AS users
@@ -2752,11 +2788,18 @@ def statements(dialect: str) -> Iterator[tuple[str, str]]:
 
 _INSERTED_TABLE = re.compile(r"\s*INSERT INTO (\w+)")
 _TEMPORARY_TABLE = re.compile(r"\s*CREATE TEMPORARY TABLE (\w+)")
+_DELETED_TABLE = re.compile(r"\s*DELETE FROM (\w+)")
 
 
 def inserted_table(statement: str) -> str | None:
     """The table an INSERT statement fills (etl.py analyzes a table it filled from empty)."""
     found = _INSERTED_TABLE.match(statement)
+    return found[1] if found else None
+
+
+def deleted_table(statement: str) -> str | None:
+    """The table a DELETE statement empties rows of (etl.py keeps the star tables' row counts)."""
+    found = _DELETED_TABLE.match(statement)
     return found[1] if found else None
 
 
@@ -2767,14 +2810,25 @@ def temporary_table(statement: str) -> str | None:
 
 
 def _print_statements(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in (POSTGRES, REDSHIFT):
-        print("usage: python sql_queries.py postgres|redshift  (every statement sent to that target, as SQL)",
-              file=sys.stderr)
-        return 2
-    for name, statement in statements(argv[0]):
-        print(f"-- {name}\n{textwrap.dedent(statement).strip()};\n")
+    import dwh  # the command line only: the constants above need nothing
+
+    parser = dwh.argument_parser(
+        "Print every statement the toolkit may send to a target, as SQL: fully rendered, each under"
+        " a '-- NAME' line (the name of its constant here), in this module's order.")
+    parser.add_argument("target", nargs="?", choices=[POSTGRES, REDSHIFT],
+                        help="postgres (also the embedded server) or redshift (default: the configured TARGET's)")
+    args = parser.parse_args(argv)
+    target = args.target or dwh.dialect(dwh.load_config(args.config))
+    try:
+        for name, statement in statements(target):
+            print(f"-- {name}\n{textwrap.dedent(statement).strip()};\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # | head, or a pager quit early: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # what Python flushes at exit
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_print_statements(sys.argv[1:]))
+    import dwh
+
+    dwh.run_script(lambda: _print_statements(sys.argv[1:]))

@@ -30,6 +30,7 @@ import orjson
 import psycopg2
 import psycopg2.extensions
 
+import dwh
 import sources
 import sql_queries as sql
 from sources import RawRecord, SourceObject, Unreadable, split_records
@@ -533,7 +534,7 @@ def _start_worker(settings: dict[str, dict[str, str]], columns: list[Column], ru
     cfg.optionxform = str.upper  # type: ignore[assignment,method-assign]
     cfg.read_dict(settings)
     _worker.update(cfg=cfg, typer=new_typer(cfg, columns, run_id))
-    sources.throttled(quiet=True)  # a worker counts S3's throttling; the main process says it once
+    sources.count_throttling_quietly()  # a worker counts S3's throttling; the main process says it once
 
 
 def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tuple[Any, ...]], int, int, int, int]:
@@ -541,7 +542,7 @@ def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tupl
     of a group of objects."""
     from sources import read_objects
 
-    throttled = sources.throttled()
+    throttled = sources.throttling_seen()
     spool: list[tuple[Any, ...]] = []
     counts = StageCounts()
     rows: list[str] = []
@@ -551,7 +552,7 @@ def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tupl
                               lambda rejected, *reason: spool.append((rejected.key, *reason))):
             pass  # never pauses: rows are sent back all at once
     return ((_copy_chunk(rows) if rows else b""), spool, counts.rows, counts.objects, counts.repaired,
-            sources.throttled() - throttled)
+            sources.throttling_seen() - throttled)
 
 
 def _groups(planned: Iterable[tuple[int, SourceObject]]) -> Iterator[list[tuple[int, SourceObject]]]:
@@ -643,8 +644,13 @@ class ChunkReader:
 def copy_in(cur: psycopg2.extensions.cursor, statement: str, chunks: Iterable[bytes]) -> None:
     """COPY … FROM STDIN fed by chunks; a failure while producing them is raised as itself."""
     reader = ChunkReader(chunks)
-    try:
+
+    def send() -> int:
         cur.copy_expert(statement, reader)
+        return max(cur.rowcount, 0)
+
+    try:
+        dwh.traced(dwh.statement_name(statement), send)  # DWH_TRACE=1: the COPY's name, rows and time
     except psycopg2.Error:
         if reader.error is not None:
             raise reader.error from None

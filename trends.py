@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import psycopg2.extensions
-import psycopg2.extras
 
 import dwh
 import sql_queries as sql
@@ -372,7 +371,7 @@ def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: st
     computed_at = dwh.utc_now().replace(microsecond=0)
     document["trend_run_id"], document["computed_at"] = run_id, computed_at.isoformat(sep=" ")
     w = document["trending_window"]
-    insert = psycopg2.extras.execute_values
+    insert = dwh.insert_values
     insert(cur, sql.TREND_RUNS_INSERT, [(
         run_id, computed_at, document["load_run_id"], document["horizon"], day_or_none(document["first_day"]),
         day_or_none(document["last_day"]), document["days"], day_or_none(w["recent_from"]),

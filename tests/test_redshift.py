@@ -139,7 +139,7 @@ def test_sql_queries_prints_each_statement_under_its_name() -> None:
     assert proc.stdout.count("\n-- ") + 1 == len(dict(sql.statements(sql.POSTGRES)))
     bad = subprocess.run([sys.executable, "sql_queries.py", "mysql"], cwd=Path(__file__).parents[1],
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.startswith("usage: python sql_queries.py postgres|redshift")
+    assert bad.returncode == 2 and "invalid choice: 'mysql'" in bad.stderr
 
 
 @pytest.mark.parametrize(("name", "statement"), list(redshift_statements().items()))

@@ -106,13 +106,16 @@ def test_short_or_corrupt_bodies_are_caught_by_length_and_etag(through: Warehous
     assert rejects(through) == []
 
 
+@pytest.mark.parametrize("workers", ["0", "1"], ids=["read-by-the-main-process", "read-by-a-worker"])
 def test_throttling_is_survived_and_reported_once(through: Warehouse, moto_server: S3Server,
-                                                  clean: dict[str, object]) -> None:
+                                                  clean: dict[str, object], workers: str) -> None:
     """Item 8: S3 answering 503 SlowDown to 20% of requests (listings too), 500 to 5% and resetting
     5%: the load finishes, the same as a clean one, and says once that S3 is throttling. (Before:
-    adaptive retries' client-side rate limiter made such a load take minutes, and nothing said why.)"""
+    adaptive retries' client-side rate limiter made such a load take minutes, and nothing said why.)
+    With a worker process reading, only object reads are broken: the worker counts, the main process tells."""
     rates = {"slowdown": 0.2, "error500": 0.05, "reset": 0.05}
-    with FaultProxy(moto_server.endpoint_url, rates, seed=11, objects_only=False) as proxy:
+    through.settings["ETL"]["WORKERS"] = workers
+    with FaultProxy(moto_server.endpoint_url, rates, seed=11, objects_only=workers == "1") as proxy:
         proc = load_through(through, proxy)
     assert proxy.counts["slowdown"] > 10 and proxy.counts["error500"] and proxy.counts["reset"], proxy.counts
     assert fingerprint(through) == clean
