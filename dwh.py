@@ -587,7 +587,6 @@ _CATALOG_TYPES = {
     "INTEGER": "integer", "BIGINT": "bigint", "REAL": "real", "DOUBLE PRECISION": "double precision",
     "NUMERIC": "numeric", "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp without time zone",
 }
-_CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\n\)", re.DOTALL)
 _COLUMN = re.compile(r"(\w+)\s+(DOUBLE PRECISION|[A-Z]+)(?:\((\d+)(?:,\s*\d+)?\))?(.*)")
 _TABLE_CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|CONSTRAINT)\b")
 
@@ -600,7 +599,7 @@ def model_columns(dialect_name: str) -> dict[str, dict[str, str]]:
 
     model: dict[str, dict[str, str]] = {}
     for statement in sql.create_table_queries(dialect_name):
-        table = _CREATE_TABLE.search(statement)
+        table = sql.created_table(statement)
         if table is None:  # an index
             continue
         columns: dict[str, str] = {}
@@ -710,7 +709,7 @@ def s3_client(cfg: configparser.ConfigParser, *, attempts: int = 8) -> Any:
     Retries are botocore's standard mode: up to `attempts`, full-jitter backoff (from 50 ms; from
     1 s when throttled). Not adaptive mode: its client-side rate limiter, once S3 throttles, holds
     every thread to a rate it raises only slowly (5% of requests answered 503 SlowDown made the
-    sample load 27 times slower). Object reads retry by themselves (attempts=1; sources._get_s3)."""
+    sample load three times slower here). Object reads retry by themselves (attempts=1; sources._get_s3)."""
     import boto3
     from botocore.config import Config as BotoConfig
 

@@ -357,16 +357,25 @@ def top_listeners(cur: psycopg2.extensions.cursor, period: Period, songs: list[R
     return {(r["artist"], r["song"]): r["listeners"] for r in rows}
 
 
-def listeners_apart(connect: Callable[[], psycopg2.extensions.connection], dialect: str, period: Period,
-                    songs: list[Row], artists: list[Row]) -> Listeners:
-    """top_listeners on a connection of its own: the one read of app_events runs beside the
-    other panels' queries instead of after them."""
+def side_panels(cur: psycopg2.extensions.cursor, period: Period, data: dict[str, Any], songs: list[Row],
+                artists: list[Row]) -> dict[str, Any]:
+    """The top lists' listeners (the one read of app_events) and the panels that need none of the
+    report's temporary tables: what a second connection can compute meanwhile."""
+    return {"listeners": top_listeners(cur, period, songs, artists), "sessions": sessions(cur, period),
+            "stickiness": stickiness(cur, period, data), "heatmap": heatmap(cur, period),
+            "engagement": engagement(cur, period), "errors": errors(cur, period)}
+
+
+def side_panels_apart(connect: Callable[[], psycopg2.extensions.connection], dialect: str, period: Period,
+                      data: dict[str, Any], songs: list[Row], artists: list[Row]) -> dict[str, Any]:
+    """side_panels on a connection of its own, beside the main one's queries (the server has a
+    process, and a CPU, for each)."""
     with closing(connect()) as conn, conn.cursor() as cur:
         if dialect == sql.POSTGRES:
             dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
-        listeners = top_listeners(cur, period, songs, artists)
+        result = side_panels(cur, period, data, songs, artists)
         conn.rollback()
-    return listeners
+    return result
 
 
 def ranked(rows: list[Row], listeners: Listeners, song: bool) -> list[Row]:
@@ -494,8 +503,9 @@ def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> No
     dwh.execute(cur, sql.REPORT_PLAY_DAYS)
     first, last = cur.fetchone()
     whole = first is None or (period.date_from <= first and period.date_to >= last)
-    for statement in (sql.REPORT_SONG_TOTALS_ALL if whole else sql.REPORT_SONG_TOTALS, sql.REPORT_TOP_SONG_LIST,
-                      sql.REPORT_TOP_ARTIST_LIST, sql.REPORT_USER_WEEKS):
+    ranking = ([sql.REPORT_TOP_SONG_LIST_ALL, sql.REPORT_TOP_ARTIST_LIST_ALL] if whole
+               else [sql.REPORT_SONG_TOTALS, sql.REPORT_TOP_SONG_LIST, sql.REPORT_TOP_ARTIST_LIST])
+    for statement in [*ranking, sql.REPORT_USER_WEEKS]:
         dwh.execute(cur, statement, period.params(limit=TOP))
     if dialect == sql.POSTGRES:
         dwh.execute(cur, sql.REPORT_USER_WEEKS_ANALYZE)
@@ -504,41 +514,43 @@ def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> No
 def panel_numbers(conn: psycopg2.extensions.connection, dialect: str, date_from: dt.date | None,
                   date_to: dt.date | None,
                   connect: Callable[[], psycopg2.extensions.connection] | None = None) -> dict[str, Any]:
-    """The numbers behind every panel, under the stable keys of --json. With `connect`, the top
-    lists' listeners are counted on a second connection meanwhile."""
+    """The numbers behind every panel, under the stable keys of --json. With `connect`, some of
+    them (side_panels) are computed on a second connection meanwhile."""
     trends, trends_problem = latest_trends(conn)
     with conn.cursor() as cur, ThreadPoolExecutor(max_workers=1) as apart:
         period, data = choose_period(cur, date_from, date_to)
         params = period.params()
         prepare(cur, period, dialect)
         songs, artists = fetch(cur, sql.REPORT_TOP_SONGS), fetch(cur, sql.REPORT_TOP_ARTISTS)
-        counting = apart.submit(listeners_apart, connect, dialect, period, songs, artists) if connect else None
+        side = apart.submit(side_panels_apart, connect, dialect, period, data, songs, artists) if connect else None
         days = daily(cur, period, trends)
         numbers = {
             "period": period.as_json(), "data": data,
             "kpis": kpis(cur, period, data),
             "daily": {k: v for k, v in days.items() if not k.startswith("_")},
-            "stickiness": stickiness(cur, period, data),
+            "stickiness": None,
             "levels": levels(cur, period, days["_levels"]),
             "lifecycle": lifecycle(cur, period),
             "retention": retention(cur, period),
             "funnel": funnel(cur, period),
             "churn": churn(cur, period),
-            "sessions": sessions(cur, period),
-            "heatmap": heatmap(cur, period),
+            "sessions": None,
+            "heatmap": None,
             "top_songs": songs,
             "top_artists": artists,
             "trending_songs": trending(trends, trends_problem, "trending_songs"),
             "trending_artists": trending(trends, trends_problem, "trending_artists"),
             "geography": fetch(cur, sql.REPORT_GEOGRAPHY, params),
             "devices": devices(cur, period),
-            "engagement": engagement(cur, period),
+            "engagement": None,
             "demographics": fetch(cur, sql.REPORT_DEMOGRAPHICS, params),
-            "errors": errors(cur, period),
+            "errors": None,
             "freshness": freshness(cur, trends),
             "forecast": forecast(trends, trends_problem, data),
         }
-        listeners = counting.result() if counting else top_listeners(cur, period, songs, artists)
+        more = side.result() if side else side_panels(cur, period, data, songs, artists)
+        listeners = more.pop("listeners")
+        numbers |= more  # into the places held for them above: the keys keep their order
         numbers["top_songs"] = ranked(songs, listeners, song=True)
         numbers["top_artists"] = ranked(artists, listeners, song=False)
     conn.rollback()  # the report only reads; its temporary tables go with the session

@@ -651,7 +651,9 @@ WHERE NOT EXISTS (
     FROM loaded_objects o
     WHERE o.object_key = l.object_key
       AND o.size = l.size
-      AND (o.etag = l.etag OR (o.etag IS NULL AND l.etag IS NULL))
+      AND (o.etag = l.etag OR (o.etag IS NULL AND l.etag IS NULL)
+           -- a file loaded by a version that kept no modification times: loaded, at its size
+           OR (o.etag IS NULL AND l.etag LIKE 'mtime_ns:%%'))
 )
 """
 
@@ -1716,8 +1718,6 @@ CHECK_NULL_KEYS: dict[str, list[str]] = {  # table -> the columns none of its ro
     "user_sessions": ["user_id", "session_id", "started_at", "ended_at"],
     "song_days": ["activity_date", "song", "artist"],
     "hour_plays": ["activity_date", "hour", "weekday"],
-    "user_day_places": ["user_id", "activity_date"],
-    "song_totals": ["song", "artist"],
 }
 CHECK_ROW_SOURCE = ["run_id", "object_id", "source_line"]  # shown with a staged row: where it came from
 
@@ -1735,7 +1735,6 @@ CHECK_UNIQUE_KEYS: dict[str, tuple[str, list[str]]] = {  # check name -> (table,
     "dup_user_sessions_session": ("user_sessions", ["user_id", "session_id"]),
     "dup_song_days_song_day": ("song_days", ["activity_date", "song", "artist"]),
     "dup_hour_plays_hour": ("hour_plays", ["activity_date", "hour"]),
-    "dup_song_totals_song": ("song_totals", ["song", "artist"]),
 }
 
 ISO_WEEKDAY = "MOD(CAST(EXTRACT(dow FROM {ts}) AS INTEGER) + 6, 7) + 1"  # derived as in TIME_INSERT
@@ -1939,31 +1938,6 @@ LEFT JOIN devices d ON d.user_agent = a.user_agent
 WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
 GROUP BY a.user_agent
 """),
-    # The dashboard's aggregates (section 6, at its end) against the aggregates they refine.
-    "reconcile_user_day_places_user_days": ("user_day_places has each user-day's events and plays, as user_days", """
-SELECT COALESCE(d.user_id, p.user_id) AS user_id, COALESCE(d.activity_date, p.activity_date) AS activity_date,
-       d.events, p.events AS place_events, d.plays, p.plays AS place_plays
-FROM user_days d
-FULL JOIN (SELECT user_id, activity_date, SUM(events) AS events, SUM(plays) AS plays
-           FROM user_day_places
-           GROUP BY user_id, activity_date) p
-       ON p.user_id = d.user_id AND p.activity_date = d.activity_date
-WHERE d.user_id IS NULL OR p.user_id IS NULL OR d.events <> p.events OR d.plays <> p.plays
-"""),
-    "reconcile_song_totals_song_days": ("song_totals has each song's plays over its song_days", """
-SELECT COALESCE(t.song, d.song) AS song, COALESCE(t.artist, d.artist) AS artist, t.plays, d.plays AS day_plays
-FROM song_totals t
-FULL JOIN (SELECT song, artist, SUM(plays) AS plays FROM song_days GROUP BY song, artist) d
-       ON d.song = t.song AND d.artist = t.artist
-WHERE t.song IS NULL OR d.song IS NULL OR t.plays <> d.plays
-"""),
-    # The row counts etl.py keeps (table_rows) against the tables' own.
-    "reconcile_table_rows": ("table_rows holds each star table's row count", "\nUNION ALL\n".join(
-        f"SELECT '{table}' AS table_name, k.row_count AS kept, c.row_count AS counted\n"
-        f"FROM (SELECT COUNT(*) AS row_count FROM {table}) c\n"
-        f"LEFT JOIN table_rows k ON k.table_name = '{table}'\n"
-        f"WHERE k.row_count <> c.row_count"
-        for table in STAR_TABLES) + "\n"),
 }
 
 CHECK_COUNT = "SELECT COUNT(*) FROM ({check}) offending"
@@ -2399,11 +2373,6 @@ REPORT_TEMPORARY_DROP = [f"DROP TABLE IF EXISTS {name}" for name in (
 
 REPORT_PLAY_DAYS = "SELECT MIN(activity_date), MAX(activity_date) FROM hour_plays"
 
-REPORT_SONG_TOTALS_ALL = """
-CREATE TEMPORARY TABLE report_song_totals AS
-SELECT song, artist, song_id, plays
-FROM song_totals
-"""
 
 REPORT_SONG_TOTALS = """
 CREATE TEMPORARY TABLE report_song_totals AS
@@ -2430,25 +2399,30 @@ ORDER BY plays DESC, artist
 LIMIT %(limit)s
 """
 
+# A period that spans every day with plays: the same lists straight from song_totals.
+REPORT_TOP_SONG_LIST_ALL = REPORT_TOP_SONG_LIST.replace("FROM report_song_totals", "FROM song_totals")
+REPORT_TOP_ARTIST_LIST_ALL = REPORT_TOP_ARTIST_LIST.replace("FROM report_song_totals", "FROM song_totals")
+
 # Who played the top songs and artists in the period (distinct listeners over the period: daily
 # listeners do not add up): the plays of the top artists and of the top songs' artists, each
 # (artist, user) once, and once more with the song where its title is a top song's (report.py
 # keeps the (song, artist) pairs of the list). %(top_artists)s and %(top_titles)s are lists.
 REPORT_TOP_LISTENERS = """
 WITH pairs AS (
-    SELECT DISTINCT e.artist, CASE WHEN e.song IN %(top_titles)s THEN e.song END AS song, e.user_id
+    SELECT e.artist, CASE WHEN e.song IN %(top_titles)s THEN e.song END AS song, e.user_id
     FROM app_events e
     WHERE e.page = 'NextSong' AND e.user_id IS NOT NULL AND e.artist IN %(top_artists)s
       AND e.start_time >= %(date_from)s AND e.start_time < %(day_after_to)s
       AND e.event_date BETWEEN %(date_from)s AND %(date_to)s
+    GROUP BY e.artist, CASE WHEN e.song IN %(top_titles)s THEN e.song END, e.user_id
 )
 SELECT artist, song, COUNT(*) AS listeners
 FROM pairs
 WHERE song IS NOT NULL
 GROUP BY artist, song
-UNION ALL
-SELECT artist, NULL AS song, COUNT(DISTINCT user_id) AS listeners
-FROM pairs
+UNION ALL  -- each artist's (artist, user) pairs, hashed: COUNT(DISTINCT) would sort them by text
+SELECT artist, NULL AS song, COUNT(*) AS listeners
+FROM (SELECT artist, user_id FROM pairs GROUP BY artist, user_id) artist_users
 GROUP BY artist
 """
 
@@ -2605,20 +2579,23 @@ WITH agents AS (
     WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
     GROUP BY user_id, os_family, browser_family, device_type
 )
-SELECT 'os' AS dimension, COALESCE(os_family, 'Unknown') AS name, COUNT(DISTINCT user_id) AS users,
-       SUM(plays) AS plays
-FROM agents
-GROUP BY COALESCE(os_family, 'Unknown')
+SELECT 'os' AS dimension, name, COUNT(*) AS users, SUM(plays) AS plays  -- (name, user) pairs hashed first:
+FROM (SELECT COALESCE(os_family, 'Unknown') AS name, user_id, SUM(plays) AS plays  -- COUNT(DISTINCT) would
+      FROM agents                                                                  -- sort them by text
+      GROUP BY COALESCE(os_family, 'Unknown'), user_id) os_users
+GROUP BY name
 UNION ALL
-SELECT 'browser' AS dimension, COALESCE(browser_family, 'Unknown') AS name, COUNT(DISTINCT user_id) AS users,
-       SUM(plays) AS plays
-FROM agents
-GROUP BY COALESCE(browser_family, 'Unknown')
+SELECT 'browser' AS dimension, name, COUNT(*) AS users, SUM(plays) AS plays
+FROM (SELECT COALESCE(browser_family, 'Unknown') AS name, user_id, SUM(plays) AS plays
+      FROM agents
+      GROUP BY COALESCE(browser_family, 'Unknown'), user_id) browser_users
+GROUP BY name
 UNION ALL
-SELECT 'device_type' AS dimension, COALESCE(device_type, 'other') AS name, COUNT(DISTINCT user_id) AS users,
-       SUM(plays) AS plays
-FROM agents
-GROUP BY COALESCE(device_type, 'other')
+SELECT 'device_type' AS dimension, name, COUNT(*) AS users, SUM(plays) AS plays
+FROM (SELECT COALESCE(device_type, 'other') AS name, user_id, SUM(plays) AS plays
+      FROM agents
+      GROUP BY COALESCE(device_type, 'other'), user_id) type_users
+GROUP BY name
 ORDER BY dimension, users DESC, plays DESC, name
 """
 
@@ -2786,9 +2763,15 @@ def statements(dialect: str) -> Iterator[tuple[str, str]]:
                 yield label, statement
 
 
+_CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\n\)", re.DOTALL)
 _INSERTED_TABLE = re.compile(r"\s*INSERT INTO (\w+)")
 _TEMPORARY_TABLE = re.compile(r"\s*CREATE TEMPORARY TABLE (\w+)")
 _DELETED_TABLE = re.compile(r"\s*DELETE FROM (\w+)")
+
+
+def created_table(statement: str) -> re.Match[str] | None:
+    """A CREATE TABLE statement's table name and column definitions (dwh.model_columns reads the model so)."""
+    return _CREATED_TABLE.search(statement)
 
 
 def inserted_table(statement: str) -> str | None:

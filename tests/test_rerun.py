@@ -201,3 +201,13 @@ def test_two_runs_at_once_load_everything_once(embedded: Warehouse) -> None:
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert embedded.counts() == SAMPLE_COUNTS
     assert sorted(embedded.query("SELECT objects_loaded FROM etl_runs")) == [(0,), (101,)]
+
+
+def test_files_loaded_by_a_version_without_modification_times_are_not_loaded_again(embedded: Warehouse) -> None:
+    """Such a version recorded a file by path and size only (no etag): its files still count as loaded."""
+    embedded.run("create_tables.py")
+    embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
+    embedded.execute("UPDATE loaded_objects SET etag = NULL")
+    proc = embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
+    assert "0 event and 0 song objects" in proc.stdout
+    assert embedded.counts() == SAMPLE_COUNTS

@@ -232,3 +232,29 @@ def test_a_file_that_vanished_or_cannot_be_read_is_unreadable_not_fatal(tmp_path
 def test_decompress_names_the_problem(name: str) -> None:
     with pytest.raises(sources.Unreadable, match=r"^unreadable object: not a readable gzip file \("):
         sources.decompress(gzip.compress(b'{"a": 1}')[:-6], name)
+
+
+def test_redshift_compaction_rejects_an_unreadable_object_the_same_way(embedded: Warehouse, tmp_path: Path) -> None:
+    """Redshift's compaction reads through the same reader: the unreadable object is one reject,
+    the others' records are in the parts."""
+    import redshift
+    import staging
+
+    embedded.run("create_tables.py")
+    cfg = sources.dwh.load_config(embedded.write_config())
+    with embedded.connect() as conn, conn.cursor() as cur:
+        columns = staging.staging_columns(cur, "staging_events")
+    good = SAMPLE / "log_data/2018/11/2018-11-01-events.json"
+    broken = tmp_path / "2018-11-02-events.json.gz"
+    broken.write_bytes(gzip.compress((SAMPLE / "log_data/2018/11/2018-11-02-events.json").read_bytes())[:200])
+    planned = [(1, sources.SourceObject("events", str(good), good.stat().st_size)),
+               (2, sources.SourceObject("events", str(broken), broken.stat().st_size))]
+    counts, rejects = staging.StageCounts(), staging.RejectSpool()
+    parts = redshift.compact(cfg, iter(planned), columns, 5, rejects, counts, tmp_path, "staging_events", 1)
+    records = [json.loads(line) for p in parts for line in gzip.decompress(p.path.read_bytes()).splitlines()]
+    assert {r["_object_id"] for r in records} == {1}
+    assert len(records) == counts.rows == sum(1 for line in good.read_text().splitlines() if line.strip())
+    assert counts.rejected == rejects.count == 1 and rejects.unreadable == {str(broken)}
+    (row,) = list(rejects.records(5))
+    assert row[:5] == ["5", "events", str(broken), "", "0"]
+    assert row[5].startswith("unreadable object: not a readable gzip file (")
