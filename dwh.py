@@ -465,7 +465,7 @@ def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None,
         name, text = name or statement_name(statement), statement
     if fill:
         text = text.format(**fill)
-        name += "(" + ", ".join(f"{key}={_fill_label(value)}" for key, value in fill.items()) + ")"
+        name += " (" + ", ".join(f"{key}={_fill_label(value)}" for key, value in fill.items()) + ")"
 
     def send() -> int:
         cur.execute(text, params)
@@ -558,7 +558,7 @@ def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) 
     yield emptied
     for again in rebuild:  # a constraint as it was declared; an index by the catalog's own CREATE INDEX
         if "index" in again:
-            execute(cur, again["definition"], name=f"POSTGRES_TABLE_INDEXES({again['index']})")
+            execute(cur, again["definition"], name=f"POSTGRES_TABLE_INDEXES ({again['index']})")
         else:
             execute(cur, sql.POSTGRES_ADD_CONSTRAINT, fill=again)
 

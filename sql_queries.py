@@ -1718,6 +1718,8 @@ CHECK_NULL_KEYS: dict[str, list[str]] = {  # table -> the columns none of its ro
     "user_sessions": ["user_id", "session_id", "started_at", "ended_at"],
     "song_days": ["activity_date", "song", "artist"],
     "hour_plays": ["activity_date", "hour", "weekday"],
+    "user_day_places": ["user_id", "activity_date"],
+    "song_totals": ["song", "artist"],
 }
 CHECK_ROW_SOURCE = ["run_id", "object_id", "source_line"]  # shown with a staged row: where it came from
 
@@ -1735,6 +1737,7 @@ CHECK_UNIQUE_KEYS: dict[str, tuple[str, list[str]]] = {  # check name -> (table,
     "dup_user_sessions_session": ("user_sessions", ["user_id", "session_id"]),
     "dup_song_days_song_day": ("song_days", ["activity_date", "song", "artist"]),
     "dup_hour_plays_hour": ("hour_plays", ["activity_date", "hour"]),
+    "dup_song_totals_song": ("song_totals", ["song", "artist"]),
 }
 
 ISO_WEEKDAY = "MOD(CAST(EXTRACT(dow FROM {ts}) AS INTEGER) + 6, 7) + 1"  # derived as in TIME_INSERT
@@ -1938,6 +1941,13 @@ LEFT JOIN devices d ON d.user_agent = a.user_agent
 WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
 GROUP BY a.user_agent
 """),
+    # The row counts etl.py keeps (table_rows) against the tables' own.
+    "reconcile_table_rows": ("table_rows holds each star table's row count", "\nUNION ALL\n".join(
+        f"SELECT '{table}' AS table_name, k.row_count AS kept, c.row_count AS counted\n"
+        f"FROM (SELECT COUNT(*) AS row_count FROM {table}) c\n"
+        f"LEFT JOIN table_rows k ON k.table_name = '{table}'\n"
+        f"WHERE k.row_count <> c.row_count"
+        for table in STAR_TABLES) + "\n"),
 }
 
 CHECK_COUNT = "SELECT COUNT(*) FROM ({check}) offending"

@@ -95,7 +95,7 @@ class Column:
 
 def staging_columns(cur: psycopg2.extensions.cursor, table: str) -> list[Column]:
     """The source columns of a staging table, typed as the server has them."""
-    cur.execute(sql.TABLE_COLUMNS, {"table": table})
+    dwh.execute(cur, sql.TABLE_COLUMNS, {"table": table})
     declared = {name: (dtype, size, nullable == "NO") for name, dtype, size, nullable in cur.fetchall()}
     ranges = RANGES[table]
     columns = []

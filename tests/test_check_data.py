@@ -232,6 +232,19 @@ BREAKAGES = {
         "ALTER TABLE song_days DROP CONSTRAINT song_days_pkey, ALTER COLUMN artist DROP NOT NULL;"
         f" UPDATE song_days SET artist = NULL WHERE {ELENA_DAY}",
         1, {"song": "Setanta matins", "null_columns": "artist"}),
+    "null_keys_user_day_places": Breakage(
+        "ALTER TABLE user_day_places ALTER COLUMN activity_date DROP NOT NULL;"
+        " UPDATE user_day_places SET activity_date = NULL WHERE user_id = 80 AND step_page IS NULL"
+        " AND activity_date = (SELECT MIN(activity_date) FROM user_day_places WHERE user_id = 80)",
+        1, {"user_id": 80, "null_columns": "activity_date"}),
+    "null_keys_song_totals": Breakage(
+        "ALTER TABLE song_totals DROP CONSTRAINT song_totals_pkey, ALTER COLUMN artist DROP NOT NULL;"
+        f" UPDATE song_totals SET artist = NULL WHERE {ELENA_DAY}",
+        1, {"song": "Setanta matins", "null_columns": "artist"}),
+    "dup_song_totals_song": Breakage(
+        "ALTER TABLE song_totals DROP CONSTRAINT song_totals_pkey;"
+        f" INSERT INTO song_totals SELECT * FROM song_totals WHERE {ELENA_DAY}",
+        1, {"song": "Setanta matins", "copies": 2}),
     "null_keys_hour_plays": Breakage(
         "ALTER TABLE hour_plays ALTER COLUMN weekday DROP NOT NULL;"
         f" UPDATE hour_plays SET weekday = NULL WHERE {FIRST_HOUR}",
@@ -328,7 +341,7 @@ def test_the_terminal_report_is_readable(loaded: Warehouse) -> None:
 
     # A failure: named in the table, with its offending rows, and the summary on stderr.
     loaded.execute("ALTER TABLE users DROP CONSTRAINT users_pkey; INSERT INTO users SELECT * FROM users"
-                   " WHERE user_id IN (15, 80)")
+                   " WHERE user_id IN (15, 80); " + RECOUNT)
     proc = loaded.run("check_data.py", "--sample", "0", check=False)
     assert proc.returncode == 1
     assert proc.stdout.startswith(f"Checks: {len(ALL_CHECKS) - 1} passed, 1 failed\n")

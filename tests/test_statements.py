@@ -9,12 +9,12 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import Warehouse
+from conftest import PLANTED_SECRETS, SAMPLE, Warehouse
 
 import dwh
 import sql_queries as sql
 
-TRACE = re.compile(r"trace: (?P<name>\S+(?:\(.*\))?): (?P<outcome>[\d,]+ rows|failed) in [\d,]+\.\d ms")
+TRACE = re.compile(r"trace: (?P<name>\S+(?: \(.*\))?): (?P<outcome>[\d,]+ rows|failed) in [\d,]+\.\d ms")
 
 
 def test_every_statement_is_known_by_the_name_of_its_constant() -> None:
@@ -49,11 +49,11 @@ def test_the_trace_names_each_statement_with_its_rows_and_never_a_value(
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert [TRACE.fullmatch(line)["name"] for line in lines] == [  # type: ignore[index]
-        "CURRENT_SCHEMA", "TABLE_EXISTS", "PLAN_DROP[0]", "TABLE_HAS_ROWS(table=no_such_table)"]
+        "CURRENT_SCHEMA", "TABLE_EXISTS", "PLAN_DROP[0]", "TABLE_HAS_ROWS (table=no_such_table)"]
     assert [TRACE.fullmatch(line)["outcome"] for line in lines] == ["1 rows", "0 rows", "0 rows", "failed"]  # type: ignore[index]
     assert "Planted-value-7f3e" not in err
     assert dwh.first_line(failed.value) == (
-        'relation "no_such_table" does not exist (in TABLE_HAS_ROWS(table=no_such_table))')
+        'relation "no_such_table" does not exist (in TABLE_HAS_ROWS (table=no_such_table))')
 
 
 def test_a_failed_statement_is_named_in_the_error_line(
@@ -69,7 +69,7 @@ def test_a_failed_statement_is_named_in_the_error_line(
         dwh.run_script(main)
     assert exited.value.code == 1
     assert capsys.readouterr().err == ('error: the warehouse said: relation "users" does not exist'
-                                       " (in CHECK_COUNT(check=CHECKS['dup_users_user_id'][1]))\n")
+                                       " (in CHECK_COUNT (check=CHECKS['dup_users_user_id'][1]))\n")
 
 
 def test_a_script_traces_every_statement_it_sends(postgres: Warehouse) -> None:
@@ -117,3 +117,19 @@ def test_no_statement_is_written_outside_sql_queries() -> None:
     # The rule finds what it is for.
     first = inline_statements(ROOT / "sql_queries.py")[0]
     assert first.endswith(": CREATE TABLE IF NOT EXISTS etl_runs (")
+
+
+def test_a_traced_load_names_every_statement_and_shows_no_secret(postgres: Warehouse) -> None:
+    env = {"DWH_TRACE": "1", "DWH_CLUSTER_DB_PASSWORD": PLANTED_SECRETS[2]}  # trust login: sent, never needed
+    postgres.run("create_tables.py", env=env)
+    proc = postgres.load(SAMPLE / "log_data", SAMPLE / "song_data", env=env)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("trace:")]
+    traced = {m["name"]: m["outcome"] for m in map(TRACE.fullmatch, lines) if m}
+    assert [line for line in lines if not TRACE.fullmatch(line)] == []  # every statement named
+    assert len(traced) > 50
+    assert traced["STAGING_COPY (staging_events)"] == "8,056 rows"  # the sample, as DESIGN.md counts it
+    assert traced["STAGING_COPY (staging_songs)"] == "71 rows"
+    assert traced["SONGPLAYS_INSERT"] == "6,820 rows" and traced["USERS_INSERT"] == "97 rows"
+    assert traced["RUN_LOCK"] == "0 rows" and "REDSHIFT_RUN_LOCK" not in traced
+    for secret in PLANTED_SECRETS:
+        assert secret not in proc.stdout + proc.stderr
