@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS rejects (
     record       VARCHAR(4096)                  -- the raw text, cut at 1,000 characters
 ) DISTSTYLE EVEN SORTKEY (run_id);
 
+-- TABLE_ROWS_CREATE
+CREATE TABLE IF NOT EXISTS table_rows (
+    table_name  VARCHAR(64)  NOT NULL PRIMARY KEY,
+    row_count   BIGINT       NOT NULL,
+    run_id      INTEGER      NOT NULL            -- the run that last set it
+) DISTSTYLE ALL;
+
 -- LISTED_FOLDERS_CREATE
 CREATE TABLE IF NOT EXISTS listed_folders (
     source      VARCHAR(8)      NOT NULL,
@@ -428,6 +435,9 @@ DROP TABLE IF EXISTS rejects;
 DROP TABLE IF EXISTS loaded_objects;
 
 -- drop_table_queries[25]
+DROP TABLE IF EXISTS table_rows;
+
+-- drop_table_queries[26]
 DROP TABLE IF EXISTS etl_runs;
 
 -- REDSHIFT_DROP_LOCK
@@ -493,7 +503,9 @@ WHERE NOT EXISTS (
     FROM loaded_objects o
     WHERE o.object_key = l.object_key
       AND o.size = l.size
-      AND (o.etag = l.etag OR (o.etag IS NULL AND l.etag IS NULL))
+      AND (o.etag = l.etag OR (o.etag IS NULL AND l.etag IS NULL)
+           -- a file loaded by a version that kept no modification times: loaded, at its size
+           OR (o.etag IS NULL AND l.etag LIKE 'mtime_ns:%%'))
 );
 
 -- PLAN_SUMMARY
@@ -799,6 +811,15 @@ SELECT COUNT(*) FROM staging_songs;
 -- TABLE_ROWS (songs)
 SELECT COUNT(*) FROM songs;
 
+-- KEPT_TABLE_ROWS
+SELECT table_name, row_count FROM table_rows;
+
+-- KEEP_TABLE_ROWS[0]
+DELETE FROM table_rows WHERE table_name = %(table)s;
+
+-- KEEP_TABLE_ROWS[1]
+INSERT INTO table_rows (table_name, row_count, run_id) VALUES (%(table)s, %(rows)s, %(run_id)s);
+
 -- TABLE_HAS_ROWS (staging_events)
 SELECT COUNT(*) FROM (SELECT 1 FROM staging_events LIMIT 1) any_row;
 
@@ -883,22 +904,25 @@ DROP TABLE IF EXISTS level_windows;
 
 -- LEVEL_WINDOWS
 CREATE TEMPORARY TABLE level_windows AS
-SELECT n.user_id,
-       COALESCE(MAX(CASE WHEN l.valid_from < n.first_new THEN l.valid_from END), TIMESTAMP '1900-01-01')
-           AS window_start
+SELECT w.user_id, w.first_new, p.level AS seed_level, p.valid_from AS seed_from,
+       CASE WHEN p.valid_to < w.first_new THEN p.valid_to END AS seed_closed_at
 FROM (
-    SELECT user_id, MIN(start_time) AS first_new
-    FROM app_events
-    WHERE run_id >= %(since_run)s AND user_id IS NOT NULL AND level IS NOT NULL
-    GROUP BY user_id
-) n
-JOIN user_levels l ON l.user_id = n.user_id
-GROUP BY n.user_id;
+    SELECT n.user_id, n.first_new, MAX(CASE WHEN l.valid_from < n.first_new THEN l.valid_from END) AS seed_from
+    FROM (
+        SELECT user_id, MIN(start_time) AS first_new
+        FROM app_events
+        WHERE run_id >= %(since_run)s AND user_id IS NOT NULL AND level IS NOT NULL
+        GROUP BY user_id
+    ) n
+    JOIN user_levels l ON l.user_id = n.user_id
+    GROUP BY n.user_id, n.first_new
+) w
+LEFT JOIN user_levels p ON p.user_id = w.user_id AND p.valid_from = w.seed_from;
 
 -- USER_LEVELS_DELETE
 DELETE FROM user_levels
 USING level_windows w
-WHERE user_levels.user_id = w.user_id AND user_levels.valid_from >= w.window_start;
+WHERE user_levels.user_id = w.user_id AND user_levels.valid_from >= COALESCE(w.seed_from, w.first_new);
 
 -- USER_LEVELS_INSERT
 INSERT INTO user_levels (user_id, level, valid_from, valid_to)
@@ -923,19 +947,32 @@ FROM (
                                                     ORDER BY start_time, session_id, item_in_session) = 1
                             THEN 1 ELSE 0 END AS starts
                 FROM (
+                    -- new users: the run's events
                     SELECT a.user_id, a.level, a.start_time, a.session_id, a.item_in_session,
                            CASE WHEN a.page = 'Cancellation Confirmation' THEN 1 ELSE 0 END AS cancels
                     FROM app_events a
                     WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL AND a.level IS NOT NULL
                       AND NOT EXISTS (SELECT 1 FROM level_windows w WHERE w.user_id = a.user_id)
                     UNION ALL
+                    -- known users: every event from their first new one on
                     SELECT a.user_id, a.level, a.start_time, a.session_id, a.item_in_session,
                            CASE WHEN a.page = 'Cancellation Confirmation' THEN 1 ELSE 0 END
                     FROM app_events a
                     JOIN level_windows w
-                      ON w.user_id = a.user_id AND a.event_date >= CAST(w.window_start AS DATE)
-                     AND a.start_time >= w.window_start
-                    WHERE a.level IS NOT NULL
+                      ON w.user_id = a.user_id AND a.event_date >= CAST(w.first_new AS DATE)
+                     AND a.start_time >= w.first_new
+                    WHERE a.level IS NOT NULL  -- and only the days from the first new event on:
+                      AND a.event_date BETWEEN (SELECT CAST(MIN(first_new) AS DATE) FROM level_windows)
+                                           AND DATE '2099-12-31'  -- (every ts is before 2100)
+                    UNION ALL
+                    -- and the seed: its start, and its cancellation where one closed it before
+                    SELECT user_id, seed_level, seed_from, 0, 0, 0
+                    FROM level_windows
+                    WHERE seed_from IS NOT NULL
+                    UNION ALL
+                    SELECT user_id, seed_level, seed_closed_at, 0, 0, 1
+                    FROM level_windows
+                    WHERE seed_closed_at IS NOT NULL
                 ) user_events
             ) flagged
         ) numbered
@@ -1146,6 +1183,10 @@ FROM (
             FROM place_keys k
             JOIN app_events a ON a.user_id = k.user_id AND a.event_date = k.activity_date
             WHERE a.run_id < %(since_run)s
+            UNION ALL  -- an empty table beside earlier runs' events (it is new to this warehouse): all of them
+            SELECT a.user_id, a.event_date, a.location, a.user_agent, a.page, a.level, a.start_time
+            FROM app_events a
+            WHERE a.run_id < %(since_run)s AND a.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM user_day_places)
         ) key_events
     ) place_events
     GROUP BY user_id, activity_date, location, user_agent, step_page, step_time
@@ -1406,6 +1447,22 @@ WHERE activity_date IS NULL
    OR hour IS NULL
    OR weekday IS NULL;
 
+-- CHECKS['null_keys_user_day_places'][1]
+SELECT user_id, activity_date,
+       SUBSTRING(CASE WHEN user_id IS NULL THEN ', user_id' ELSE '' END
+           || CASE WHEN activity_date IS NULL THEN ', activity_date' ELSE '' END FROM 3) AS null_columns
+FROM user_day_places
+WHERE user_id IS NULL
+   OR activity_date IS NULL;
+
+-- CHECKS['null_keys_song_totals'][1]
+SELECT song, artist,
+       SUBSTRING(CASE WHEN song IS NULL THEN ', song' ELSE '' END
+           || CASE WHEN artist IS NULL THEN ', artist' ELSE '' END FROM 3) AS null_columns
+FROM song_totals
+WHERE song IS NULL
+   OR artist IS NULL;
+
 -- CHECKS['dup_songplays_event'][1]
 SELECT session_id, item_in_session, start_time, COUNT(*) AS copies
 FROM songplays
@@ -1495,6 +1552,13 @@ SELECT activity_date, hour, COUNT(*) AS copies
 FROM hour_plays
 WHERE activity_date IS NOT NULL AND hour IS NOT NULL
 GROUP BY activity_date, hour
+HAVING COUNT(*) > 1;
+
+-- CHECKS['dup_song_totals_song'][1]
+SELECT song, artist, COUNT(*) AS copies
+FROM song_totals
+WHERE song IS NOT NULL AND artist IS NOT NULL
+GROUP BY song, artist
 HAVING COUNT(*) > 1;
 
 -- CHECKS['orphan_songplays_user_id'][1]
@@ -1669,6 +1733,32 @@ FROM app_events a
 LEFT JOIN devices d ON d.user_agent = a.user_agent
 WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
 GROUP BY a.user_agent;
+
+-- CHECKS['reconcile_table_rows'][1]
+SELECT 'songplays' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songplays) c
+LEFT JOIN table_rows k ON k.table_name = 'songplays'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'users' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM users) c
+LEFT JOIN table_rows k ON k.table_name = 'users'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'songs' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songs) c
+LEFT JOIN table_rows k ON k.table_name = 'songs'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'artists' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM artists) c
+LEFT JOIN table_rows k ON k.table_name = 'artists'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'time' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM time) c
+LEFT JOIN table_rows k ON k.table_name = 'time'
+WHERE k.row_count <> c.row_count;
 
 -- CHECK_COUNT (CHECKS['null_keys_songplays'])
 SELECT COUNT(*) FROM (
@@ -1848,6 +1938,26 @@ WHERE activity_date IS NULL
    OR weekday IS NULL
 ) offending;
 
+-- CHECK_COUNT (CHECKS['null_keys_user_day_places'])
+SELECT COUNT(*) FROM (
+SELECT user_id, activity_date,
+       SUBSTRING(CASE WHEN user_id IS NULL THEN ', user_id' ELSE '' END
+           || CASE WHEN activity_date IS NULL THEN ', activity_date' ELSE '' END FROM 3) AS null_columns
+FROM user_day_places
+WHERE user_id IS NULL
+   OR activity_date IS NULL
+) offending;
+
+-- CHECK_COUNT (CHECKS['null_keys_song_totals'])
+SELECT COUNT(*) FROM (
+SELECT song, artist,
+       SUBSTRING(CASE WHEN song IS NULL THEN ', song' ELSE '' END
+           || CASE WHEN artist IS NULL THEN ', artist' ELSE '' END FROM 3) AS null_columns
+FROM song_totals
+WHERE song IS NULL
+   OR artist IS NULL
+) offending;
+
 -- CHECK_COUNT (CHECKS['dup_songplays_event'])
 SELECT COUNT(*) FROM (
 SELECT session_id, item_in_session, start_time, COUNT(*) AS copies
@@ -1962,6 +2072,15 @@ SELECT activity_date, hour, COUNT(*) AS copies
 FROM hour_plays
 WHERE activity_date IS NOT NULL AND hour IS NOT NULL
 GROUP BY activity_date, hour
+HAVING COUNT(*) > 1
+) offending;
+
+-- CHECK_COUNT (CHECKS['dup_song_totals_song'])
+SELECT COUNT(*) FROM (
+SELECT song, artist, COUNT(*) AS copies
+FROM song_totals
+WHERE song IS NOT NULL AND artist IS NOT NULL
+GROUP BY song, artist
 HAVING COUNT(*) > 1
 ) offending;
 
@@ -2178,6 +2297,33 @@ WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
 GROUP BY a.user_agent
 ) offending;
 
+-- CHECK_COUNT (CHECKS['reconcile_table_rows'])
+SELECT COUNT(*) FROM (SELECT 'songplays' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songplays) c
+LEFT JOIN table_rows k ON k.table_name = 'songplays'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'users' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM users) c
+LEFT JOIN table_rows k ON k.table_name = 'users'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'songs' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songs) c
+LEFT JOIN table_rows k ON k.table_name = 'songs'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'artists' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM artists) c
+LEFT JOIN table_rows k ON k.table_name = 'artists'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'time' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM time) c
+LEFT JOIN table_rows k ON k.table_name = 'time'
+WHERE k.row_count <> c.row_count
+) offending;
+
 -- CHECK_COUNT (WARNINGS['events_after_load'])
 SELECT COUNT(*) FROM (
 SELECT e.run_id, e.object_id, e.source_line, TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' AS start_time,
@@ -2365,6 +2511,26 @@ WHERE activity_date IS NULL
    OR weekday IS NULL
 ) offending LIMIT %(limit)s;
 
+-- CHECK_EXAMPLES (CHECKS['null_keys_user_day_places'])
+SELECT * FROM (
+SELECT user_id, activity_date,
+       SUBSTRING(CASE WHEN user_id IS NULL THEN ', user_id' ELSE '' END
+           || CASE WHEN activity_date IS NULL THEN ', activity_date' ELSE '' END FROM 3) AS null_columns
+FROM user_day_places
+WHERE user_id IS NULL
+   OR activity_date IS NULL
+) offending LIMIT %(limit)s;
+
+-- CHECK_EXAMPLES (CHECKS['null_keys_song_totals'])
+SELECT * FROM (
+SELECT song, artist,
+       SUBSTRING(CASE WHEN song IS NULL THEN ', song' ELSE '' END
+           || CASE WHEN artist IS NULL THEN ', artist' ELSE '' END FROM 3) AS null_columns
+FROM song_totals
+WHERE song IS NULL
+   OR artist IS NULL
+) offending LIMIT %(limit)s;
+
 -- CHECK_EXAMPLES (CHECKS['dup_songplays_event'])
 SELECT * FROM (
 SELECT session_id, item_in_session, start_time, COUNT(*) AS copies
@@ -2479,6 +2645,15 @@ SELECT activity_date, hour, COUNT(*) AS copies
 FROM hour_plays
 WHERE activity_date IS NOT NULL AND hour IS NOT NULL
 GROUP BY activity_date, hour
+HAVING COUNT(*) > 1
+) offending LIMIT %(limit)s;
+
+-- CHECK_EXAMPLES (CHECKS['dup_song_totals_song'])
+SELECT * FROM (
+SELECT song, artist, COUNT(*) AS copies
+FROM song_totals
+WHERE song IS NOT NULL AND artist IS NOT NULL
+GROUP BY song, artist
 HAVING COUNT(*) > 1
 ) offending LIMIT %(limit)s;
 
@@ -2695,6 +2870,33 @@ WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
 GROUP BY a.user_agent
 ) offending LIMIT %(limit)s;
 
+-- CHECK_EXAMPLES (CHECKS['reconcile_table_rows'])
+SELECT * FROM (SELECT 'songplays' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songplays) c
+LEFT JOIN table_rows k ON k.table_name = 'songplays'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'users' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM users) c
+LEFT JOIN table_rows k ON k.table_name = 'users'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'songs' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songs) c
+LEFT JOIN table_rows k ON k.table_name = 'songs'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'artists' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM artists) c
+LEFT JOIN table_rows k ON k.table_name = 'artists'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'time' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM time) c
+LEFT JOIN table_rows k ON k.table_name = 'time'
+WHERE k.row_count <> c.row_count
+) offending LIMIT %(limit)s;
+
 -- CHECK_EXAMPLES (WARNINGS['events_after_load'])
 SELECT * FROM (
 SELECT e.run_id, e.object_id, e.source_line, TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' AS start_time,
@@ -2892,6 +3094,26 @@ WHERE activity_date IS NULL
    OR weekday IS NULL
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
+-- WARNING_EXAMPLES (CHECKS['null_keys_user_day_places'])
+SELECT * FROM (
+SELECT user_id, activity_date,
+       SUBSTRING(CASE WHEN user_id IS NULL THEN ', user_id' ELSE '' END
+           || CASE WHEN activity_date IS NULL THEN ', activity_date' ELSE '' END FROM 3) AS null_columns
+FROM user_day_places
+WHERE user_id IS NULL
+   OR activity_date IS NULL
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
+-- WARNING_EXAMPLES (CHECKS['null_keys_song_totals'])
+SELECT * FROM (
+SELECT song, artist,
+       SUBSTRING(CASE WHEN song IS NULL THEN ', song' ELSE '' END
+           || CASE WHEN artist IS NULL THEN ', artist' ELSE '' END FROM 3) AS null_columns
+FROM song_totals
+WHERE song IS NULL
+   OR artist IS NULL
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
 -- WARNING_EXAMPLES (CHECKS['dup_songplays_event'])
 SELECT * FROM (
 SELECT session_id, item_in_session, start_time, COUNT(*) AS copies
@@ -3006,6 +3228,15 @@ SELECT activity_date, hour, COUNT(*) AS copies
 FROM hour_plays
 WHERE activity_date IS NOT NULL AND hour IS NOT NULL
 GROUP BY activity_date, hour
+HAVING COUNT(*) > 1
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
+-- WARNING_EXAMPLES (CHECKS['dup_song_totals_song'])
+SELECT * FROM (
+SELECT song, artist, COUNT(*) AS copies
+FROM song_totals
+WHERE song IS NOT NULL AND artist IS NOT NULL
+GROUP BY song, artist
 HAVING COUNT(*) > 1
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
@@ -3222,6 +3453,33 @@ WHERE a.user_agent IS NOT NULL AND d.user_agent IS NULL
 GROUP BY a.user_agent
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
+-- WARNING_EXAMPLES (CHECKS['reconcile_table_rows'])
+SELECT * FROM (SELECT 'songplays' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songplays) c
+LEFT JOIN table_rows k ON k.table_name = 'songplays'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'users' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM users) c
+LEFT JOIN table_rows k ON k.table_name = 'users'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'songs' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM songs) c
+LEFT JOIN table_rows k ON k.table_name = 'songs'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'artists' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM artists) c
+LEFT JOIN table_rows k ON k.table_name = 'artists'
+WHERE k.row_count <> c.row_count
+UNION ALL
+SELECT 'time' AS table_name, k.row_count AS kept, c.row_count AS counted
+FROM (SELECT COUNT(*) AS row_count FROM time) c
+LEFT JOIN table_rows k ON k.table_name = 'time'
+WHERE k.row_count <> c.row_count
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
 -- WARNING_EXAMPLES (WARNINGS['events_after_load'])
 SELECT * FROM (
 SELECT e.run_id, e.object_id, e.source_line, TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' AS start_time,
@@ -3430,7 +3688,8 @@ FROM etl_runs
 WHERE outcome = 'succeeded' AND objects_loaded > 0 AND run_id > %(load_run_id)s;
 
 -- REPORT_DATA_RANGE
-SELECT MIN(activity_date), MAX(activity_date), COUNT(DISTINCT activity_date) FROM user_days;
+SELECT MIN(activity_date), MAX(activity_date), COUNT(*)
+FROM (SELECT activity_date FROM user_days GROUP BY activity_date) days  -- hashed: a few hundred days;
 
 -- REPORT_PERIOD_USERS_DROP
 DROP TABLE IF EXISTS report_period_users;
@@ -3496,13 +3755,11 @@ WITH spans AS (
     FROM user_days
     WHERE activity_date BETWEEN %(spans_from)s AND %(date_to)s
 ),
-changes AS (
-    SELECT covers_from AS day, 1 AS delta FROM spans
-    UNION ALL
-    SELECT covers_to AS day, -1 AS delta FROM spans
-),
-per_day AS (
-    SELECT day, SUM(delta) AS delta FROM changes GROUP BY day
+per_day AS (  -- each span's +1 and -1, in one pass over spans (read twice, it would be materialized)
+    SELECT CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END AS day, SUM(e.delta) AS delta
+    FROM spans s
+    CROSS JOIN (SELECT 1 AS delta UNION ALL SELECT -1 AS delta) e
+    GROUP BY CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END
 ),
 mau AS (
     SELECT day, SUM(delta) OVER (ORDER BY day ROWS UNBOUNDED PRECEDING) AS mau FROM per_day
@@ -3553,16 +3810,15 @@ ANALYZE report_user_weeks;
 SELECT user_id, week, previous_week, next_week, first_week FROM report_user_weeks;
 
 -- REPORT_LIFECYCLE
-WITH history AS (SELECT user_id, week, previous_week, next_week, first_week FROM report_user_weeks),
-statuses AS (
+WITH statuses AS (  -- the temporary table itself, twice (a CTE read twice would be materialized)
     SELECT week,
            CASE WHEN previous_week IS NULL THEN 'new'
                 WHEN previous_week = week - INTERVAL '7 days' THEN 'returning'
                 ELSE 'resurrected' END AS status
-    FROM history
+    FROM report_user_weeks
     UNION ALL
     SELECT week + INTERVAL '7 days' AS week, 'dormant' AS status
-    FROM history
+    FROM report_user_weeks
     WHERE next_week IS NULL OR next_week > week + INTERVAL '7 days'
 )
 SELECT week, status, COUNT(*) AS users
@@ -3594,11 +3850,6 @@ DROP TABLE IF EXISTS report_user_weeks;
 -- REPORT_PLAY_DAYS
 SELECT MIN(activity_date), MAX(activity_date) FROM hour_plays;
 
--- REPORT_SONG_TOTALS_ALL
-CREATE TEMPORARY TABLE report_song_totals AS
-SELECT song, artist, song_id, plays
-FROM song_totals;
-
 -- REPORT_SONG_TOTALS
 CREATE TEMPORARY TABLE report_song_totals AS
 SELECT song, artist, MAX(song_id) AS song_id, SUM(plays) AS plays
@@ -3621,39 +3872,51 @@ GROUP BY artist
 ORDER BY plays DESC, artist
 LIMIT %(limit)s;
 
+-- REPORT_TOP_SONG_LIST_ALL
+CREATE TEMPORARY TABLE report_top_songs AS
+SELECT song, artist, song_id, plays
+FROM song_totals
+ORDER BY plays DESC, song, artist
+LIMIT %(limit)s;
+
+-- REPORT_TOP_ARTIST_LIST_ALL
+CREATE TEMPORARY TABLE report_top_artists AS
+SELECT artist, SUM(plays) AS plays, COUNT(*) AS songs
+FROM song_totals
+GROUP BY artist
+ORDER BY plays DESC, artist
+LIMIT %(limit)s;
+
 -- REPORT_TOP_LISTENERS
 WITH pairs AS (
-    SELECT DISTINCT e.artist, CASE WHEN e.song IN %(top_titles)s THEN e.song END AS song, e.user_id
+    SELECT e.artist, CASE WHEN e.song IN %(top_titles)s THEN e.song END AS song, e.user_id
     FROM app_events e
     WHERE e.page = 'NextSong' AND e.user_id IS NOT NULL AND e.artist IN %(top_artists)s
       AND e.start_time >= %(date_from)s AND e.start_time < %(day_after_to)s
       AND e.event_date BETWEEN %(date_from)s AND %(date_to)s
+    GROUP BY e.artist, CASE WHEN e.song IN %(top_titles)s THEN e.song END, e.user_id
 )
 SELECT artist, song, COUNT(*) AS listeners
 FROM pairs
 WHERE song IS NOT NULL
 GROUP BY artist, song
-UNION ALL
-SELECT artist, NULL AS song, COUNT(DISTINCT user_id) AS listeners
-FROM pairs
+UNION ALL  -- each artist's (artist, user) pairs, hashed: COUNT(DISTINCT) would sort them by text
+SELECT artist, NULL AS song, COUNT(*) AS listeners
+FROM (SELECT artist, user_id FROM pairs GROUP BY artist, user_id) artist_users
 GROUP BY artist;
 
 -- REPORT_FUNNEL
-WITH places AS (
-    SELECT user_id, step_page, step_time, first_free_play, paid_events
-    FROM user_day_places
-    WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
-),
-users_in_period AS (
+WITH users_in_period AS (
     SELECT user_id, MIN(first_free_play) AS first_free_play,
            MAX(CASE WHEN paid_events > 0 THEN 1 ELSE 0 END) AS was_paid
-    FROM places
+    FROM user_day_places
+    WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
     GROUP BY user_id
 ),
 steps AS (
     SELECT DISTINCT user_id, step_page AS page, step_time AS start_time
-    FROM places
-    WHERE step_page IS NOT NULL
+    FROM user_day_places
+    WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s AND step_page IS NOT NULL
 ),
 firsts AS (
     SELECT u.user_id, u.first_free_play, u.was_paid,
@@ -3762,20 +4025,23 @@ WITH agents AS (
     WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
     GROUP BY user_id, os_family, browser_family, device_type
 )
-SELECT 'os' AS dimension, COALESCE(os_family, 'Unknown') AS name, COUNT(DISTINCT user_id) AS users,
-       SUM(plays) AS plays
-FROM agents
-GROUP BY COALESCE(os_family, 'Unknown')
+SELECT 'os' AS dimension, name, COUNT(*) AS users, SUM(plays) AS plays  -- (name, user) pairs hashed first:
+FROM (SELECT COALESCE(os_family, 'Unknown') AS name, user_id, SUM(plays) AS plays  -- COUNT(DISTINCT) would
+      FROM agents                                                                  -- sort them by text
+      GROUP BY COALESCE(os_family, 'Unknown'), user_id) os_users
+GROUP BY name
 UNION ALL
-SELECT 'browser' AS dimension, COALESCE(browser_family, 'Unknown') AS name, COUNT(DISTINCT user_id) AS users,
-       SUM(plays) AS plays
-FROM agents
-GROUP BY COALESCE(browser_family, 'Unknown')
+SELECT 'browser' AS dimension, name, COUNT(*) AS users, SUM(plays) AS plays
+FROM (SELECT COALESCE(browser_family, 'Unknown') AS name, user_id, SUM(plays) AS plays
+      FROM agents
+      GROUP BY COALESCE(browser_family, 'Unknown'), user_id) browser_users
+GROUP BY name
 UNION ALL
-SELECT 'device_type' AS dimension, COALESCE(device_type, 'other') AS name, COUNT(DISTINCT user_id) AS users,
-       SUM(plays) AS plays
-FROM agents
-GROUP BY COALESCE(device_type, 'other')
+SELECT 'device_type' AS dimension, name, COUNT(*) AS users, SUM(plays) AS plays
+FROM (SELECT COALESCE(device_type, 'other') AS name, user_id, SUM(plays) AS plays
+      FROM agents
+      GROUP BY COALESCE(device_type, 'other'), user_id) type_users
+GROUP BY name
 ORDER BY dimension, users DESC, plays DESC, name;
 
 -- REPORT_ENGAGEMENT
