@@ -287,9 +287,12 @@ def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since
         started = time.monotonic()
         rows = dwh.execute(cur, statement, {"since_run": since_run})
         inserted, deleted = sql.inserted_table(statement), sql.deleted_table(statement)
-        changes[inserted or deleted or ""] += rows if inserted else -rows if deleted else 0
-        if inserted in filled_from_empty:
-            dwh.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": inserted})
+        if inserted:
+            changes[inserted] += rows
+            if inserted in filled_from_empty:
+                dwh.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": inserted})
+        elif deleted:
+            changes[deleted] -= rows
         seconds = time.monotonic() - started
         if seconds > 1:
             dwh.say(f"  {dwh.statement_name(statement)}: {rows:,} rows in {seconds:.1f} s")

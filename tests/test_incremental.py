@@ -87,6 +87,8 @@ def grown(embedded_server: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         assert record["song_id"]
     last = days[-1]
     shutil.copy(last, logs / last.relative_to(data / "log_data"))
+    age_folders(logs, 1800)  # changed since the first load (another time), and not within RACY_NS of
+    age_folders(songs, 1800)  # the next listing however fast it starts: that listing records them
     proc = wh.load(logs, songs)
     assert f"1 event and {HELD_BACK} song objects" in proc.stdout
     yield Grown(wh, data, logs, songs)
