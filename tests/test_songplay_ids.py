@@ -35,13 +35,20 @@ def day_folder(tmp: Path, name: str, days: range) -> Path:
     return logs
 
 
-def test_runs_and_a_rebuild_number_the_plays_alike(embedded: Warehouse, tmp_path: Path) -> None:
-    first = day_folder(tmp_path, "first", range(1, 30))
-    late = day_folder(tmp_path, "late", range(30, 31))
-    logs, songs = copy_sample(tmp_path / "data", days=range(1, 30))
-    embedded.run("create_tables.py")
-    embedded.load(logs, songs)
+def days_1_to_29_loaded_and_day_30_arrived(wh: Warehouse, tmp: Path) -> tuple[Path, Path, Path, Path]:
+    """Days 1-29 loaded by one run, day 30's file then put beside them: (its folder as the first
+    run saw it, day 30 alone, the log folder, the song folder)."""
+    first = day_folder(tmp, "first", range(1, 30))
+    late = day_folder(tmp, "late", range(30, 31))
+    logs, songs = copy_sample(tmp / "data", days=range(1, 30))
+    wh.run("create_tables.py")
+    wh.load(logs, songs)
     (logs / "2018/11/2018-11-30-events.json").write_bytes((late / "2018/11/2018-11-30-events.json").read_bytes())
+    return first, late, logs, songs
+
+
+def test_runs_and_a_rebuild_number_the_plays_alike(embedded: Warehouse, tmp_path: Path) -> None:
+    first, late, logs, songs = days_1_to_29_loaded_and_day_30_arrived(embedded, tmp_path)
     embedded.load(logs, songs)
     loaded = embedded.query(IDS)
     assert loaded == expected_ids(embedded, [first, late])
@@ -65,12 +72,7 @@ def wait_for_blocked_statement(wh: Warehouse, text: str, proc: subprocess.Popen[
 def test_a_killed_run_uses_up_no_ids(embedded: Warehouse, tmp_path: Path) -> None:
     """The run is held on a row lock at USERS_DELETE_SUPERSEDED, after it inserted its songplays,
     killed there with SIGKILL (its transaction rolls back), and the next run loads the day."""
-    first = day_folder(tmp_path, "first", range(1, 30))
-    late = day_folder(tmp_path, "late", range(30, 31))
-    logs, songs = copy_sample(tmp_path / "data", days=range(1, 30))
-    embedded.run("create_tables.py")
-    embedded.load(logs, songs)
-    (logs / "2018/11/2018-11-30-events.json").write_bytes((late / "2018/11/2018-11-30-events.json").read_bytes())
+    first, late, logs, songs = days_1_to_29_loaded_and_day_30_arrived(embedded, tmp_path)
     day_30_users = {e["user"] for e in raw_events(late) if e["user"] is not None}
     held_user = min(day_30_users & {u for (u,) in embedded.query("SELECT user_id FROM users")})
 
