@@ -265,14 +265,14 @@ def count_argument(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def parse_arguments() -> argparse.Namespace:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = dwh.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     parser.add_argument("--repeat", type=count_argument(1), default=5, metavar="N",
                         help="run each analytics query N times and report the median (default: 5)")
     parser.add_argument("--sample", type=count_argument(0), default=5, metavar="N",
                         help="show N rows of every table (default: 5; 0 shows none)")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def require_tables(conn: psycopg2.extensions.connection, dialect: str) -> None:
@@ -286,8 +286,8 @@ def require_tables(conn: psycopg2.extensions.connection, dialect: str) -> None:
                 " checking them anyway")
 
 
-def main() -> int:
-    args = parse_arguments()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     cfg = dwh.load_config(args.config)
     with closing(dwh.connect(cfg)) as conn:
         require_tables(conn, dwh.dialect(cfg))

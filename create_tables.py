@@ -18,12 +18,12 @@ import dwh
 import sql_queries as sql
 
 
-def parse_arguments() -> argparse.Namespace:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = dwh.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--drop", action="store_true",
                         help="drop every toolkit table first (deletes all loaded data)")
     parser.add_argument("--yes", action="store_true", help="do not ask before dropping")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def confirm_drop(target: str) -> None:
@@ -64,8 +64,8 @@ def change_schema_with_retry(conn: psycopg2.extensions.connection, dialect: str,
     raise AssertionError("unreachable")
 
 
-def main() -> int:
-    args = parse_arguments()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     cfg = dwh.load_config(args.config)
     target, dialect = cfg["WAREHOUSE"]["TARGET"], dwh.dialect(cfg)
     with closing(dwh.connect(cfg)) as conn:

@@ -177,12 +177,12 @@ def run_checks(cfg: ConfigParser) -> list[Outcome]:
     return outcomes
 
 
-def parse_arguments() -> argparse.Namespace:
-    return dwh.argument_parser(__doc__.splitlines()[0]).parse_args()
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    return dwh.argument_parser(__doc__.splitlines()[0]).parse_args(argv)
 
 
-def main() -> int:
-    args = parse_arguments()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     cfg = dwh.load_config(args.config)
     print(f"target: {cfg['WAREHOUSE']['TARGET']}")
     outcomes = run_checks(cfg)

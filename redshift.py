@@ -7,7 +7,7 @@ checks every record exactly as the PostgreSQL path does (bad ones go to `rejects
 the good ones as a few large gzip NDJSON parts under [S3] WORK_PREFIX: as many parts as the
 cluster has slices (or a multiple), each sized as AWS recommends (1-125 MB compressed). Each
 record keeps its source field names and carries its provenance (`_run_id`, `_object_id`,
-`_source_line`), which a JSONPaths file written beside the parts maps to the staging columns.
+`_source_line`, `_source_record`), which a JSONPaths file written beside the parts maps to the staging columns.
 The work files of a run are deleted when it ends.
 """
 
@@ -40,10 +40,11 @@ from sources import SourceObject
 PART_TARGET_BYTES = 512 << 20  # uncompressed; NDJSON gzips ~6-10x, so parts land at 50-90 MB
 PART_MIN_COMPRESSED = 1 << 20  # AWS: files of 1 MB to 125 MB after compression
 GZIP_RATIO = 0.12  # compressed / uncompressed for this data, to size parts before writing them
-PROVENANCE = ("_run_id", "_object_id", "_source_line")  # mapped to run_id, object_id, source_line
-# Each compacted record starts with its provenance (and its ordinal, which no column takes), so the
-# start of a rejected line that Redshift reports in stl_load_errors.raw_line names its source.
-PROVENANCE_AT_START = re.compile(rb'^\{"_run_id":\d+,"_object_id":(\d+),"_source_line":(\d+|null),"_record_no":(\d+)')
+PROVENANCE = ("_run_id", "_object_id", "_source_line", "_source_record")  # as sql.PROVENANCE_COLUMNS
+# Each compacted record starts with its provenance, so the start of a rejected line that Redshift
+# reports in stl_load_errors.raw_line names its source.
+PROVENANCE_AT_START = re.compile(
+    rb'^\{"_run_id":\d+,"_object_id":(\d+),"_source_line":(\d+|null),"_source_record":(\d+)')
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def jsonpaths(table: str) -> dict[str, list[str]]:
 
 
 def copy_columns(table: str) -> list[str]:
-    return [*sql.STAGING_FIELDS[table], "run_id", "object_id", "source_line"]
+    return sql.staged_columns(table)
 
 
 # --------------------------------------------------------------------------- compaction
@@ -136,14 +137,15 @@ class PartWriter:
         return [p for p in self.parts if p.records]
 
 
-def json_record(row: str, kinds: list[str], fields: list[str], record_no: int) -> dict[str, Any]:
+def json_record(row: str, kinds: list[str], fields: list[str]) -> dict[str, Any]:
     """A typed COPY row of the PostgreSQL path, read back as the JSON record Redshift loads: the
     same typing and checks on every target. Provenance first (see PROVENANCE_AT_START)."""
     values = _split_row(row)
     n = len(fields) - len(PROVENANCE)
-    run_id, object_id, source_line = values[n:]
+    run_id, object_id, source_line, source_record = values[n:]
     record: dict[str, Any] = {"_run_id": int(run_id or 0), "_object_id": int(object_id or 0),
-                              "_source_line": int(source_line) if source_line else None, "_record_no": record_no}
+                              "_source_line": int(source_line) if source_line else None,
+                              "_source_record": int(source_record or 0)}
     for name, kind, text in zip(fields[:n], kinds, values[:n], strict=True):
         if text is None:
             record[name] = None
@@ -213,12 +215,12 @@ def compact(
             try:
                 if record.problem is not None:
                     raise staging.Reject(record.problem)
-                row = typer.row(record.value, object_id, record.line)
+                row = typer.row(record.value, object_id, record.line, record_no)
             except staging.Reject as exc:
                 counts.rejected += 1
                 rejects.add(obj, record_no, record.line, str(exc), staging.record_text(record))
                 continue
-            lines.append(orjson.dumps(json_record(row, kinds, fields, record_no), option=orjson.OPT_APPEND_NEWLINE))
+            lines.append(orjson.dumps(json_record(row, kinds, fields), option=orjson.OPT_APPEND_NEWLINE))
         writer.write_object(lines)
         counts.objects += 1
         counts.rows += len(lines)

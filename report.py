@@ -1244,7 +1244,7 @@ def date_argument(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {text!r}") from None
 
 
-def parse_arguments() -> argparse.Namespace:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = dwh.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--out", metavar="PATH", default="report.html", help="where to write the page "
                         "(default: report.html)")
@@ -1253,7 +1253,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--to", dest="date_to", type=date_argument, metavar="DATE",
                         help="last day of the period, inclusive (default: the last loaded day)")
     parser.add_argument("--json", action="store_true", help="print the numbers behind every panel as JSON instead")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def require_tables(conn: psycopg2.extensions.connection) -> None:
@@ -1275,9 +1275,9 @@ def write_page(path: Path, text: str) -> None:
         raise dwh.DwhError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
-    args = parse_arguments()
+    args = parse_arguments(argv)
     cfg = dwh.load_config(args.config)
     with closing(dwh.connect(cfg)) as conn:
         require_tables(conn)

@@ -116,7 +116,8 @@ CREATE TABLE IF NOT EXISTS staging_events (
     user_id          INTEGER,                     -- NULL: a logged-out visitor
     run_id           INTEGER          NOT NULL,
     object_id        BIGINT           NOT NULL,   -- loaded_objects.object_id
-    source_line      INTEGER
+    source_line      INTEGER,                     -- the line the record starts on (NULL: in an array)
+    source_record    INTEGER                      -- the record's number in its object, from 1 (orders records)
 ) {layout}
 """
 
@@ -134,7 +135,8 @@ CREATE TABLE IF NOT EXISTS staging_songs (
     year              SMALLINT,                   -- 0: unknown
     run_id            INTEGER          NOT NULL,
     object_id         BIGINT           NOT NULL,
-    source_line       INTEGER
+    source_line       INTEGER,
+    source_record     INTEGER
 ) {layout}
 """
 
@@ -155,6 +157,10 @@ STAGING_FIELDS: dict[str, dict[str, str]] = {
     },
 }
 STAGING_TABLE = {"events": "staging_events", "songs": "staging_songs"}
+# Where each staged row came from, after its fields. The record's number in its object orders the
+# records of one object (the latest loaded copy of a song wins, the first of an event): a line
+# holds several records in a top-level array or when objects are concatenated.
+PROVENANCE_COLUMNS = ["run_id", "object_id", "source_line", "source_record"]
 
 # ---------------------------------------------------------------- star schema
 
@@ -866,6 +872,33 @@ START_TIME = "TIMESTAMP 'epoch' + {ts} / 1000.0 * INTERVAL '1 second'"  # millis
 # ---------------------------------------------------------------- songs
 # One row per song_id; the latest loaded record wins, so this run's rows replace older ones.
 
+# A song reloaded with another artist: its plays' artist_id follows (a play keeps its song_id;
+# a rebuild takes artist_id from the songs as they are then). Found before songs is replaced,
+# as the songs this run stages whose latest record names another artist than songs does.
+REARTISTED_SONGS_DROP = "DROP TABLE IF EXISTS reartisted_songs"
+
+REARTISTED_SONGS = """
+CREATE TEMPORARY TABLE reartisted_songs AS
+SELECT latest.song_id, latest.artist_id
+FROM (
+    SELECT song_id, artist_id,
+           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY object_id DESC, source_record DESC) AS pick
+    FROM staging_songs
+    WHERE run_id >= %(since_run)s
+) latest
+JOIN songs s ON s.song_id = latest.song_id
+WHERE latest.pick = 1 AND s.artist_id <> latest.artist_id
+"""
+
+# Rare: the EXISTS lets the server skip reading songplays when no song changed its artist.
+SONGPLAYS_FOLLOW_REARTISTED = """
+UPDATE songplays
+SET artist_id = r.artist_id
+FROM reartisted_songs r
+WHERE songplays.song_id = r.song_id
+  AND EXISTS (SELECT 1 FROM reartisted_songs)
+"""
+
 SONGS_DELETE_RELOADED = """
 DELETE FROM songs
 WHERE song_id IN (SELECT song_id FROM staging_songs WHERE run_id >= %(since_run)s)
@@ -876,7 +909,7 @@ INSERT INTO songs (song_id, title, artist_id, year, duration)
 SELECT song_id, title, artist_id, NULLIF(year, 0), duration
 FROM (
     SELECT song_id, title, artist_id, year, duration,
-           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY object_id DESC, source_line DESC) AS pick
+           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY object_id DESC, source_record DESC) AS pick
     FROM staging_songs
     WHERE run_id >= %(since_run)s
 ) latest
@@ -900,10 +933,10 @@ SELECT artist_id, name, location, latitude, longitude, completeness
 FROM (
     SELECT artist_id, name, location, latitude, longitude, completeness,
            ROW_NUMBER() OVER (PARTITION BY artist_id
-                              ORDER BY completeness DESC, object_id DESC, source_line DESC) AS pick
+                              ORDER BY completeness DESC, object_id DESC, source_record DESC) AS pick
     FROM (
         SELECT artist_id, NULLIF(artist_name, '') AS name, NULLIF(artist_location, '') AS location,
-               artist_latitude AS latitude, artist_longitude AS longitude, object_id, source_line,
+               artist_latitude AS latitude, artist_longitude AS longitude, object_id, source_record,
                {ARTIST_COMPLETENESS.format(name="NULLIF(artist_name, '')",
                                            location="NULLIF(artist_location, '')",
                                            latitude="artist_latitude",
@@ -1035,7 +1068,7 @@ FROM (
     SELECT run_id, {START_TIME.format(ts="ts")} AS start_time, user_id, level, session_id, item_in_session,
            location, user_agent, song, artist, length,
            ROW_NUMBER() OVER (PARTITION BY session_id, item_in_session, ts
-                              ORDER BY object_id, source_line) AS copy_no
+                              ORDER BY object_id, source_record) AS copy_no
     FROM staging_events
     WHERE run_id >= %(since_run)s AND page = 'NextSong'
 ) e
@@ -1082,7 +1115,7 @@ SELECT user_id, first_name, last_name, gender, level, {START_TIME.format(ts="ts"
 FROM (
     SELECT user_id, first_name, last_name, gender, level, ts,
            ROW_NUMBER() OVER (PARTITION BY user_id
-                              ORDER BY ts DESC, object_id DESC, source_line DESC) AS pick
+                              ORDER BY ts DESC, object_id DESC, source_record DESC) AS pick
     FROM staging_events
     WHERE run_id >= %(since_run)s AND user_id IS NOT NULL
 ) ranked
@@ -1118,8 +1151,12 @@ ORDER BY start_time  -- in key order: the index grows at its end
 """
 
 transform_queries = [
+    REARTISTED_SONGS_DROP,
+    REARTISTED_SONGS,
     SONGS_DELETE_RELOADED,
     SONGS_INSERT,
+    SONGPLAYS_FOLLOW_REARTISTED,
+    REARTISTED_SONGS_DROP,
     ARTIST_CANDIDATES_DROP,
     ARTIST_CANDIDATES,
     ARTISTS_DELETE_REPLACED,
@@ -1214,7 +1251,7 @@ FROM (
         SELECT s.ts, s.user_id, s.session_id, s.item_in_session, s.page, s.auth, s.level, s.method, s.status,
                s.location, s.user_agent, s.song, s.artist, s.length, s.registration, s.run_id,
                ROW_NUMBER() OVER (PARTITION BY s.session_id, s.item_in_session, s.ts
-                                  ORDER BY s.object_id, s.source_line) AS copy_no
+                                  ORDER BY s.object_id, s.source_record) AS copy_no
         FROM staging_events s
         JOIN event_copies c ON c.session_id = s.session_id AND c.item_in_session = s.item_in_session AND c.ts = s.ts
         WHERE s.run_id >= %(since_run)s
@@ -2722,7 +2759,7 @@ def sent_to(dialect: str, path: str) -> bool:
 
 def staged_columns(table: str) -> list[str]:
     """A staging table's COPY column list: its fields, then the provenance (as staging and redshift send it)."""
-    return [*STAGING_FIELDS[table], "run_id", "object_id", "source_line"]
+    return [*STAGING_FIELDS[table], *PROVENANCE_COLUMNS]
 
 
 def fills(name: str) -> list[tuple[str, dict[str, str]]]:

@@ -314,7 +314,7 @@ class RecordTyper:
 
     def __init__(self, columns: list[Column], run_id: int, *, repair: bool = True) -> None:
         self.source_columns = columns
-        self.columns = [c.name for c in columns] + ["run_id", "object_id", "source_line"]
+        self.columns = [c.name for c in columns] + sql.PROVENANCE_COLUMNS
         self.run_prefix = f"{DELIMITER}{run_id}{DELIMITER}"
         self._repair = TextRepair() if repair else None
         self._row = _compile_row(columns, self._repair)
@@ -323,18 +323,19 @@ class RecordTyper:
     def repaired(self) -> int:
         return self._repair.count if self._repair is not None else 0
 
-    def row(self, value: Any, object_id: int, line: int | None) -> str:
+    def row(self, value: Any, object_id: int, line: int | None, record_no: int) -> str:
         if type(value) is not dict:
             raise Reject(f"not a JSON object but {_kind(value)}")
+        provenance = f"{self.run_prefix}{object_id}{DELIMITER}{'' if line is None else line}{DELIMITER}{record_no}"
         if self._repair is None:
-            return self._row(value) + self.run_prefix + f"{object_id}{DELIMITER}{'' if line is None else line}"
+            return self._row(value) + provenance
         repaired = self._repair.count
         try:
             row = self._row(value)
         except Reject:
             self._repair.count = repaired  # a rejected record's values are not staged: not counted
             raise
-        return row + self.run_prefix + f"{object_id}{DELIMITER}{'' if line is None else line}"
+        return row + provenance
 
 
 def new_typer(cfg: Any, columns: list[Column], run_id: int) -> RecordTyper:
@@ -485,7 +486,7 @@ def _type_object(obj: SourceObject, object_id: int, data: bytes | Unreadable, ty
         try:
             if record.problem is not None:
                 raise Reject(record.problem)
-            rows.append(typer.row(record.value, object_id, record.line))
+            rows.append(typer.row(record.value, object_id, record.line, record_no))
         except Reject as exc:
             counts.rejected += 1
             reject(obj, record_no, record.line, str(exc), record_text(record))

@@ -529,16 +529,16 @@ def horizon_argument(text: str) -> int:
     return int(text)
 
 
-def parse_arguments() -> argparse.Namespace:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = dwh.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--horizon", type=horizon_argument, default=14, metavar="N",
                         help=f"days to forecast (default: 14; at most {MAX_HORIZON})")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_arguments()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     started = time.perf_counter()
     cfg = dwh.load_config(args.config)
     with closing(dwh.connect(cfg)) as conn:

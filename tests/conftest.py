@@ -1,10 +1,17 @@
 """Real servers for the tests: PostgreSQL (the embedded one the toolkit starts, and the
 machine's at 127.0.0.1:5432) and S3 (moto's server mode, over HTTP on loopback).
 
+The real sample is loaded once per session on each server, into a template database that the
+`loaded` fixtures copy (SampleTemplates). Scripts whose main takes argv run in this process
+through the same edge as a subprocess (call_main); etl.py runs as a subprocess.
+
 Under CI=true a missing server fails the tests that need it instead of skipping them."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import os
 import socket
 import subprocess
@@ -75,7 +82,6 @@ def raw_events(log_data: Path = SAMPLE / "log_data") -> list[dict[str, Any]]:
     import datetime as dt
     import json
 
-    sys.path.insert(0, str(ROOT))
     import staging
 
     seen, events = set(), []
@@ -189,10 +195,77 @@ def s3(moto_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
 MACHINE_PG = {"host": "127.0.0.1", "port": 5432, "user": os.environ.get("DWH_TEST_PG_USER", "postgres")}
 
 
+# Scripts whose main takes argv: `Warehouse.run` calls them in this process, through the same edge as
+# `python script` (dwh.run_script). The others (etl.py) still start as a subprocess.
+IN_PROCESS = ("create_tables.py", "check_data.py", "report.py", "trends.py", "doctor.py")
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The status a process ending with this SystemExit reports (sys.exit's rules)."""
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 1
+
+
+@contextlib.contextmanager
+def _as_script(script: str, args: list[str], env: dict[str, str], cwd: Path) -> Iterator[None]:
+    """This process as `python script *args` would start: exactly `env` as the environment, `cwd`
+    as the folder, sys.argv set (argparse's prog), stdin not a terminal, and no configuration
+    known yet to the edge's redaction. Everything is put back afterwards."""
+    import dwh
+
+    saved = dict(os.environ), os.getcwd(), sys.argv, sys.stdin, list(dwh._LOADED)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.argv, sys.stdin = [str(ROOT / script), *args], io.StringIO()
+    dwh._LOADED.clear()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved[0])
+        os.chdir(saved[1])
+        sys.argv, sys.stdin = saved[2], saved[3]
+        dwh._LOADED[:] = saved[4]
+
+
+@contextlib.contextmanager
+def _leaving_new_servers() -> Iterator[None]:
+    """An embedded server joined inside, that this process had not joined before, is left
+    afterwards, as a script's exit leaves it (the last one out stops it)."""
+    import embedded as embedded_module
+
+    joined = set(embedded_module._joined)
+    try:
+        yield
+    finally:
+        for folder in set(embedded_module._joined) - joined:
+            embedded_module.leave(folder)
+
+
+def call_main(script: str, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """script's main(argv) in this process, through the edge `python script *args` goes through
+    (dwh.run_script: the exit code, the one-line error), with stdout and stderr captured."""
+    import dwh
+
+    module = importlib.import_module(script.removesuffix(".py"))
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with _leaving_new_servers(), _as_script(script, args, env, cwd):
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                dwh.run_script(lambda: module.main(args))
+        except SystemExit as exc:
+            code = _exit_code(exc)
+    return subprocess.CompletedProcess([sys.executable, str(ROOT / script), *args], code,
+                                       out.getvalue(), err.getvalue())
+
+
 @dataclass
 class Warehouse:
     """One empty database on a real PostgreSQL server, and the settings that point the
-    scripts at it. `run` starts a script as a user would: a subprocess with a dwh.cfg file."""
+    scripts at it. `run` runs a script as a user would, with a dwh.cfg file: its main(argv) in
+    this process when it takes one (IN_PROCESS), else a subprocess; `spawn` always starts one."""
 
     target: str
     settings: dict[str, dict[str, str]]
@@ -211,16 +284,35 @@ class Warehouse:
         ))
         return path
 
-    def run(self, script: str, *args: str, env: dict[str, str] | None = None, check: bool = True,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        config = self.write_config()
+    def script_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment a script gets: this process's without DWH_ variables, then extra_env, then env."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
         full_env.update(self.extra_env)
         full_env.update(env or {})
+        return full_env
+
+    def run(self, script: str, *args: str, env: dict[str, str] | None = None, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """script with this warehouse's dwh.cfg; timeout bounds a subprocess (pytest's timeout, a call)."""
+        if script not in IN_PROCESS:
+            return self.spawn(script, *args, env=env, check=check, timeout=timeout)
+        config = self.write_config()
+        proc = call_main(script, ["--config", str(config), *args], self.script_env(env), self.workdir)
+        return self._checked(script, args, proc, check)
+
+    def spawn(self, script: str, *args: str, env: dict[str, str] | None = None, check: bool = True,
+              timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The script as a subprocess, `python script --config dwh.cfg *args`."""
+        config = self.write_config()
         proc = subprocess.run(
             [sys.executable, str(ROOT / script), "--config", str(config), *args],
-            capture_output=True, text=True, env=full_env, cwd=self.workdir, timeout=timeout,
+            capture_output=True, text=True, env=self.script_env(env), cwd=self.workdir, timeout=timeout,
         )
+        return self._checked(script, args, proc, check)
+
+    @staticmethod
+    def _checked(script: str, args: tuple[str, ...], proc: subprocess.CompletedProcess[str],
+                 check: bool) -> subprocess.CompletedProcess[str]:
         if check and proc.returncode != 0:
             raise AssertionError(f"{script} {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc
@@ -261,7 +353,6 @@ class Warehouse:
 @pytest.fixture(scope="session")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The toolkit's own embedded PostgreSQL, started once; scripts join it by its folder."""
-    sys.path.insert(0, str(ROOT))
     import dwh
 
     folder = tmp_path_factory.mktemp("embedded")
@@ -318,7 +409,6 @@ def _base_settings() -> dict[str, dict[str, str]]:
 def _embedded_warehouse(folder: Path, workdir: Path, name: str) -> Iterator[Warehouse]:
     import psycopg2
 
-    sys.path.insert(0, str(ROOT))
     import dwh
 
     cfg = dwh.load_config(ROOT / "dwh.cfg")
@@ -368,12 +458,76 @@ def embedded(request: pytest.FixtureRequest, tmp_path: Path, embedded_server: Pa
     yield from _embedded_warehouse(embedded_server, tmp_path, _database_name(request))
 
 
+# --------------------------------------------------------------------------- the real sample, loaded once
+
+
+def _copy_database(admin_dsn: dict[str, object], name: str, template: str) -> None:
+    """name becomes a copy of template: CREATE DATABASE ... TEMPLATE copies its files, rows,
+    sequences and statistics, far quicker than loading them again."""
+    import psycopg2
+
+    conn = psycopg2.connect(dbname="postgres", **admin_dsn)  # type: ignore[arg-type]
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    conn.close()
+
+
+class SampleTemplates:
+    """The real sample, loaded from its folder by create_tables.py and etl.py at most once per
+    session on each server, into a template database nobody connects to afterwards. A test's
+    database becomes a copy of it: the rows, runs and bookkeeping that loading the sample into
+    that database gives (the run's timestamps are those of the template's load)."""
+
+    def __init__(self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.request, self.tmp_path_factory = request, tmp_path_factory
+        self.templates: dict[str, tuple[Warehouse, Iterator[Warehouse]]] = {}
+
+    def template(self, kind: str) -> Warehouse:
+        if kind not in self.templates:
+            name = f"tpl_sample_{kind}_{os.getpid()}"
+            workdir = self.tmp_path_factory.mktemp(name)
+            if kind == "embedded":
+                databases = _embedded_warehouse(self.request.getfixturevalue("embedded_server"), workdir, name)
+            else:
+                databases = _postgres_warehouse(self.request.getfixturevalue("machine_postgres"), workdir, name)
+            template = next(databases)
+            self.templates[kind] = (template, databases)
+            template.run("create_tables.py")
+            template.load(SAMPLE / "log_data", SAMPLE / "song_data")
+        return self.templates[kind][0]
+
+    def copy_into(self, wh: Warehouse) -> Warehouse:
+        """wh's database, replaced by a copy of the loaded sample on its server; returns wh."""
+        template = self.template(wh.target)
+        admin = {k: v for k, v in wh.dsn.items() if k != "dbname"}
+        _copy_database(admin, str(wh.dsn["dbname"]), str(template.dsn["dbname"]))
+        return wh
+
+    def drop(self) -> None:
+        for _, databases in self.templates.values():
+            next(databases, None)  # drops the template
+
+
+@pytest.fixture(scope="session")
+def sample_templates(request: pytest.FixtureRequest,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleTemplates]:
+    templates = SampleTemplates(request, tmp_path_factory)
+    yield templates
+    templates.drop()
+
+
 @pytest.fixture
-def loaded(embedded: Warehouse) -> Warehouse:
-    """The embedded warehouse with the real sample loaded from its folder."""
-    embedded.run("create_tables.py")
-    embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
-    return embedded
+def loaded(embedded: Warehouse, sample_templates: SampleTemplates) -> Warehouse:
+    """The embedded warehouse with the real sample loaded from its folder (a copy of the session's template)."""
+    return sample_templates.copy_into(embedded)
+
+
+@pytest.fixture
+def loaded_each(warehouse: Warehouse, sample_templates: SampleTemplates) -> Warehouse:
+    """`warehouse` (each kind of PostgreSQL) with the real sample loaded from its folder, copied likewise."""
+    return sample_templates.copy_into(warehouse)
 
 
 @pytest.fixture

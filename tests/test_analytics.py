@@ -9,18 +9,15 @@ import datetime as dt
 import json
 import os
 import shutil
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
+from conftest import SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
 from test_rerun import copy_sample
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 import analytics
 import sql_queries as sql
 import staging
@@ -153,7 +150,8 @@ def user_days_rows(wh: Warehouse) -> list[tuple[Any, ...]]:
 
 
 class LoadedSamples:
-    """The real sample loaded at most once into each kind of PostgreSQL, for read-only use."""
+    """The real sample loaded at most once into each kind of PostgreSQL, for read-only use: a copy
+    of the session's loaded template (conftest.SampleTemplates)."""
 
     def __init__(self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
         self.request, self.tmp_path_factory = request, tmp_path_factory
@@ -169,8 +167,7 @@ class LoadedSamples:
                 databases = _postgres_warehouse(self.request.getfixturevalue("machine_postgres"), workdir, name)
             wh = next(databases)
             self.loaded[kind] = (wh, databases)
-            wh.run("create_tables.py")
-            wh.load(SAMPLE / "log_data", SAMPLE / "song_data")
+            self.request.getfixturevalue("sample_templates").copy_into(wh)
         return self.loaded[kind][0]
 
     def drop(self) -> None:

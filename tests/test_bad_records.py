@@ -395,8 +395,9 @@ def typed(col: Column, value: Any) -> str:
     """The COPY text of a value, through the column's converter and through the compiled row
     function (its fast path where the value takes it): both must agree."""
     text = converter(col)(value)
-    row = RecordTyper([col], run_id=1).row({} if value is None else {col.field: value}, object_id=2, line=3)
-    assert row == DELIMITER.join([text, "1", "2", "3"])
+    row = RecordTyper([col], run_id=1).row({} if value is None else {col.field: value}, object_id=2, line=3,
+                                          record_no=4)
+    assert row == DELIMITER.join([text, "1", "2", "3", "4"])
     return text
 
 
@@ -404,7 +405,7 @@ def rejected(col: Column, value: Any) -> str:
     with pytest.raises(Reject) as converted:
         converter(col)(value)
     with pytest.raises(Reject) as rowed:
-        RecordTyper([col], run_id=1).row({col.field: value}, object_id=2, line=3)
+        RecordTyper([col], run_id=1).row({col.field: value}, object_id=2, line=3, record_no=4)
     assert str(converted.value) == str(rowed.value)
     return str(converted.value)
 
@@ -501,7 +502,7 @@ def test_a_record_that_is_not_an_object() -> None:
     for value, kind in [(None, "null"), (42, "a number"), (2.5, "a number"), ("NextSong", "a string"),
                         ([1, 2], "an array"), (True, "a boolean")]:
         with pytest.raises(Reject, match=f"^not a JSON object but {kind}$"):
-            typer.row(value, object_id=1, line=1)
+            typer.row(value, object_id=1, line=1, record_no=1)
 
 
 def test_a_rejected_record_keeps_its_source_text() -> None:

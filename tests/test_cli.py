@@ -1,18 +1,19 @@
-"""The scripts as a user runs them: real dwh.cfg files, subprocesses, exit codes, one-line
-errors that name the fix, and no secret anywhere in what they print."""
+"""The scripts as a user runs them: real dwh.cfg files, exit codes, one-line errors that name
+the fix, and no secret anywhere in what they print. Scripts whose main takes argv run in this
+process through the same edge (conftest.call_main); etl.py, --help and the secrets' edge cases
+run as subprocesses."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import PLANTED_SECRETS, ROOT, SAMPLE, S3Server, Warehouse, one_line_error
+from conftest import IN_PROCESS, PLANTED_SECRETS, ROOT, SAMPLE, S3Server, Warehouse, call_main, one_line_error
 from test_load_sample import SAMPLE_COUNTS
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 import sql_queries as sql
 
 PASSWORD = PLANTED_SECRETS[0]
@@ -21,13 +22,18 @@ SCRIPTS = ["create_tables.py", "etl.py"]
 
 def run_with(tmp_path: Path, script: str, config: str, *args: str, env: dict[str, str] | None = None,
              ) -> subprocess.CompletedProcess[str]:
+    """script with this dwh.cfg, no DWH_ or AWS settings of this machine, in tmp_path: in this
+    process when its main takes argv, else a subprocess."""
     path = tmp_path / "dwh.cfg"
     path.write_text(config)
-    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("DWH_", "AWS_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DWH_", "AWS_"))}
     clean.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
                   "AWS_CONFIG_FILE": str(tmp_path / "none")})
     clean.update(env or {})
-    return subprocess.run([sys.executable, str(ROOT / script), "--config", str(path), *args],
+    argv = ["--config", str(path), *args]
+    if script in IN_PROCESS:
+        return call_main(script, argv, clean, tmp_path)
+    return subprocess.run([sys.executable, str(ROOT / script), *argv],
                           capture_output=True, text=True, env=clean, cwd=tmp_path, timeout=120)
 
 
@@ -60,8 +66,9 @@ def test_an_unknown_host_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_password_in_the_environment_is_never_shown(postgres: Warehouse) -> None:
+    """A subprocess on purpose: the edge of a real process, which only has the environment's secret."""
     postgres.settings["CLUSTER"]["DB_USER"] = "no_such_role"
-    proc = postgres.run("create_tables.py", check=False, env={"DWH_CLUSTER_DB_PASSWORD": PASSWORD})
+    proc = postgres.spawn("create_tables.py", check=False, env={"DWH_CLUSTER_DB_PASSWORD": PASSWORD})
     error = one_line_error(proc)
     assert 'role "no_such_role" does not exist' in error
 
@@ -197,7 +204,7 @@ def test_secrets_are_redacted_from_the_config_given_as_config_equals_path(tmp_pa
     config = tmp_path / "elsewhere.cfg"
     config.write_text(f"[WAREHOUSE]\nTARGET = postgres\n[CLUSTER]\nHOST = 127.0.0.1\nDB_PORT = 1\nDB_USER = x\n"
                       f"DB_NAME = {PASSWORD}\nDB_PASSWORD = {PASSWORD}\n")  # a message that names the database
-    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("DWH_", "AWS_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DWH_", "AWS_"))}
     for option in ([f"--config={config}"], ["--config", str(config)]):
         proc = subprocess.run([sys.executable, str(ROOT / "etl.py"), *option], capture_output=True, text=True,
                               env=clean, cwd=tmp_path, timeout=60)
@@ -228,3 +235,20 @@ def test_a_failed_run_that_cannot_be_recorded_says_so(embedded: Warehouse, tmp_p
     assert "(the failed run could not be recorded: no room for failures (simulated)" in proc.stderr
     assert embedded.query("SELECT COUNT(*) FROM etl_runs") == [(0,)]
     assert embedded.query("SELECT COUNT(*) FROM rejects") == [(0,)]
+
+
+@pytest.mark.parametrize(("script", "args"), [
+    ("create_tables.py", ()),  # succeeds: every table is there already
+    ("create_tables.py", ("--drop",)),  # refused without --yes: the one-line error, exit 1
+    ("trends.py", ("--horizon", "0")),  # argparse's usage error, exit 2
+    ("doctor.py", ()),
+])
+def test_a_script_called_in_process_says_what_its_subprocess_says(embedded: Warehouse, script: str,
+                                                                   args: tuple[str, ...]) -> None:
+    """The tests call most scripts' main(argv) in this process (conftest.call_main): the same exit
+    code and the same output, byte for byte, as the script started as a process."""
+    embedded.run("create_tables.py")
+    assert script in IN_PROCESS
+    called, spawned = embedded.run(script, *args, check=False), embedded.spawn(script, *args, check=False)
+    assert (called.returncode, called.stdout, called.stderr) == (spawned.returncode, spawned.stdout, spawned.stderr)
+    assert called.stdout + called.stderr

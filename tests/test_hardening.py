@@ -24,7 +24,6 @@ import psycopg2.sql
 import pytest
 from conftest import PLANTED_SECRETS, ROOT, SAMPLE, Warehouse, one_line_error
 
-sys.path.insert(0, str(ROOT))
 import dwh
 import embedded
 import sql_queries as sql

@@ -181,8 +181,9 @@ def test_every_lookup_of_a_run_has_an_index_to_answer_it(grown: Grown) -> None:
     plans = run_plans(grown.wh, since_run=2, settings=("SET enable_seqscan = off",))
     for name, nodes in plans.items():
         whole = {n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"} & PERMANENT
-        if name == "SONGPLAYS_REMATCH_BETTERED":
-            # a text staged again with a smaller song_id is rare: songplays is read only then
+        if name in ("SONGPLAYS_REMATCH_BETTERED", "SONGPLAYS_FOLLOW_REARTISTED"):
+            # a text staged again with a smaller song_id, a song reloaded with another artist:
+            # rare, and songplays is read only then
             assert whole == {"songplays"} and any("One-Time Filter" in n for n in nodes)
         else:
             assert not whole, (name, whole)

@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 import dwh
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -161,7 +161,7 @@ def test_the_staging_copy_is_pinned() -> None:
     assert " ".join(statement.split()) == (
         "COPY staging_events (artist, auth, first_name, gender, item_in_session, last_name, length, level, location,"
         " method, page, registration, session_id, song, status, ts, user_agent, user_id, run_id, object_id,"
-        " source_line) FROM 's3://work/run-1/staging_events.manifest'"
+        " source_line, source_record) FROM 's3://work/run-1/staging_events.manifest'"
         " IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-dwh-s3-read' MANIFEST"
         " FORMAT AS JSON 's3://work/run-1/staging_events.jsonpaths' GZIP REGION 'us-west-2' MAXERROR 0"
         " COMPUPDATE OFF STATUPDATE OFF"
@@ -217,11 +217,11 @@ def test_the_jsonpaths_map_source_fields_then_provenance() -> None:
     course = json.loads((SAMPLE / "log_json_path.json").read_text())["jsonpaths"]
     events = redshift.jsonpaths("staging_events")["jsonpaths"]
     assert events[:18] == course  # the course's file, field for field, in column order
-    assert events[18:] == ["$['_run_id']", "$['_object_id']", "$['_source_line']"]
+    assert events[18:] == ["$['_run_id']", "$['_object_id']", "$['_source_line']", "$['_source_record']"]
     assert len(events) == len(redshift.copy_columns("staging_events"))
     songs = redshift.jsonpaths("staging_songs")["jsonpaths"]
     assert songs[:3] == ["$['num_songs']", "$['artist_id']", "$['artist_latitude']"]
-    assert len(songs) == len(redshift.copy_columns("staging_songs")) == 13
+    assert len(songs) == len(redshift.copy_columns("staging_songs")) == 14
 
 
 @pytest.mark.parametrize(("total", "slices", "parts"), [
@@ -274,7 +274,7 @@ def test_compaction_holds_every_planned_record_once_typed_as_on_postgresql(
         assert len(parts) == parts_wanted and rejects.count == 0
         assert counts.rows == len(records) == {"events": 8056, "songs": 71}[source]
         # Every record once, with its object, line and ordinal, provenance first on every line.
-        identities = [(r["_object_id"], r["_source_line"], r["_record_no"]) for r in records]
+        identities = [(r["_object_id"], r["_source_line"], r["_source_record"]) for r in records]
         assert len(set(identities)) == len(identities)
         assert {oid for oid, _, _ in identities} == {oid for oid, _ in planned}
         assert sum(p.records for p in parts) == len(records)
@@ -336,9 +336,9 @@ def test_the_manifest_lists_exactly_the_uploaded_parts(s3: S3Server, tmp_path: P
 def test_load_errors_name_their_source_records() -> None:
     """stl_load_errors keeps the first 1,024 characters of a rejected line: the provenance is there."""
     line = orjson.dumps(redshift.json_record(
-        "Elena\x02\x02\x029\x0242\x02", ["text", "text", "integer"], ["artist", "auth", "itemInSession",
-                                                                       *redshift.PROVENANCE], record_no=3))
-    assert line.startswith(b'{"_run_id":9,"_object_id":42,"_source_line":null,"_record_no":3,"artist":"Elena"')
+        "Elena\x02\x02\x029\x0242\x02\x023", ["text", "text", "integer"],
+        ["artist", "auth", "itemInSession", *redshift.PROVENANCE]))
+    assert line.startswith(b'{"_run_id":9,"_object_id":42,"_source_line":null,"_source_record":3,"artist":"Elena"')
     error = redshift.load_error("s3://work/run-1/staging_events/staging_events-0001.json.gz", 17, "ts",
                                 "Overflow for BIGINT", line.decode()[:1024])
     assert (error.source, error.object_id, error.source_line, error.record_no, error.reason) == (

@@ -137,15 +137,16 @@ LENGTH = Column("length", "length", "double precision", None, False, 0)
 def test_the_typer_repairs_counts_and_can_be_switched_off() -> None:
     typer = RecordTyper([ARTIST, SONG, LENGTH], run_id=4)
     garbled = {"artist": "Bj\u00c3\u0083\u00c2\u00b6rk", "song": "J\u00c3\u0083\u00c2\u00b3ga", "length": 305.6}
-    assert typer.row(garbled, object_id=1, line=1) == "\x02".join(["Björk", "Jóga", "305.6", "4", "1", "1"])
+    assert typer.row(garbled, object_id=1, line=1, record_no=1) == "\x02".join(
+        ["Björk", "Jóga", "305.6", "4", "1", "1", "1"])
     assert typer.repaired == 2
-    assert typer.row({"artist": "Björk", "song": "Jóga", "length": 305.6}, 1, 2).startswith("Björk\x02Jóga\x02")
+    assert typer.row({"artist": "Björk", "song": "Jóga", "length": 305.6}, 1, 2, 2).startswith("Björk\x02Jóga\x02")
     assert typer.repaired == 2  # clean text is not counted
     with pytest.raises(Reject, match=r"^length: -1\.0 is below 0$"):
-        typer.row(dict(garbled, length=-1.0), 1, 3)
+        typer.row(dict(garbled, length=-1.0), 1, 3, 3)
     assert typer.repaired == 2  # a rejected record's values are not staged, so not counted
     off = RecordTyper([ARTIST, SONG, LENGTH], run_id=4, repair=False)
-    assert off.row(garbled, 1, 1).split("\x02")[:2] == [garbled["artist"], garbled["song"]]
+    assert off.row(garbled, 1, 1, 1).split("\x02")[:2] == [garbled["artist"], garbled["song"]]
     assert off.repaired == 0
 
 
@@ -153,16 +154,16 @@ def test_repaired_text_is_measured_after_repair() -> None:
     """A garbled value too long for its column until repaired loads; the length test sees the repair."""
     six_bytes = Column("artist", "artist", "character varying", 6, False)
     typer = RecordTyper([six_bytes], run_id=1)
-    assert typer.row({"artist": "\u00c3\u0083\u00c2\u00a9t\u00c3\u0083\u00c2\u00a9"}, 1, 1).split("\x02")[0] == "été"
+    assert typer.row({"artist": "\u00c3\u0083\u00c2\u00a9t\u00c3\u0083\u00c2\u00a9"}, 1, 1, 1).split("\x02")[0] == "été"
     with pytest.raises(Reject, match="longer than the column's 6"):
-        RecordTyper([six_bytes], run_id=1, repair=False).row({"artist": "\u00c3\u0083\u00c2\u00a9t"}, 1, 1)
+        RecordTyper([six_bytes], run_id=1, repair=False).row({"artist": "\u00c3\u0083\u00c2\u00a9t"}, 1, 1, 1)
 
 
 def test_repair_text_false_in_the_config(tmp_path: Path) -> None:
     config = tmp_path / "dwh.cfg"
     config.write_text("[ETL]\nREPAIR_TEXT = false\n")
     assert staging.new_typer(dwh.load_config(config), [ARTIST], 1).row(
-        {"artist": "Bj\u00c3\u0083\u00c2\u00b6rk"}, 1, 1).startswith("Bj\u00c3\u0083")
+        {"artist": "Bj\u00c3\u0083\u00c2\u00b6rk"}, 1, 1, 1).startswith("Bj\u00c3\u0083")
     config.write_text("[ETL]\nREPAIR_TEXT = sometimes\n")
     with pytest.raises(dwh.ConfigError, match=r"^\[ETL\] REPAIR_TEXT is 'sometimes'; use true or false$"):
         dwh.load_config(config)

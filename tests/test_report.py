@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
+from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
 
 import sql_queries as sql
 
@@ -85,26 +85,33 @@ def state_of(location: str | None) -> str | None:
 # --------------------------------------------------------------------------- fixtures
 
 
-def loaded_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, kind: str,
-                     log_data: Path, song_data: Path) -> Iterator[Warehouse]:
+def empty_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                    kind: str) -> Iterator[Warehouse]:
     workdir = tmp_path_factory.mktemp(f"report-{kind}")
     name = f"t_report_{re.sub(r'[^a-z0-9]+', '_', request.node.name.lower())[:24]}_{kind}_{os.getpid()}"
     if kind == "embedded":
         warehouses = _embedded_warehouse(request.getfixturevalue("embedded_server"), workdir, name)
     else:
         warehouses = _postgres_warehouse(request.getfixturevalue("machine_postgres"), workdir, name)
-    warehouse = next(warehouses)
-    warehouse.run("create_tables.py")
-    warehouse.load(log_data, song_data)
-    yield warehouse
+    yield next(warehouses)
     next(warehouses, None)  # drops the database
 
 
+def loaded_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, kind: str,
+                     log_data: Path, song_data: Path) -> Iterator[Warehouse]:
+    for warehouse in empty_warehouse(request, tmp_path_factory, kind):
+        warehouse.run("create_tables.py")
+        warehouse.load(log_data, song_data)
+        yield warehouse
+
+
 @pytest.fixture(scope="module", params=["embedded", "postgres"])
-def sample_report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The real sample loaded on each server, and report.py --json's document for it."""
-    for warehouse in loaded_warehouse(request, tmp_path_factory, request.param, SAMPLE / "log_data",
-                                      SAMPLE / "song_data"):
+def sample_report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  sample_templates: SampleTemplates):
+    """The real sample on each server (a copy of the session's loaded template), and report.py --json's
+    document for it."""
+    for warehouse in empty_warehouse(request, tmp_path_factory, request.param):
+        sample_templates.copy_into(warehouse)
         document = json.loads(warehouse.run("report.py", "--json").stdout)
         yield warehouse, document
 

@@ -14,8 +14,6 @@ from pathlib import Path
 from conftest import ROOT, SAMPLE, Warehouse, one_line_error
 from test_load_sample import SAMPLE_COUNTS
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 import sql_queries as sql
 
 STAR_FINGERPRINT = {
@@ -50,9 +48,9 @@ def events_of_day(day: int) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_a_second_run_changes_nothing(warehouse: Warehouse) -> None:
-    warehouse.run("create_tables.py")
-    warehouse.load(SAMPLE / "log_data", SAMPLE / "song_data")
+def test_a_second_run_changes_nothing(loaded_each: Warehouse) -> None:
+    warehouse = loaded_each  # the sample, loaded by run 1
+    assert warehouse.counts() == SAMPLE_COUNTS
     before = fingerprint(warehouse)
     proc = warehouse.load(SAMPLE / "log_data", SAMPLE / "song_data")
     assert "0 event and 0 song objects" in proc.stdout
@@ -203,11 +201,9 @@ def test_two_runs_at_once_load_everything_once(embedded: Warehouse) -> None:
     assert sorted(embedded.query("SELECT objects_loaded FROM etl_runs")) == [(0,), (101,)]
 
 
-def test_files_loaded_by_a_version_without_modification_times_are_not_loaded_again(embedded: Warehouse) -> None:
+def test_files_loaded_by_a_version_without_modification_times_are_not_loaded_again(loaded: Warehouse) -> None:
     """Such a version recorded a file by path and size only (no etag): its files still count as loaded."""
-    embedded.run("create_tables.py")
-    embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
-    embedded.execute("UPDATE loaded_objects SET etag = NULL")
-    proc = embedded.load(SAMPLE / "log_data", SAMPLE / "song_data")
+    loaded.execute("UPDATE loaded_objects SET etag = NULL")
+    proc = loaded.load(SAMPLE / "log_data", SAMPLE / "song_data")
     assert "0 event and 0 song objects" in proc.stdout
-    assert embedded.counts() == SAMPLE_COUNTS
+    assert loaded.counts() == SAMPLE_COUNTS

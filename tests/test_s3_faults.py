@@ -6,18 +6,15 @@ and an object that stays unreadable must become a reject of its own that the nex
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLE, S3Server, Warehouse, _embedded_warehouse, one_line_error
+from conftest import SAMPLE, S3Server, Warehouse, _embedded_warehouse, one_line_error
 from s3_fault_proxy import FaultProxy
 from test_load_sample import SAMPLE_COUNTS, upload_sample
 from test_rerun import STAR_FINGERPRINT
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 import sources
 
 BUCKET = "sparkify-faults"

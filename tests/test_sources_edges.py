@@ -18,8 +18,6 @@ import pytest
 from conftest import ROOT, SAMPLE, Warehouse, one_line_error
 from test_load_sample import SAMPLE_COUNTS
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 import sources
 
 MOVED_SONG = "A/A/B/TRAABJV128F1460C49.json"  # moved out of the source and linked back in from outside

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlglot
-from conftest import ROOT, SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
+from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
 from scipy.stats import poisson
 from sqlglot import exp
 from test_redshift import POSTGRES_ONLY, literal
@@ -173,8 +173,13 @@ def short(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def sample(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    yield from embedded_loaded(request, tmp_path_factory, "sample", SAMPLE)
+def sample(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           sample_templates: SampleTemplates) -> Iterator[Warehouse]:
+    """The real sample on the embedded server: a copy of the session's loaded template."""
+    databases = _embedded_warehouse(request.getfixturevalue("embedded_server"), tmp_path_factory.mktemp("sample"),
+                                    f"t_trends_sample_{os.getpid()}")
+    yield sample_templates.copy_into(next(databases))
+    next(databases, None)
 
 
 # --------------------------------------------------------------------------- the measures, by hand

@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS staging_events (
     user_id          INTEGER,                     -- NULL: a logged-out visitor
     run_id           INTEGER          NOT NULL,
     object_id        BIGINT           NOT NULL,   -- loaded_objects.object_id
-    source_line      INTEGER
+    source_line      INTEGER,                     -- the line the record starts on (NULL: in an array)
+    source_record    INTEGER                      -- the record's number in its object, from 1 (orders records)
 ) DISTSTYLE EVEN SORTKEY (run_id);
 
 -- STAGING_SONGS_CREATE
@@ -94,7 +95,8 @@ CREATE TABLE IF NOT EXISTS staging_songs (
     year              SMALLINT,                   -- 0: unknown
     run_id            INTEGER          NOT NULL,
     object_id         BIGINT           NOT NULL,
-    source_line       INTEGER
+    source_line       INTEGER,
+    source_record     INTEGER
 ) DISTSTYLE EVEN SORTKEY (run_id);
 
 -- SONGPLAYS_CREATE
@@ -545,7 +547,7 @@ WHERE NOT EXISTS (  -- an object that could not be read (its reject is record 0)
 );
 
 -- REDSHIFT_STAGING_COPY (staging_events)
-COPY staging_events (artist, auth, first_name, gender, item_in_session, last_name, length, level, location, method, page, registration, session_id, song, status, ts, user_agent, user_id, run_id, object_id, source_line)
+COPY staging_events (artist, auth, first_name, gender, item_in_session, last_name, length, level, location, method, page, registration, session_id, song, status, ts, user_agent, user_id, run_id, object_id, source_line, source_record)
 FROM %(manifest)s
 IAM_ROLE %(iam_role)s
 MANIFEST
@@ -557,7 +559,7 @@ COMPUPDATE OFF
 STATUPDATE OFF;
 
 -- REDSHIFT_STAGING_COPY (staging_songs)
-COPY staging_songs (num_songs, artist_id, artist_latitude, artist_longitude, artist_location, artist_name, song_id, title, duration, year, run_id, object_id, source_line)
+COPY staging_songs (num_songs, artist_id, artist_latitude, artist_longitude, artist_location, artist_name, song_id, title, duration, year, run_id, object_id, source_line, source_record)
 FROM %(manifest)s
 IAM_ROLE %(iam_role)s
 MANIFEST
@@ -631,6 +633,28 @@ FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = %(table)s
 ORDER BY ordinal_position;
 
+-- REARTISTED_SONGS_DROP
+DROP TABLE IF EXISTS reartisted_songs;
+
+-- REARTISTED_SONGS
+CREATE TEMPORARY TABLE reartisted_songs AS
+SELECT latest.song_id, latest.artist_id
+FROM (
+    SELECT song_id, artist_id,
+           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY object_id DESC, source_record DESC) AS pick
+    FROM staging_songs
+    WHERE run_id >= %(since_run)s
+) latest
+JOIN songs s ON s.song_id = latest.song_id
+WHERE latest.pick = 1 AND s.artist_id <> latest.artist_id;
+
+-- SONGPLAYS_FOLLOW_REARTISTED
+UPDATE songplays
+SET artist_id = r.artist_id
+FROM reartisted_songs r
+WHERE songplays.song_id = r.song_id
+  AND EXISTS (SELECT 1 FROM reartisted_songs);
+
 -- SONGS_DELETE_RELOADED
 DELETE FROM songs
 WHERE song_id IN (SELECT song_id FROM staging_songs WHERE run_id >= %(since_run)s);
@@ -640,7 +664,7 @@ INSERT INTO songs (song_id, title, artist_id, year, duration)
 SELECT song_id, title, artist_id, NULLIF(year, 0), duration
 FROM (
     SELECT song_id, title, artist_id, year, duration,
-           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY object_id DESC, source_line DESC) AS pick
+           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY object_id DESC, source_record DESC) AS pick
     FROM staging_songs
     WHERE run_id >= %(since_run)s
 ) latest
@@ -655,10 +679,10 @@ SELECT artist_id, name, location, latitude, longitude, completeness
 FROM (
     SELECT artist_id, name, location, latitude, longitude, completeness,
            ROW_NUMBER() OVER (PARTITION BY artist_id
-                              ORDER BY completeness DESC, object_id DESC, source_line DESC) AS pick
+                              ORDER BY completeness DESC, object_id DESC, source_record DESC) AS pick
     FROM (
         SELECT artist_id, NULLIF(artist_name, '') AS name, NULLIF(artist_location, '') AS location,
-               artist_latitude AS latitude, artist_longitude AS longitude, object_id, source_line,
+               artist_latitude AS latitude, artist_longitude AS longitude, object_id, source_record,
                (CASE WHEN NULLIF(artist_name, '') IS NULL THEN 0 ELSE 1 END + CASE WHEN NULLIF(artist_location, '') IS NULL THEN 0 ELSE 1 END + CASE WHEN artist_latitude IS NULL THEN 0 ELSE 1 END + CASE WHEN artist_longitude IS NULL THEN 0 ELSE 1 END) AS completeness
         FROM staging_songs
         WHERE run_id >= %(since_run)s
@@ -775,7 +799,7 @@ SELECT user_id, first_name, last_name, gender, level, TIMESTAMP 'epoch' + ts / 1
 FROM (
     SELECT user_id, first_name, last_name, gender, level, ts,
            ROW_NUMBER() OVER (PARTITION BY user_id
-                              ORDER BY ts DESC, object_id DESC, source_line DESC) AS pick
+                              ORDER BY ts DESC, object_id DESC, source_record DESC) AS pick
     FROM staging_events
     WHERE run_id >= %(since_run)s AND user_id IS NOT NULL
 ) ranked
@@ -870,7 +894,7 @@ FROM (
         SELECT s.ts, s.user_id, s.session_id, s.item_in_session, s.page, s.auth, s.level, s.method, s.status,
                s.location, s.user_agent, s.song, s.artist, s.length, s.registration, s.run_id,
                ROW_NUMBER() OVER (PARTITION BY s.session_id, s.item_in_session, s.ts
-                                  ORDER BY s.object_id, s.source_line) AS copy_no
+                                  ORDER BY s.object_id, s.source_record) AS copy_no
         FROM staging_events s
         JOIN event_copies c ON c.session_id = s.session_id AND c.item_in_session = s.item_in_session AND c.ts = s.ts
         WHERE s.run_id >= %(since_run)s
