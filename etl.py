@@ -12,29 +12,23 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from configparser import ConfigParser
-from contextlib import closing, nullcontext
-from dataclasses import dataclass, field
+from contextlib import closing
 from datetime import datetime
 
 import psycopg2.extensions
 
 import analytics
 import dwh
-import redshift
 import sources
 import sql_queries as sql
 import staging
+import targets
 from sources import SourceObject
+from targets import FULL_LISTING_EVERY, PostgresTarget, Run, planned_batches
 
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
-PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
-FULL_LISTING_EVERY = 24  # runs: every 24th lists every file of a folder source (hourly runs: daily)
-
-
-class RejectLimitExceeded(dwh.DwhError):
-    """More records were rejected than MAX_REJECTS allows."""
 
 
 class RunFailed(dwh.DwhError):
@@ -43,20 +37,6 @@ class RunFailed(dwh.DwhError):
     def __init__(self, message: str, run_id: int | None) -> None:
         super().__init__(message)
         self.run_id = run_id
-
-
-@dataclass
-class Run:
-    run_id: int
-    started: datetime
-    target: str
-    planned: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (objects, bytes)
-    staged: dict[str, staging.StageCounts] = field(default_factory=dict)
-    rejects: staging.RejectSpool = field(default_factory=staging.RejectSpool)
-    rows_before: dict[str, int] = field(default_factory=dict)
-    rows_after: dict[str, int] = field(default_factory=dict)
-    redshift: redshift.RedshiftStage | None = None  # the run's S3 work area, on Redshift
-    checks: str | None = None  # passed | failed, when [ETL] RUN_CHECKS ran them
 
 
 # --------------------------------------------------------------------------- planning
@@ -68,173 +48,35 @@ def list_sources(cfg: ConfigParser, known: dict[str, sources.KnownFolders] | Non
         yield from sources.list_objects(cfg, source, cfg["S3"][key], (known or {}).get(source))
 
 
-def known_folders(cur: psycopg2.extensions.cursor, run_id: int, full: bool) -> dict[str, sources.KnownFolders]:
-    """What earlier listings of folder sources recorded; nothing on a full listing (asked for, or
-    every FULL_LISTING_EVERY-th run), which lists every file again."""
-    started = time.time_ns()
-    known = {}
-    for source in SOURCES:
-        recorded: dict[str, tuple[int, int]] = {}
-        if not full and run_id % FULL_LISTING_EVERY != 0:
-            dwh.execute(cur, sql.KNOWN_FOLDERS, {"source": source})
-            recorded = {folder: (mtime, subfolders) for folder, mtime, subfolders in cur.fetchall()}
-        known[source] = sources.KnownFolders(recorded, started, [])
-    return known
-
-
-def record_folders(cur: psycopg2.extensions.cursor, known: dict[str, sources.KnownFolders], run_id: int,
-                   unreadable: set[str]) -> None:
-    """After staging: the folders whose files this run has now all loaded (not those holding a
-    file it could not read: the next run must list that file again)."""
-    incomplete = {os.path.dirname(key) for key in unreadable}
-    rows = [f"{source}{staging.DELIMITER}{staging.csv_field(folder)}{staging.DELIMITER}{mtime}"
-            f"{staging.DELIMITER}{subfolders}\n".encode()
-            for source, k in known.items() for folder, mtime, subfolders in k.seen if folder not in incomplete]
-    if rows:
-        dwh.execute(cur, sql.SEEN_FOLDERS_CREATE)
-        staging.copy_in(cur, sql.SEEN_FOLDERS_COPY, iter(rows))
-        dwh.run_all(cur, sql.LISTED_FOLDERS_RECORD, {"run_id": run_id})
-
-
-def listing_rows(listing: Iterator[SourceObject]) -> Iterator[bytes]:
-    d = staging.DELIMITER
-    for obj in listing:
-        yield f"{obj.source}{d}{staging.csv_field(obj.key)}{d}{obj.etag or ''}{d}{obj.size}\n".encode()
-
-
-def plan_run(cur: psycopg2.extensions.cursor, run: Run, listing: Iterator[SourceObject]) -> None:
+def plan_run(cur: psycopg2.extensions.cursor, target: PostgresTarget, run: Run,
+             listing: Iterator[SourceObject]) -> None:
     """Plan the run (the temporary table planned_objects): every listed object not loaded before."""
     dwh.say("listing sources and planning ...")
     dwh.run_all(cur, sql.PLAN_DROP)
     dwh.execute(cur, sql.LISTED_OBJECTS_CREATE)
-    if run.redshift is None:
-        staging.copy_in(cur, sql.LISTED_OBJECTS_COPY, listing_rows(listing))
-    else:
-        redshift.copy_listing(cur, run.redshift, listing)
+    target.load_listing(cur, listing)
     dwh.execute(cur, sql.PLAN_NEW_OBJECTS)
     dwh.execute(cur, sql.PLAN_SUMMARY)
     run.planned = {source: (int(objects), int(size)) for source, objects, size in cur.fetchall()}
 
 
-def planned_batches(cur: psycopg2.extensions.cursor, source: str, limit: int = PLAN_BATCH,
-                    ) -> Iterator[list[tuple[int, SourceObject]]]:
-    """The run's planned objects of a source, in object id order, `limit` at a time."""
-    after = 0
-    while True:
-        dwh.execute(cur, sql.PLANNED_BATCH, {"source": source, "after": after, "limit": limit})
-        batch = [(oid, SourceObject(source, key, size, etag)) for oid, key, etag, size in cur.fetchall()]
-        if not batch:
-            return
-        yield batch
-        after = batch[-1][0]
-
-
-def planned_by_id(cur: psycopg2.extensions.cursor, ids: set[int]) -> dict[int, SourceObject]:
-    if not ids:
-        return {}
-    dwh.execute(cur, sql.PLANNED_BY_ID, {"ids": tuple(ids)})
-    return {oid: SourceObject(source, key, size, etag) for oid, source, key, etag, size in cur.fetchall()}
-
-
-def begin_run(cur: psycopg2.extensions.cursor, cfg: ConfigParser, started: datetime) -> Run:
+def begin_run(cur: psycopg2.extensions.cursor, target: PostgresTarget, started: datetime) -> Run:
     """Wait for any other run to finish, then take the next run id."""
-    dwh.execute(cur, "REDSHIFT_RUN_LOCK" if dwh.dialect(cfg) == sql.REDSHIFT else "RUN_LOCK")  # by name: a shared text
+    target.lock(cur)
     dwh.execute(cur, sql.RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
-    dwh.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": cfg["WAREHOUSE"]["TARGET"]})
-    return Run(run_id, started, cfg["WAREHOUSE"]["TARGET"])
+    name = target.cfg["WAREHOUSE"]["TARGET"]
+    dwh.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": name})
+    return Run(run_id, started, name)
 
 
-# --------------------------------------------------------------------------- staging
-
-
-def stage(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
-    """Stream every planned object into its staging table with COPY … FROM STDIN."""
-    for source, table in sql.STAGING_TABLE.items():
-        run.staged[source] = stage_source(cur, cfg, run, source, table)
-    run.rejects.copy_to_warehouse(cur, run.run_id)
-    if run.planned:
-        refresh_statistics(cur, run)
+def stage(cur: psycopg2.extensions.cursor, target: PostgresTarget, run: Run) -> None:
+    """The planned objects into staging, within MAX_REJECTS, their rejects beside them, and the
+    objects recorded as loaded (not those that could not be read: the next run tries them again)."""
+    target.stage(cur, run)
+    targets.enforce_reject_limit(target.cfg, run)
+    target.write_rejects(cur, run.rejects, run.run_id)
     dwh.execute(cur, sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
-
-
-def refresh_statistics(cur: psycopg2.extensions.cursor, run: Run) -> None:
-    """What lets the transforms find the run's rows by index: the BRIN summaries of the new pages,
-    and fresh statistics where the run added a large share of a table (see sql_queries)."""
-    dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
-    for source, table in sql.STAGING_TABLE.items():
-        dwh.analyze_if_grown(cur, table, run.staged[source].rows)
-
-
-def stage_on_redshift(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run) -> None:
-    """Compact the planned objects into parts in S3, then one COPY per staging table."""
-    assert run.redshift is not None
-    for source, table in sql.STAGING_TABLE.items():
-        _, size = run.planned.get(source, (0, 0))
-        batches = (item for batch in planned_batches(cur, source) for item in batch)
-        run.staged[source] = redshift.compact_source(cur, run.redshift, run.run_id, table, batches, size,
-                                                     run.rejects)
-    allowed = enforce_reject_limit(cfg, run)
-    for table in sql.STAGING_TABLE.values():
-        redshift.copy_source(cur, run.redshift, table, allowed - run.rejects.count)
-    add_load_errors(cur, run, redshift.load_errors(cur, run.started))
-    for source, table in sql.STAGING_TABLE.items():
-        dwh.execute(cur, sql.STAGED_ROWS, {"run_id": run.run_id}, fill={"table": table})
-        run.staged[source].rows = cur.fetchone()[0]
-    redshift.copy_rejects(cur, run.redshift, run.rejects, run.run_id)
-    dwh.execute(cur, sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
-
-
-def add_load_errors(cur: psycopg2.extensions.cursor, run: Run, errors: list[redshift.LoadError]) -> None:
-    """Rows Redshift's COPY skipped or failed on, as rejects of their source records."""
-    objects = planned_by_id(cur, {e.object_id for e in errors if e.object_id is not None})
-    for error in errors:
-        if error.object_id in objects:
-            run.rejects.add(objects[error.object_id], error.record_no or 0, error.source_line, error.reason, error.raw)
-
-
-def stage_source(cur: psycopg2.extensions.cursor, cfg: ConfigParser, run: Run, source: str, table: str,
-                 ) -> staging.StageCounts:
-    """COPY … FROM STDIN of the source's planned objects, one COPY per batch of them."""
-    counts = staging.StageCounts()
-    total = run.planned.get(source, (0, 0))[0]
-    if not total:
-        return counts
-    typer = staging.new_typer(cfg, staging.staging_columns(cur, table), run.run_id)
-    copy = sql.STAGING_COPY.format(table=table, columns=", ".join(typer.columns))
-    progress = dwh.Progress()
-
-    def report() -> None:
-        progress(lambda: f"staging {source}: {counts.objects:,}/{total:,} objects, "
-                         f"{counts.rows:,} rows, {counts.rejected:,} rejected")
-
-    workers = staging.typing_workers(cfg["ETL"]["WORKERS"], run.planned[source][1])
-    with staging.TypingPool(cfg, typer.source_columns, run.run_id, workers) if workers else nullcontext() as pool:
-        for batch in planned_batches(cur, source):
-            if pool is not None:
-                chunks = pool.typed_chunks(batch, run.rejects, counts, report)
-            else:
-                ids = {obj.key: oid for oid, obj in batch}
-                objects = sources.read_objects(cfg, [obj for _, obj in batch])
-                chunks = staging.typed_chunks(objects, ids, typer, run.rejects, counts, report)
-            staging.copy_in(cur, copy, chunks)
-    dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected,"
-            f" {counts.repaired:,} text values repaired")
-    return counts
-
-
-def enforce_reject_limit(cfg: ConfigParser, run: Run) -> int:
-    """Fail the run past MAX_REJECTS; return how many rejects it allows."""
-    records = sum(c.rows + c.rejected for c in run.staged.values())
-    allowed = dwh.allowed_rejects(cfg, records)
-    rejected = run.rejects.count
-    if rejected > allowed:
-        raise RejectLimitExceeded(
-            f"{rejected:,} of {records:,} records rejected, more than MAX_REJECTS = "
-            f"{cfg['ETL']['MAX_REJECTS'].strip()} allows; nothing was loaded. First: "
-            + "; ".join(run.rejects.first)
-        )
-    return allowed
 
 
 # --------------------------------------------------------------------------- transforms
@@ -258,21 +100,19 @@ def keep_rows(cur: psycopg2.extensions.cursor, run: Run) -> None:
         dwh.run_all(cur, sql.KEEP_TABLE_ROWS, {"table": table, "rows": rows, "run_id": run.run_id})
 
 
-def transform(cur: psycopg2.extensions.cursor, cfg: ConfigParser, since_run: int) -> Counter[str]:
+def transform(cur: psycopg2.extensions.cursor, target: PostgresTarget, since_run: int) -> Counter[str]:
     """The star schema and the analytics layer from the records staged since since_run (this
     run's own records; 0: all of them). The run's new events go to app_events first, deduplicated
     once: the star schema takes its new songplays from there, and the aggregates follow. Returns
     each table's net change in rows."""
-    dialect = dwh.dialect(cfg)
     changes: Counter[str] = Counter()
-    bulk = dwh.indexes_built_after(cur, sql.POSTGRES_BULK_TABLES) if dialect == sql.POSTGRES else nullcontext([])
-    with bulk as filled_from_empty:
+    with target.bulk_fill(cur) as filled_from_empty:
         if os.environ.get("DWH_BENCH_NO_ANALYTICS") == "1":  # bench/ only: a run without the layer, to compare
             run_transforms(cur, sql.star_only_transform_queries, since_run, filled_from_empty, changes)
             return changes
-        added = analytics.add_events(cur, since_run, dialect)
+        added = analytics.add_events(cur, since_run, target.dialect)
         run_transforms(cur, sql.transform_queries, since_run, filled_from_empty, changes)
-        analytics.maintain_aggregates(cur, added, dialect)
+        analytics.maintain_aggregates(cur, added, target.dialect)
     dwh.say(f"analytics: {added.events_added:,} events added, {added.devices_added:,} new devices"
             + (" (backfilled from every staged record)" if added.backfilled else ""))
     return changes
@@ -322,60 +162,34 @@ def repaired(run: Run) -> int:
 def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listing: bool = False) -> Run:
     """One run, all or nothing. A failed run is still recorded, with its rejects."""
     started = dwh.utc_now()
-    on_redshift = dwh.dialect(cfg) == sql.REDSHIFT
-    work = redshift.new_stage(cfg, started) if on_redshift else None
+    sources.new_run()
+    target = targets.open_target(cfg, started)
     run: Run | None = None
     try:
         with dwh.transaction(conn) as cur:
-            if not on_redshift:
-                dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
-            run = begin_run(cur, cfg, started)
-            run.redshift = work
-            known = None if on_redshift else known_folders(cur, run.run_id, full_listing)
-            plan_run(cur, run, list_sources(cfg, known))
+            target.prepare(cur)
+            run = begin_run(cur, target, started)
+            known = target.known_folders(cur, run.run_id, full_listing)
+            plan_run(cur, target, run, list_sources(cfg, known))
             run.rows_before = count_rows(cur)
-            if on_redshift:
-                stage_on_redshift(cur, cfg, run)
-            else:
-                stage(cur, cfg, run)
-                enforce_reject_limit(cfg, run)
-                assert known is not None
-                record_folders(cur, known, run.run_id, run.rejects.unreadable)
+            stage(cur, target, run)
+            target.record_folders(cur, known, run)
             dwh.say("transforming ...")
-            changes = transform(cur, cfg, since_run=run.run_id)
+            changes = transform(cur, target, since_run=run.run_id)
             run.rows_after = {table: rows + changes[table] for table, rows in run.rows_before.items()}
             keep_rows(cur, run)
             finish_run(cur, run, "succeeded", None)
-    except RejectLimitExceeded as exc:
+    except targets.STAGING_FAILURES as exc:
         assert run is not None
-        failed_id = record_failed_run(conn, cfg, started, str(exc), run.rejects, work)
-        raise RunFailed(failed_run_message(failed_id, str(exc)), failed_id) from None
-    except redshift.CopyFailed as exc:
-        assert run is not None and work is not None
-        message = f"{exc}; {copy_failure_details(conn, run, work)}"
-        failed_id = record_failed_run(conn, cfg, started, message, run.rejects, work)
+        message = target.failure_message(conn, run, exc)
+        failed_id = record_failed_run(conn, target, message, run.rejects)
         raise RunFailed(failed_run_message(failed_id, message), failed_id) from None
     except BaseException as exc:
-        record_failed_run(conn, cfg, started, dwh.redact(dwh.first_line(exc), cfg), None, work)
+        record_failed_run(conn, target, dwh.redact(dwh.first_line(exc), cfg), None)
         raise
     finally:
-        if work is not None:
-            redshift.close_stage(work)
+        target.close()
     return run
-
-
-def copy_failure_details(conn: psycopg2.extensions.connection, run: Run, work: redshift.RedshiftStage) -> str:
-    """After a failed COPY (and the rollback): its load errors, traced back to source objects,
-    added to the run's rejects. Redshift keeps them outside the transaction."""
-    with conn.cursor() as cur:
-        errors = redshift.load_errors(cur, run.started)
-    conn.rollback()
-    for error in errors:  # the plan went with the transaction: the part's line names the record
-        origin = f" (object {error.object_id}, line {error.source_line})" if error.object_id else ""
-        run.rejects.add(SourceObject(error.source, error.file, 0), error.line, error.line, error.reason + origin,
-                        error.raw)
-    first = "; ".join(f"{e.file} line {e.line}: {e.reason}" for e in errors[:3])
-    return f"{len(errors):,} load errors. First: {first}" if errors else "no load errors recorded"
 
 
 def failed_run_message(run_id: int | None, message: str) -> str:
@@ -386,20 +200,15 @@ def failed_run_message(run_id: int | None, message: str) -> str:
     return f"run {run_id} failed: {message} (all of them: python etl.py --rejects {run_id})"
 
 
-def record_failed_run(
-    conn: psycopg2.extensions.connection, cfg: ConfigParser, started: datetime, message: str,
-    rejects: staging.RejectSpool | None, work: redshift.RedshiftStage | None,
-) -> int | None:
+def record_failed_run(conn: psycopg2.extensions.connection, target: PostgresTarget, message: str,
+                      rejects: staging.RejectSpool | None) -> int | None:
     """After the rollback: a run row saying why, and the rejects that caused it."""
     try:
         with dwh.transaction(conn) as cur:
-            run = begin_run(cur, cfg, started)
+            run = begin_run(cur, target, target.started)
             if rejects is not None:
                 run.rejects = rejects
-                if work is None:
-                    rejects.copy_to_warehouse(cur, run.run_id)
-                else:
-                    redshift.copy_rejects(cur, work, rejects, run.run_id)
+                target.write_rejects(cur, rejects, run.run_id)
             finish_run(cur, run, "failed", message[:2000])
         return run.run_id
     except Exception as exc:  # the warehouse may be what failed; the original error matters more
@@ -409,18 +218,19 @@ def record_failed_run(
 
 def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
     """Empty the star schema and transform every staged record again, without reading S3."""
-    with dwh.transaction(conn) as cur:
-        run = begin_run(cur, cfg, dwh.utc_now())
-        run.rows_before = count_rows(cur)
-        if dwh.dialect(cfg) == sql.POSTGRES:
-            dwh.execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(sql.REBUILT_TABLES)})
-        else:
-            dwh.run_all(cur, sql.rebuild_queries)
-        dwh.say("transforming every staged record ...")
-        transform(cur, cfg, since_run=0)
-        run.rows_after = count_rows(cur, kept=False)  # a rebuild counts them afresh
-        keep_rows(cur, run)
-        finish_run(cur, run, "succeeded", "rebuild of the star schema from staging")
+    target = targets.open_target(cfg, dwh.utc_now())
+    try:
+        with dwh.transaction(conn) as cur:
+            run = begin_run(cur, target, target.started)
+            run.rows_before = count_rows(cur)
+            target.empty_rebuilt_tables(cur)
+            dwh.say("transforming every staged record ...")
+            transform(cur, target, since_run=0)
+            run.rows_after = count_rows(cur, kept=False)  # a rebuild counts them afresh
+            keep_rows(cur, run)
+            finish_run(cur, run, "succeeded", "rebuild of the star schema from staging")
+    finally:
+        target.close()
     return run
 
 
@@ -486,15 +296,17 @@ def failure_document(exc: BaseException, cfg: ConfigParser) -> dict[str, object]
 
 def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
     """What a run would load now, without loading it."""
+    target = targets.open_target(cfg, dwh.utc_now())
     try:
         with conn.cursor() as cur:
-            run = begin_run(cur, cfg, dwh.utc_now())
-            plan_run(cur, run, list_sources(cfg))
+            run = begin_run(cur, target, target.started)
+            plan_run(cur, target, run, list_sources(cfg))
             dwh.execute(cur, sql.PLAN_ALREADY_LOADED)
             already = dict(cur.fetchall())
             first = {source: next(planned_batches(cur, source, 10), []) for source in SOURCES}
     finally:
         conn.rollback()
+        target.close()
     for source in SOURCES:
         objects, size = run.planned.get(source, (0, 0))
         print(f"{source}: {objects:,} new objects ({size:,} bytes) to load; {already.get(source, 0):,} already loaded")
@@ -538,7 +350,7 @@ def show_rejects(conn: psycopg2.extensions.connection, run_id: int | None, limit
 # --------------------------------------------------------------------------- main
 
 
-def parse_arguments() -> argparse.Namespace:
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = dwh.argument_parser(__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show what a run would load, and load nothing")
@@ -552,11 +364,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--full-listing", action="store_true",
                         help="stat every file of a folder source again (finds files rewritten in place), as"
                              f" every {FULL_LISTING_EVERY}th run does")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_arguments()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
     cfg = dwh.load_config(args.config)
     started = time.monotonic()
     with closing(dwh.connect(cfg)) as conn:

@@ -420,7 +420,7 @@ def decompress(data: bytes, key: str) -> bytes:
 
 
 # --------------------------------------------------------------------------- S3 client
-# One line, once per process, when S3 throttles: the run goes on (it backs off and retries)
+# One line, once per run, when S3 throttles: the run goes on (it backs off and retries)
 # but more slowly, and whoever watches it should know why. Worker processes do not print it: they
 # count, and the main process says it (note_throttling).
 
@@ -453,6 +453,12 @@ def note_throttling(count: int, what: str = "503 SlowDown") -> None:
         _throttling["told"] |= bool(tell)
     if tell:
         dwh.say(THROTTLE_NOTICE.format(what))
+
+
+def new_run() -> None:
+    """A run begins: its first throttled answer is told again (a process may make several runs)."""
+    with _throttling_lock:
+        _throttling.update(seen=0, told=0)
 
 
 def throttling_seen() -> int:

@@ -197,7 +197,7 @@ MACHINE_PG = {"host": "127.0.0.1", "port": 5432, "user": os.environ.get("DWH_TES
 
 # Scripts whose main takes argv: `Warehouse.run` calls them in this process, through the same edge as
 # `python script` (dwh.run_script). The others (etl.py) still start as a subprocess.
-IN_PROCESS = ("create_tables.py", "check_data.py", "report.py", "trends.py", "doctor.py")
+IN_PROCESS = ("create_tables.py", "etl.py", "check_data.py", "report.py", "trends.py", "doctor.py")
 
 
 def _exit_code(exc: SystemExit) -> int:

@@ -215,6 +215,7 @@ def test_a_run_with_nothing_new_changes_nothing_and_lists_no_file(grown: Grown) 
     sys.path.insert(0, str(ROOT))
     import dwh
     import etl
+    import targets
 
     before = {t: grown.wh.scalar(q) for t, q in MATCH_FINGERPRINT.items()}
     proc = grown.wh.load(grown.logs, grown.songs)
@@ -225,10 +226,10 @@ def test_a_run_with_nothing_new_changes_nothing_and_lists_no_file(grown: Grown) 
     conn = dwh.connect(cfg)
     try:
         with conn.cursor() as cur:
-            known = etl.known_folders(cur, run_id=1, full=False)
+            known = targets.known_folders(cur, run_id=1, full=False)
             assert len(known["songs"].recorded) > 100
             assert list(etl.list_sources(cfg, known)) == []
-            full = etl.known_folders(cur, run_id=1, full=True)
+            full = targets.known_folders(cur, run_id=1, full=True)
             assert len(list(etl.list_sources(cfg, full))) == 3000 + DAYS
     finally:
         conn.close()
