@@ -2,7 +2,8 @@
 
 app_events takes the run's new events; the run's new distinct user agents are parsed here with
 ua-parser (a few hundred strings at most) and inserted in one statement; every aggregate is
-then recomputed for exactly the keys those events touch. etl.py calls them inside the
+then recomputed for exactly the keys those events touch (song_totals, a sum over all days, takes
+the run's plays per song text as a delta instead). etl.py calls them inside the
 run's transaction, so the layer commits or rolls back with the star schema: add_events before
 the transforms (which take the run's new songplays from app_events), maintain_aggregates after.
 """

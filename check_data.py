@@ -2,8 +2,10 @@
 
 Each check is a query for the offending rows (sql_queries, section 5): NULL keys, duplicate
 keys, songplays whose user, time, song or artist is missing from its dimension, values outside
-the accepted ones, and songplays that do not reconcile with the staged NextSong events. A check
-passes when it finds none. Exits 1 when any check fails, so a scheduler can stop on bad data.
+the accepted ones, songplays that do not reconcile with the staged NextSong events, and the
+analytics layer's aggregates (user_day_places, song_totals, hour_plays) that do not add up to
+what they are built from. A check passes when it finds none. Exits 1 when any check fails, so a
+scheduler can stop on bad data.
 Warnings (events later than their load, say) are shown and counted, and never fail.
 """
 
@@ -286,11 +288,22 @@ def require_tables(conn: psycopg2.extensions.connection, dialect: str) -> None:
                 " checking them anyway")
 
 
+def use_memory_for_checks(conn: psycopg2.extensions.connection, dialect: str) -> None:
+    """PostgreSQL: the memory a run's session has (POSTGRES_SESSION_SETTINGS), for the reconciliations'
+    hashes and sorts of whole tables (at 10M events, 64 s instead of 104 s for the slowest). A
+    setting of this session only: any login may make it, and nothing is written."""
+    if dialect == sql.POSTGRES:
+        with conn.cursor() as cur:
+            dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+        conn.commit()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cfg = dwh.load_config(args.config)
     with closing(dwh.connect(cfg)) as conn:
         require_tables(conn, dwh.dialect(cfg))
+        use_memory_for_checks(conn, dwh.dialect(cfg))
         report = Report(
             checks=run_checks(conn),
             match_rate=song_match_rate(conn),

@@ -1661,46 +1661,80 @@ FROM (
 LEFT JOIN devices d ON d.user_agent = p.user_agent
 """
 
-# song_totals: every song text the run's plays name, and those its songs may now match (their
-# song_id), summed again over all their song-days (after song_days has the run). Into an empty
+# song_totals: kept as a delta. A song text's plays are all its NextSong events, and a run's new
+# events in app_events are exactly its new plays, so the run adds its plays per text (counted
+# from its own rows) to the texts song_totals has and inserts the texts it lacks: no text's
+# history is summed again. The song_id (the largest of the text's song-days' song_id, each the
+# smallest its plays match) is no sum: where the run only added song-days (song_days then holds no
+# earlier plays for the run's days of the text), it is the larger of the kept one and those of
+# the run's song-days; where the run changed a song-day that was there (a late file for an old
+# day: its smallest match may fall) or staged a song of the text (matches appear or move), the
+# text's song_id is derived again from all its song-days (by song_days_song). Into an empty
 # song_totals (a first load, a rebuild) every song-day is summed at once instead: no keys.
 SONG_TOTAL_KEYS_DROP = "DROP TABLE IF EXISTS song_total_keys"
 
 SONG_TOTAL_KEYS = """
 CREATE TEMPORARY TABLE song_total_keys AS
-SELECT song, artist
-FROM (SELECT a.song, a.artist
-      FROM app_events a
-      WHERE a.run_id >= %(since_run)s AND a.page = 'NextSong' AND a.song IS NOT NULL AND a.artist IS NOT NULL
-      UNION
-      SELECT title, artist_name
+SELECT song, artist, CAST(SUM(plays) AS BIGINT) AS plays, MAX(song_id) AS song_id, MAX(rederive) AS rederive
+FROM (SELECT r.song, r.artist, SUM(r.plays) AS plays, MAX(d.song_id) AS song_id,
+             MAX(CASE WHEN d.plays > r.plays THEN 1 ELSE 0 END) AS rederive
+      FROM (SELECT a.event_date, a.song, a.artist, COUNT(*) AS plays
+            FROM app_events a
+            WHERE a.run_id >= %(since_run)s AND a.page = 'NextSong' AND a.song IS NOT NULL AND a.artist IS NOT NULL
+            GROUP BY a.event_date, a.song, a.artist) r
+      JOIN song_days d ON d.activity_date = r.event_date AND d.song = r.song AND d.artist = r.artist
+      GROUP BY r.song, r.artist
+      UNION ALL
+      SELECT DISTINCT title, artist_name, 0, CAST(NULL AS VARCHAR(64)), 1
       FROM staging_songs
       WHERE run_id >= %(since_run)s AND title IS NOT NULL AND artist_name IS NOT NULL) touched
 WHERE EXISTS (SELECT 1 FROM song_totals)
+GROUP BY song, artist
 """
 
-SONG_TOTALS_DELETE = """
-DELETE FROM song_totals
-USING song_total_keys k
+SONG_TOTALS_ADD = """
+UPDATE song_totals
+SET plays = song_totals.plays + k.plays,
+    song_id = CASE WHEN k.song_id IS NULL THEN song_totals.song_id
+                   WHEN song_totals.song_id IS NULL OR k.song_id > song_totals.song_id THEN k.song_id
+                   ELSE song_totals.song_id END
+FROM song_total_keys k
 WHERE song_totals.song = k.song AND song_totals.artist = k.artist
+"""
+
+SONG_TOTALS_INSERT_NEW = """
+INSERT INTO song_totals (song, artist, song_id, plays)
+SELECT k.song, k.artist, k.song_id, k.plays
+FROM song_total_keys k
+WHERE k.plays > 0
+  AND NOT EXISTS (SELECT 1 FROM song_totals t WHERE t.song = k.song AND t.artist = k.artist)
+"""
+
+# Rare: the EXISTS lets the server skip reading song_days when no text needs it.
+SONG_TOTALS_REDERIVE = """
+UPDATE song_totals
+SET song_id = r.song_id
+FROM (SELECT d.song, d.artist, MAX(d.song_id) AS song_id
+      FROM song_total_keys k
+      JOIN song_days d ON d.song = k.song AND d.artist = k.artist
+      WHERE k.rederive = 1
+      GROUP BY d.song, d.artist) r
+WHERE song_totals.song = r.song AND song_totals.artist = r.artist
+  AND EXISTS (SELECT 1 FROM song_total_keys WHERE rederive = 1)
 """
 
 SONG_TOTALS_INSERT = """
 INSERT INTO song_totals (song, artist, song_id, plays)
-SELECT d.song, d.artist, MAX(d.song_id), SUM(d.plays)
-FROM song_total_keys k
-JOIN song_days d ON d.song = k.song AND d.artist = k.artist
-GROUP BY d.song, d.artist
-UNION ALL
 SELECT song, artist, MAX(song_id), SUM(plays)
 FROM song_days
-WHERE NOT EXISTS (SELECT 1 FROM song_totals) AND NOT EXISTS (SELECT 1 FROM song_total_keys)
+WHERE NOT EXISTS (SELECT 1 FROM song_totals)
 GROUP BY song, artist
 """
 
 analytics_aggregate_queries += [
     PLACE_KEYS_DROP, PLACE_KEYS, USER_DAY_PLACES_DELETE, USER_DAY_PLACES_INSERT, PLACE_KEYS_DROP,
-    SONG_TOTAL_KEYS_DROP, SONG_TOTAL_KEYS, SONG_TOTALS_DELETE, SONG_TOTALS_INSERT, SONG_TOTAL_KEYS_DROP,
+    SONG_TOTAL_KEYS_DROP, SONG_TOTAL_KEYS, SONG_TOTALS_ADD, SONG_TOTALS_INSERT_NEW, SONG_TOTALS_REDERIVE,
+    SONG_TOTALS_INSERT, SONG_TOTAL_KEYS_DROP,
 ]
 
 # ============================================================================ 4. reports
@@ -1834,6 +1868,112 @@ TIME_PARTS_DISAGREEING = {
     part: (f"{part} BETWEEN {accepted[0]} AND {accepted[1]} AND " if accepted else "") + f"{part} <> {value}"
     for part, (accepted, value) in TIME_PARTS.items()
 }
+
+# The dashboard's two helpers (section 6) against what they refine. Counts are compared NULL-safe
+# with CASE (Redshift has no IS DISTINCT FROM): a side that lacks the key differs from one that has
+# it. Each is reported only where what it is built beside agrees with app_events (user_days for
+# user_day_places, song_days for song_totals), so a fault upstream (in app_events, user_days or
+# song_days) does not trip it as well; rows with a NULL key are the null_keys_ checks', a key held
+# twice in song_totals is dup_song_totals_song's. Each reads every table it compares once.
+
+
+def _differ(left: str, right: str) -> str:
+    return f"CASE WHEN {left} = {right} OR ({left} IS NULL AND {right} IS NULL) THEN 0 ELSE 1 END = 1"
+
+
+# user_day_places, summed per user-day -> (that sum, the same from app_events' events)
+PLACE_DAY_SUMS = {
+    "events": ("SUM(events)", "COUNT(*)"),
+    "plays": ("SUM(plays)", "SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END)"),
+    "paid_events": ("SUM(paid_events)", "SUM(CASE WHEN level = 'paid' THEN 1 ELSE 0 END)"),
+    "first_free_play": ("MIN(first_free_play)",
+                        "MIN(CASE WHEN page = 'NextSong' AND level = 'free' THEN start_time END)"),
+    "step_events": ("SUM(CASE WHEN step_page IS NOT NULL THEN events ELSE 0 END)",
+                    f"SUM(CASE WHEN page IN {FUNNEL_PAGES} THEN 1 ELSE 0 END)"),
+    "last_step_at": ("MAX(step_time)", f"MAX(CASE WHEN page IN {FUNNEL_PAGES} THEN start_time END)"),
+}
+PLACE_DAYS_DIFFERING = {column: _differ(f"p.{column}", f"a.{column}") for column in PLACE_DAY_SUMS}
+_PLACE_DAY_SHOWN = ",\n       ".join(f"p.{column} AS place_{column}, a.{column}" for column in PLACE_DAY_SUMS)
+_PLACE_DAY_KEPT = ",\n             ".join(f"{kept} AS {column}" for column, (kept, _) in PLACE_DAY_SUMS.items())
+_PLACE_DAY_DERIVED = ",\n                  ".join(f"{derived} AS {column}"
+                                              for column, (_, derived) in PLACE_DAY_SUMS.items())
+
+RECONCILE_USER_DAY_PLACES = f"""
+SELECT COALESCE(p.user_id, a.user_id) AS user_id, COALESCE(p.activity_date, a.activity_date) AS activity_date,
+       {_PLACE_DAY_SHOWN},
+       {_which(PLACE_DAYS_DIFFERING)} AS differing
+FROM (SELECT user_id, activity_date,
+             {_PLACE_DAY_KEPT}
+      FROM user_day_places
+      WHERE user_id IS NOT NULL AND activity_date IS NOT NULL
+      GROUP BY user_id, activity_date) p
+FULL JOIN (SELECT user_id, event_date AS activity_date,
+                  {_PLACE_DAY_DERIVED}
+           FROM app_events
+           WHERE user_id IS NOT NULL AND event_date IS NOT NULL
+           GROUP BY user_id, event_date) a
+       ON a.user_id = p.user_id AND a.activity_date = p.activity_date
+LEFT JOIN user_days d
+       ON d.user_id = COALESCE(p.user_id, a.user_id) AND d.activity_date = COALESCE(p.activity_date, a.activity_date)
+WHERE ({_any_of(list(PLACE_DAYS_DIFFERING.values()))})
+  AND CASE WHEN (a.user_id IS NULL AND d.user_id IS NULL) OR (d.events = a.events AND d.plays = a.plays)
+           THEN 1 ELSE 0 END = 1
+"""
+
+SONG_TOTALS_DIFFERING = {
+    "not_in_song_totals": "t.song IS NULL",
+    "not_in_song_days": "d.song IS NULL",
+    "plays": f"t.song IS NOT NULL AND d.song IS NOT NULL AND {_differ('t.plays', 'd.plays')}",
+    "song_id": f"t.song IS NOT NULL AND d.song IS NOT NULL AND {_differ('t.song_id', 'd.song_id')}",
+}
+
+RECONCILE_SONG_TOTALS = f"""
+SELECT COALESCE(t.song, d.song) AS song, COALESCE(t.artist, d.artist) AS artist,
+       t.plays, d.plays AS day_plays, t.song_id, d.song_id AS day_song_id,
+       {_which(SONG_TOTALS_DIFFERING)} AS differing
+FROM (SELECT song, artist, MAX(song_id) AS song_id, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM song_totals
+      WHERE song IS NOT NULL AND artist IS NOT NULL
+      GROUP BY song, artist) t
+FULL JOIN (SELECT song, artist, MAX(song_id) AS song_id, SUM(plays) AS plays
+           FROM song_days
+           WHERE activity_date IS NOT NULL AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) d
+       ON d.song = t.song AND d.artist = t.artist
+LEFT JOIN (SELECT song, artist, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) e
+       ON e.song = COALESCE(t.song, d.song) AND e.artist = COALESCE(t.artist, d.artist)
+WHERE COALESCE(t.copies, 1) = 1
+  AND ({_any_of(list(SONG_TOTALS_DIFFERING.values()))})
+  AND CASE WHEN (d.song IS NULL AND e.song IS NULL) OR d.plays = e.plays THEN 1 ELSE 0 END = 1
+"""
+
+# hour_plays against app_events' NextSong events per day and hour, reported only where songplays
+# agrees with app_events there (where they disagree, the reconcile_ checks of songplays report it).
+EVENT_HOUR = "CAST(EXTRACT(hour FROM start_time) AS SMALLINT)"
+RECONCILE_HOUR_PLAYS = f"""
+SELECT COALESCE(h.activity_date, a.activity_date) AS activity_date, COALESCE(h.hour, a.hour) AS hour,
+       h.plays, a.plays AS event_plays
+FROM (SELECT activity_date, hour, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM hour_plays
+      WHERE activity_date IS NOT NULL AND hour IS NOT NULL
+      GROUP BY activity_date, hour) h
+FULL JOIN (SELECT event_date AS activity_date, {EVENT_HOUR} AS hour, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND event_date IS NOT NULL AND start_time IS NOT NULL
+           GROUP BY event_date, {EVENT_HOUR}) a
+       ON a.activity_date = h.activity_date AND a.hour = h.hour
+LEFT JOIN (SELECT CAST(start_time AS DATE) AS activity_date, {EVENT_HOUR} AS hour, COUNT(*) AS plays
+           FROM songplays
+           WHERE start_time IS NOT NULL
+           GROUP BY CAST(start_time AS DATE), {EVENT_HOUR}) p
+       ON p.activity_date = COALESCE(h.activity_date, a.activity_date) AND p.hour = COALESCE(h.hour, a.hour)
+WHERE COALESCE(h.copies, 1) = 1
+  AND {_differ("h.plays", "a.plays")}
+  AND CASE WHEN (a.plays IS NULL AND p.plays IS NULL) OR a.plays = p.plays THEN 1 ELSE 0 END = 1
+"""
 
 # The songplays the staged events call for, over all runs: one per distinct NextSong event.
 STAGED_SONGPLAY_EVENTS = f"""(
@@ -1985,6 +2125,14 @@ GROUP BY a.user_agent
         f"LEFT JOIN table_rows k ON k.table_name = '{table}'\n"
         f"WHERE k.row_count <> c.row_count"
         for table in STAR_TABLES) + "\n"),
+    "reconcile_user_day_places_app_events": (
+        "user_day_places sums to its user-days' app events (where user_days agrees with them)",
+        RECONCILE_USER_DAY_PLACES),
+    "reconcile_song_totals_song_days": (
+        "song_totals holds each song text's song_days plays and song_id (where song_days agrees with app_events)",
+        RECONCILE_SONG_TOTALS),
+    "reconcile_hour_plays_app_events": (
+        "hour_plays holds each hour's NextSong app events (where songplays agrees with them)", RECONCILE_HOUR_PLAYS),
 }
 
 CHECK_COUNT = "SELECT COUNT(*) FROM ({check}) offending"
@@ -2710,7 +2858,7 @@ SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "
 POSTGRES_ONLY_BY_USE = {
     "SCHEMA_LOCK": "advisory locks: create_tables.py and model_problems take them on PostgreSQL only",
     "SCHEMA_LOCK_SHARED": "advisory locks: as SCHEMA_LOCK",
-    "KNOWN_FOLDERS": "folder sources: a Redshift run lists S3 only (etl.load: known is None there)",
+    "KNOWN_FOLDERS": "folder sources: a Redshift run lists S3 only (RedshiftTarget.known_folders is None)",
     "SEEN_FOLDERS_CREATE": "folder sources: as KNOWN_FOLDERS",
     "SEEN_FOLDERS_COPY": "folder sources: as KNOWN_FOLDERS",
     "LISTED_FOLDERS_RECORD": "folder sources: as KNOWN_FOLDERS",

@@ -103,6 +103,10 @@ FIRST_SESSION = "(user_id, session_id) = (SELECT user_id, session_id FROM user_s
 ELENA_DAY = "song = 'Setanta matins' AND artist = 'Elena'"  # played once in the sample
 FIRST_HOUR = "(activity_date, hour) = (SELECT activity_date, hour FROM hour_plays ORDER BY 1, 2 LIMIT 1)"
 FIRST_DEVICE = "user_agent = (SELECT MIN(user_agent) FROM devices)"
+USER_80_FIRST_PLACE = ("user_id = 80 AND step_page IS NULL"  # one row: a single place that day
+                       " AND activity_date = (SELECT MIN(activity_date) FROM user_day_places WHERE user_id = 80)")
+PLACE_COLUMNS = ("user_id, activity_date, state, os_family, browser_family, device_type, step_page, step_time, events,"
+                 " plays, first_free_play, paid_events")
 
 # Each check's fault, made with real SQL on the loaded sample. PostgreSQL enforces the keys
 # and NOT NULLs the model declares (Redshift does not): the test drops them to break them.
@@ -232,15 +236,26 @@ BREAKAGES = {
         "ALTER TABLE song_days DROP CONSTRAINT song_days_pkey, ALTER COLUMN artist DROP NOT NULL;"
         f" UPDATE song_days SET artist = NULL WHERE {ELENA_DAY}",
         1, {"song": "Setanta matins", "null_columns": "artist"}),
+    # A copy of a row with a NULL key: its key-less copy is the only fault (the row itself stays,
+    # so user_day_places and song_totals still reconcile).
     "null_keys_user_day_places": Breakage(
         "ALTER TABLE user_day_places ALTER COLUMN activity_date DROP NOT NULL;"
-        " UPDATE user_day_places SET activity_date = NULL WHERE user_id = 80 AND step_page IS NULL"
-        " AND activity_date = (SELECT MIN(activity_date) FROM user_day_places WHERE user_id = 80)",
+        f" INSERT INTO user_day_places ({PLACE_COLUMNS})"
+        f" SELECT {PLACE_COLUMNS.replace('activity_date', 'NULL')} FROM user_day_places WHERE {USER_80_FIRST_PLACE}",
         1, {"user_id": 80, "null_columns": "activity_date"}),
     "null_keys_song_totals": Breakage(
         "ALTER TABLE song_totals DROP CONSTRAINT song_totals_pkey, ALTER COLUMN artist DROP NOT NULL;"
-        f" UPDATE song_totals SET artist = NULL WHERE {ELENA_DAY}",
+        f" INSERT INTO song_totals (song, artist, song_id, plays) SELECT song, NULL, song_id, plays FROM song_totals"
+        f" WHERE {ELENA_DAY}",
         1, {"song": "Setanta matins", "null_columns": "artist"}),
+    "reconcile_user_day_places_app_events": Breakage(  # one place of user 80's first day, a play too many
+        f"UPDATE user_day_places SET plays = plays + 1 WHERE {USER_80_FIRST_PLACE}",
+        1, {"user_id": 80, "differing": "plays"}),
+    "reconcile_hour_plays_app_events": Breakage(  # the first hour's plays lost
+        f"UPDATE hour_plays SET plays = 0 WHERE {FIRST_HOUR}", 1, {"plays": 0}),
+    "reconcile_song_totals_song_days": Breakage(  # Elena's one play counted twice
+        f"UPDATE song_totals SET plays = plays + 1 WHERE {ELENA_DAY}",
+        1, {"song": "Setanta matins", "artist": "Elena", "plays": 2, "day_plays": 1, "differing": "plays"}),
     "dup_song_totals_song": Breakage(
         "ALTER TABLE song_totals DROP CONSTRAINT song_totals_pkey;"
         f" INSERT INTO song_totals SELECT * FROM song_totals WHERE {ELENA_DAY}",
@@ -320,6 +335,32 @@ def test_each_check_catches_its_fault_and_only_it(loaded_copy: Warehouse, check:
     examples = next(c["examples"] for c in report["checks"] if c["name"] == check)
     assert len(examples) == min(breakage.offending, check_data.EXAMPLES)
     assert any(breakage.example.items() <= example.items() for example in examples), examples
+
+
+def test_the_helpers_reconciliations_say_what_differs(loaded_copy: Warehouse) -> None:
+    """song_totals against song_days: a wrong song_id, a text it lacks, a text song_days lacks;
+    user_day_places against app_events: a user-day it lacks, with app_events' own counts."""
+    other = loaded_copy.query(f"SELECT song, artist FROM song_totals WHERE NOT ({ELENA_DAY}) ORDER BY 1, 2 LIMIT 1")[0]
+    day_events, day_plays = loaded_copy.query(
+        "SELECT COUNT(*), SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END) FROM app_events"
+        " WHERE user_id = 80 AND event_date = (SELECT MIN(activity_date) FROM user_day_places WHERE user_id = 80)")[0]
+    loaded_copy.execute(
+        f"UPDATE song_totals SET song_id = NULL WHERE {ELENA_DAY};"
+        " DELETE FROM song_totals WHERE song = %s AND artist = %s;"
+        " INSERT INTO song_totals (song, artist, song_id, plays) VALUES ('No such song', 'Nobody', NULL, 3);"
+        " DELETE FROM user_day_places WHERE user_id = 80"
+        " AND activity_date = (SELECT MIN(activity_date) FROM user_day_places WHERE user_id = 80)", other)
+    report, _ = check_report(loaded_copy)
+    assert failed_checks(report) == {"reconcile_song_totals_song_days": 3, "reconcile_user_day_places_app_events": 1}
+    examples = {c["name"]: c["examples"] for c in report["checks"]}
+    songs = {(e["song"], e["artist"]): (e["differing"], e["plays"], e["day_plays"], e["song_id"], e["day_song_id"])
+             for e in examples["reconcile_song_totals_song_days"]}
+    assert songs[("Setanta matins", "Elena")] == ("song_id", 1, 1, None, "SOZCTXZ12AB0182364")
+    assert songs[other][0] == "not_in_song_totals" and songs[other][1] is None and songs[other][2] >= 1
+    assert songs[("No such song", "Nobody")] == ("not_in_song_days", 3, None, None, None)
+    (day,) = examples["reconcile_user_day_places_app_events"]
+    assert (day["user_id"], day["events"], day["plays"], day["place_events"]) == (80, day_events, day_plays, None)
+    assert day["differing"].startswith("events, plays, paid_events")
 
 
 def test_the_terminal_report_is_readable(loaded: Warehouse) -> None:

@@ -1222,31 +1222,54 @@ DROP TABLE IF EXISTS song_total_keys;
 
 -- analytics_aggregate_queries[31]
 CREATE TEMPORARY TABLE song_total_keys AS
-SELECT song, artist
-FROM (SELECT a.song, a.artist
-      FROM app_events a
-      WHERE a.run_id >= %(since_run)s AND a.page = 'NextSong' AND a.song IS NOT NULL AND a.artist IS NOT NULL
-      UNION
-      SELECT title, artist_name
+SELECT song, artist, CAST(SUM(plays) AS BIGINT) AS plays, MAX(song_id) AS song_id, MAX(rederive) AS rederive
+FROM (SELECT r.song, r.artist, SUM(r.plays) AS plays, MAX(d.song_id) AS song_id,
+             MAX(CASE WHEN d.plays > r.plays THEN 1 ELSE 0 END) AS rederive
+      FROM (SELECT a.event_date, a.song, a.artist, COUNT(*) AS plays
+            FROM app_events a
+            WHERE a.run_id >= %(since_run)s AND a.page = 'NextSong' AND a.song IS NOT NULL AND a.artist IS NOT NULL
+            GROUP BY a.event_date, a.song, a.artist) r
+      JOIN song_days d ON d.activity_date = r.event_date AND d.song = r.song AND d.artist = r.artist
+      GROUP BY r.song, r.artist
+      UNION ALL
+      SELECT DISTINCT title, artist_name, 0, CAST(NULL AS VARCHAR(64)), 1
       FROM staging_songs
       WHERE run_id >= %(since_run)s AND title IS NOT NULL AND artist_name IS NOT NULL) touched
-WHERE EXISTS (SELECT 1 FROM song_totals);
+WHERE EXISTS (SELECT 1 FROM song_totals)
+GROUP BY song, artist;
 
 -- analytics_aggregate_queries[32]
-DELETE FROM song_totals
-USING song_total_keys k
+UPDATE song_totals
+SET plays = song_totals.plays + k.plays,
+    song_id = CASE WHEN k.song_id IS NULL THEN song_totals.song_id
+                   WHEN song_totals.song_id IS NULL OR k.song_id > song_totals.song_id THEN k.song_id
+                   ELSE song_totals.song_id END
+FROM song_total_keys k
 WHERE song_totals.song = k.song AND song_totals.artist = k.artist;
 
 -- analytics_aggregate_queries[33]
 INSERT INTO song_totals (song, artist, song_id, plays)
-SELECT d.song, d.artist, MAX(d.song_id), SUM(d.plays)
+SELECT k.song, k.artist, k.song_id, k.plays
 FROM song_total_keys k
-JOIN song_days d ON d.song = k.song AND d.artist = k.artist
-GROUP BY d.song, d.artist
-UNION ALL
+WHERE k.plays > 0
+  AND NOT EXISTS (SELECT 1 FROM song_totals t WHERE t.song = k.song AND t.artist = k.artist);
+
+-- analytics_aggregate_queries[34]
+UPDATE song_totals
+SET song_id = r.song_id
+FROM (SELECT d.song, d.artist, MAX(d.song_id) AS song_id
+      FROM song_total_keys k
+      JOIN song_days d ON d.song = k.song AND d.artist = k.artist
+      WHERE k.rederive = 1
+      GROUP BY d.song, d.artist) r
+WHERE song_totals.song = r.song AND song_totals.artist = r.artist
+  AND EXISTS (SELECT 1 FROM song_total_keys WHERE rederive = 1);
+
+-- analytics_aggregate_queries[35]
+INSERT INTO song_totals (song, artist, song_id, plays)
 SELECT song, artist, MAX(song_id), SUM(plays)
 FROM song_days
-WHERE NOT EXISTS (SELECT 1 FROM song_totals) AND NOT EXISTS (SELECT 1 FROM song_total_keys)
+WHERE NOT EXISTS (SELECT 1 FROM song_totals)
 GROUP BY song, artist;
 
 -- rebuild_queries[0]
@@ -1320,6 +1343,101 @@ FROM rejects
 WHERE run_id = %(run_id)s
 ORDER BY object_key, record_no
 LIMIT %(limit)s;
+
+-- RECONCILE_USER_DAY_PLACES
+SELECT COALESCE(p.user_id, a.user_id) AS user_id, COALESCE(p.activity_date, a.activity_date) AS activity_date,
+       p.events AS place_events, a.events,
+       p.plays AS place_plays, a.plays,
+       p.paid_events AS place_paid_events, a.paid_events,
+       p.first_free_play AS place_first_free_play, a.first_free_play,
+       p.step_events AS place_step_events, a.step_events,
+       p.last_step_at AS place_last_step_at, a.last_step_at,
+       SUBSTRING(CASE WHEN CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', events' ELSE '' END
+           || CASE WHEN CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', paid_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1 THEN ', first_free_play' ELSE '' END
+           || CASE WHEN CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', step_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1 THEN ', last_step_at' ELSE '' END FROM 3) AS differing
+FROM (SELECT user_id, activity_date,
+             SUM(events) AS events,
+             SUM(plays) AS plays,
+             SUM(paid_events) AS paid_events,
+             MIN(first_free_play) AS first_free_play,
+             SUM(CASE WHEN step_page IS NOT NULL THEN events ELSE 0 END) AS step_events,
+             MAX(step_time) AS last_step_at
+      FROM user_day_places
+      WHERE user_id IS NOT NULL AND activity_date IS NOT NULL
+      GROUP BY user_id, activity_date) p
+FULL JOIN (SELECT user_id, event_date AS activity_date,
+                  COUNT(*) AS events,
+                  SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END) AS plays,
+                  SUM(CASE WHEN level = 'paid' THEN 1 ELSE 0 END) AS paid_events,
+                  MIN(CASE WHEN page = 'NextSong' AND level = 'free' THEN start_time END) AS first_free_play,
+                  SUM(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN 1 ELSE 0 END) AS step_events,
+                  MAX(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN start_time END) AS last_step_at
+           FROM app_events
+           WHERE user_id IS NOT NULL AND event_date IS NOT NULL
+           GROUP BY user_id, event_date) a
+       ON a.user_id = p.user_id AND a.activity_date = p.activity_date
+LEFT JOIN user_days d
+       ON d.user_id = COALESCE(p.user_id, a.user_id) AND d.activity_date = COALESCE(p.activity_date, a.activity_date)
+WHERE (CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (a.user_id IS NULL AND d.user_id IS NULL) OR (d.events = a.events AND d.plays = a.plays)
+           THEN 1 ELSE 0 END = 1;
+
+-- RECONCILE_SONG_TOTALS
+SELECT COALESCE(t.song, d.song) AS song, COALESCE(t.artist, d.artist) AS artist,
+       t.plays, d.plays AS day_plays, t.song_id, d.song_id AS day_song_id,
+       SUBSTRING(CASE WHEN t.song IS NULL THEN ', not_in_song_totals' ELSE '' END
+           || CASE WHEN d.song IS NULL THEN ', not_in_song_days' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1 THEN ', song_id' ELSE '' END FROM 3) AS differing
+FROM (SELECT song, artist, MAX(song_id) AS song_id, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM song_totals
+      WHERE song IS NOT NULL AND artist IS NOT NULL
+      GROUP BY song, artist) t
+FULL JOIN (SELECT song, artist, MAX(song_id) AS song_id, SUM(plays) AS plays
+           FROM song_days
+           WHERE activity_date IS NOT NULL AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) d
+       ON d.song = t.song AND d.artist = t.artist
+LEFT JOIN (SELECT song, artist, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) e
+       ON e.song = COALESCE(t.song, d.song) AND e.artist = COALESCE(t.artist, d.artist)
+WHERE COALESCE(t.copies, 1) = 1
+  AND (t.song IS NULL
+   OR d.song IS NULL
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (d.song IS NULL AND e.song IS NULL) OR d.plays = e.plays THEN 1 ELSE 0 END = 1;
+
+-- RECONCILE_HOUR_PLAYS
+SELECT COALESCE(h.activity_date, a.activity_date) AS activity_date, COALESCE(h.hour, a.hour) AS hour,
+       h.plays, a.plays AS event_plays
+FROM (SELECT activity_date, hour, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM hour_plays
+      WHERE activity_date IS NOT NULL AND hour IS NOT NULL
+      GROUP BY activity_date, hour) h
+FULL JOIN (SELECT event_date AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND event_date IS NOT NULL AND start_time IS NOT NULL
+           GROUP BY event_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) a
+       ON a.activity_date = h.activity_date AND a.hour = h.hour
+LEFT JOIN (SELECT CAST(start_time AS DATE) AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM songplays
+           WHERE start_time IS NOT NULL
+           GROUP BY CAST(start_time AS DATE), CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) p
+       ON p.activity_date = COALESCE(h.activity_date, a.activity_date) AND p.hour = COALESCE(h.hour, a.hour)
+WHERE COALESCE(h.copies, 1) = 1
+  AND CASE WHEN h.plays = a.plays OR (h.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+  AND CASE WHEN (a.plays IS NULL AND p.plays IS NULL) OR a.plays = p.plays THEN 1 ELSE 0 END = 1;
 
 -- CHECKS['null_keys_songplays'][1]
 SELECT songplay_id, start_time, session_id, item_in_session,
@@ -2348,6 +2466,107 @@ LEFT JOIN table_rows k ON k.table_name = 'time'
 WHERE k.row_count <> c.row_count
 ) offending;
 
+-- CHECK_COUNT (CHECKS['reconcile_user_day_places_app_events'])
+SELECT COUNT(*) FROM (
+SELECT COALESCE(p.user_id, a.user_id) AS user_id, COALESCE(p.activity_date, a.activity_date) AS activity_date,
+       p.events AS place_events, a.events,
+       p.plays AS place_plays, a.plays,
+       p.paid_events AS place_paid_events, a.paid_events,
+       p.first_free_play AS place_first_free_play, a.first_free_play,
+       p.step_events AS place_step_events, a.step_events,
+       p.last_step_at AS place_last_step_at, a.last_step_at,
+       SUBSTRING(CASE WHEN CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', events' ELSE '' END
+           || CASE WHEN CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', paid_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1 THEN ', first_free_play' ELSE '' END
+           || CASE WHEN CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', step_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1 THEN ', last_step_at' ELSE '' END FROM 3) AS differing
+FROM (SELECT user_id, activity_date,
+             SUM(events) AS events,
+             SUM(plays) AS plays,
+             SUM(paid_events) AS paid_events,
+             MIN(first_free_play) AS first_free_play,
+             SUM(CASE WHEN step_page IS NOT NULL THEN events ELSE 0 END) AS step_events,
+             MAX(step_time) AS last_step_at
+      FROM user_day_places
+      WHERE user_id IS NOT NULL AND activity_date IS NOT NULL
+      GROUP BY user_id, activity_date) p
+FULL JOIN (SELECT user_id, event_date AS activity_date,
+                  COUNT(*) AS events,
+                  SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END) AS plays,
+                  SUM(CASE WHEN level = 'paid' THEN 1 ELSE 0 END) AS paid_events,
+                  MIN(CASE WHEN page = 'NextSong' AND level = 'free' THEN start_time END) AS first_free_play,
+                  SUM(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN 1 ELSE 0 END) AS step_events,
+                  MAX(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN start_time END) AS last_step_at
+           FROM app_events
+           WHERE user_id IS NOT NULL AND event_date IS NOT NULL
+           GROUP BY user_id, event_date) a
+       ON a.user_id = p.user_id AND a.activity_date = p.activity_date
+LEFT JOIN user_days d
+       ON d.user_id = COALESCE(p.user_id, a.user_id) AND d.activity_date = COALESCE(p.activity_date, a.activity_date)
+WHERE (CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (a.user_id IS NULL AND d.user_id IS NULL) OR (d.events = a.events AND d.plays = a.plays)
+           THEN 1 ELSE 0 END = 1
+) offending;
+
+-- CHECK_COUNT (CHECKS['reconcile_song_totals_song_days'])
+SELECT COUNT(*) FROM (
+SELECT COALESCE(t.song, d.song) AS song, COALESCE(t.artist, d.artist) AS artist,
+       t.plays, d.plays AS day_plays, t.song_id, d.song_id AS day_song_id,
+       SUBSTRING(CASE WHEN t.song IS NULL THEN ', not_in_song_totals' ELSE '' END
+           || CASE WHEN d.song IS NULL THEN ', not_in_song_days' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1 THEN ', song_id' ELSE '' END FROM 3) AS differing
+FROM (SELECT song, artist, MAX(song_id) AS song_id, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM song_totals
+      WHERE song IS NOT NULL AND artist IS NOT NULL
+      GROUP BY song, artist) t
+FULL JOIN (SELECT song, artist, MAX(song_id) AS song_id, SUM(plays) AS plays
+           FROM song_days
+           WHERE activity_date IS NOT NULL AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) d
+       ON d.song = t.song AND d.artist = t.artist
+LEFT JOIN (SELECT song, artist, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) e
+       ON e.song = COALESCE(t.song, d.song) AND e.artist = COALESCE(t.artist, d.artist)
+WHERE COALESCE(t.copies, 1) = 1
+  AND (t.song IS NULL
+   OR d.song IS NULL
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (d.song IS NULL AND e.song IS NULL) OR d.plays = e.plays THEN 1 ELSE 0 END = 1
+) offending;
+
+-- CHECK_COUNT (CHECKS['reconcile_hour_plays_app_events'])
+SELECT COUNT(*) FROM (
+SELECT COALESCE(h.activity_date, a.activity_date) AS activity_date, COALESCE(h.hour, a.hour) AS hour,
+       h.plays, a.plays AS event_plays
+FROM (SELECT activity_date, hour, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM hour_plays
+      WHERE activity_date IS NOT NULL AND hour IS NOT NULL
+      GROUP BY activity_date, hour) h
+FULL JOIN (SELECT event_date AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND event_date IS NOT NULL AND start_time IS NOT NULL
+           GROUP BY event_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) a
+       ON a.activity_date = h.activity_date AND a.hour = h.hour
+LEFT JOIN (SELECT CAST(start_time AS DATE) AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM songplays
+           WHERE start_time IS NOT NULL
+           GROUP BY CAST(start_time AS DATE), CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) p
+       ON p.activity_date = COALESCE(h.activity_date, a.activity_date) AND p.hour = COALESCE(h.hour, a.hour)
+WHERE COALESCE(h.copies, 1) = 1
+  AND CASE WHEN h.plays = a.plays OR (h.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+  AND CASE WHEN (a.plays IS NULL AND p.plays IS NULL) OR a.plays = p.plays THEN 1 ELSE 0 END = 1
+) offending;
+
 -- CHECK_COUNT (WARNINGS['events_after_load'])
 SELECT COUNT(*) FROM (
 SELECT e.run_id, e.object_id, e.source_line, TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' AS start_time,
@@ -2919,6 +3138,107 @@ SELECT 'time' AS table_name, k.row_count AS kept, c.row_count AS counted
 FROM (SELECT COUNT(*) AS row_count FROM time) c
 LEFT JOIN table_rows k ON k.table_name = 'time'
 WHERE k.row_count <> c.row_count
+) offending LIMIT %(limit)s;
+
+-- CHECK_EXAMPLES (CHECKS['reconcile_user_day_places_app_events'])
+SELECT * FROM (
+SELECT COALESCE(p.user_id, a.user_id) AS user_id, COALESCE(p.activity_date, a.activity_date) AS activity_date,
+       p.events AS place_events, a.events,
+       p.plays AS place_plays, a.plays,
+       p.paid_events AS place_paid_events, a.paid_events,
+       p.first_free_play AS place_first_free_play, a.first_free_play,
+       p.step_events AS place_step_events, a.step_events,
+       p.last_step_at AS place_last_step_at, a.last_step_at,
+       SUBSTRING(CASE WHEN CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', events' ELSE '' END
+           || CASE WHEN CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', paid_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1 THEN ', first_free_play' ELSE '' END
+           || CASE WHEN CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', step_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1 THEN ', last_step_at' ELSE '' END FROM 3) AS differing
+FROM (SELECT user_id, activity_date,
+             SUM(events) AS events,
+             SUM(plays) AS plays,
+             SUM(paid_events) AS paid_events,
+             MIN(first_free_play) AS first_free_play,
+             SUM(CASE WHEN step_page IS NOT NULL THEN events ELSE 0 END) AS step_events,
+             MAX(step_time) AS last_step_at
+      FROM user_day_places
+      WHERE user_id IS NOT NULL AND activity_date IS NOT NULL
+      GROUP BY user_id, activity_date) p
+FULL JOIN (SELECT user_id, event_date AS activity_date,
+                  COUNT(*) AS events,
+                  SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END) AS plays,
+                  SUM(CASE WHEN level = 'paid' THEN 1 ELSE 0 END) AS paid_events,
+                  MIN(CASE WHEN page = 'NextSong' AND level = 'free' THEN start_time END) AS first_free_play,
+                  SUM(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN 1 ELSE 0 END) AS step_events,
+                  MAX(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN start_time END) AS last_step_at
+           FROM app_events
+           WHERE user_id IS NOT NULL AND event_date IS NOT NULL
+           GROUP BY user_id, event_date) a
+       ON a.user_id = p.user_id AND a.activity_date = p.activity_date
+LEFT JOIN user_days d
+       ON d.user_id = COALESCE(p.user_id, a.user_id) AND d.activity_date = COALESCE(p.activity_date, a.activity_date)
+WHERE (CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (a.user_id IS NULL AND d.user_id IS NULL) OR (d.events = a.events AND d.plays = a.plays)
+           THEN 1 ELSE 0 END = 1
+) offending LIMIT %(limit)s;
+
+-- CHECK_EXAMPLES (CHECKS['reconcile_song_totals_song_days'])
+SELECT * FROM (
+SELECT COALESCE(t.song, d.song) AS song, COALESCE(t.artist, d.artist) AS artist,
+       t.plays, d.plays AS day_plays, t.song_id, d.song_id AS day_song_id,
+       SUBSTRING(CASE WHEN t.song IS NULL THEN ', not_in_song_totals' ELSE '' END
+           || CASE WHEN d.song IS NULL THEN ', not_in_song_days' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1 THEN ', song_id' ELSE '' END FROM 3) AS differing
+FROM (SELECT song, artist, MAX(song_id) AS song_id, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM song_totals
+      WHERE song IS NOT NULL AND artist IS NOT NULL
+      GROUP BY song, artist) t
+FULL JOIN (SELECT song, artist, MAX(song_id) AS song_id, SUM(plays) AS plays
+           FROM song_days
+           WHERE activity_date IS NOT NULL AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) d
+       ON d.song = t.song AND d.artist = t.artist
+LEFT JOIN (SELECT song, artist, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) e
+       ON e.song = COALESCE(t.song, d.song) AND e.artist = COALESCE(t.artist, d.artist)
+WHERE COALESCE(t.copies, 1) = 1
+  AND (t.song IS NULL
+   OR d.song IS NULL
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (d.song IS NULL AND e.song IS NULL) OR d.plays = e.plays THEN 1 ELSE 0 END = 1
+) offending LIMIT %(limit)s;
+
+-- CHECK_EXAMPLES (CHECKS['reconcile_hour_plays_app_events'])
+SELECT * FROM (
+SELECT COALESCE(h.activity_date, a.activity_date) AS activity_date, COALESCE(h.hour, a.hour) AS hour,
+       h.plays, a.plays AS event_plays
+FROM (SELECT activity_date, hour, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM hour_plays
+      WHERE activity_date IS NOT NULL AND hour IS NOT NULL
+      GROUP BY activity_date, hour) h
+FULL JOIN (SELECT event_date AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND event_date IS NOT NULL AND start_time IS NOT NULL
+           GROUP BY event_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) a
+       ON a.activity_date = h.activity_date AND a.hour = h.hour
+LEFT JOIN (SELECT CAST(start_time AS DATE) AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM songplays
+           WHERE start_time IS NOT NULL
+           GROUP BY CAST(start_time AS DATE), CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) p
+       ON p.activity_date = COALESCE(h.activity_date, a.activity_date) AND p.hour = COALESCE(h.hour, a.hour)
+WHERE COALESCE(h.copies, 1) = 1
+  AND CASE WHEN h.plays = a.plays OR (h.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+  AND CASE WHEN (a.plays IS NULL AND p.plays IS NULL) OR a.plays = p.plays THEN 1 ELSE 0 END = 1
 ) offending LIMIT %(limit)s;
 
 -- CHECK_EXAMPLES (WARNINGS['events_after_load'])
@@ -3502,6 +3822,107 @@ SELECT 'time' AS table_name, k.row_count AS kept, c.row_count AS counted
 FROM (SELECT COUNT(*) AS row_count FROM time) c
 LEFT JOIN table_rows k ON k.table_name = 'time'
 WHERE k.row_count <> c.row_count
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
+-- WARNING_EXAMPLES (CHECKS['reconcile_user_day_places_app_events'])
+SELECT * FROM (
+SELECT COALESCE(p.user_id, a.user_id) AS user_id, COALESCE(p.activity_date, a.activity_date) AS activity_date,
+       p.events AS place_events, a.events,
+       p.plays AS place_plays, a.plays,
+       p.paid_events AS place_paid_events, a.paid_events,
+       p.first_free_play AS place_first_free_play, a.first_free_play,
+       p.step_events AS place_step_events, a.step_events,
+       p.last_step_at AS place_last_step_at, a.last_step_at,
+       SUBSTRING(CASE WHEN CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', events' ELSE '' END
+           || CASE WHEN CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', paid_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1 THEN ', first_free_play' ELSE '' END
+           || CASE WHEN CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1 THEN ', step_events' ELSE '' END
+           || CASE WHEN CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1 THEN ', last_step_at' ELSE '' END FROM 3) AS differing
+FROM (SELECT user_id, activity_date,
+             SUM(events) AS events,
+             SUM(plays) AS plays,
+             SUM(paid_events) AS paid_events,
+             MIN(first_free_play) AS first_free_play,
+             SUM(CASE WHEN step_page IS NOT NULL THEN events ELSE 0 END) AS step_events,
+             MAX(step_time) AS last_step_at
+      FROM user_day_places
+      WHERE user_id IS NOT NULL AND activity_date IS NOT NULL
+      GROUP BY user_id, activity_date) p
+FULL JOIN (SELECT user_id, event_date AS activity_date,
+                  COUNT(*) AS events,
+                  SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END) AS plays,
+                  SUM(CASE WHEN level = 'paid' THEN 1 ELSE 0 END) AS paid_events,
+                  MIN(CASE WHEN page = 'NextSong' AND level = 'free' THEN start_time END) AS first_free_play,
+                  SUM(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN 1 ELSE 0 END) AS step_events,
+                  MAX(CASE WHEN page IN ('Upgrade', 'Submit Upgrade', 'Downgrade', 'Submit Downgrade') THEN start_time END) AS last_step_at
+           FROM app_events
+           WHERE user_id IS NOT NULL AND event_date IS NOT NULL
+           GROUP BY user_id, event_date) a
+       ON a.user_id = p.user_id AND a.activity_date = p.activity_date
+LEFT JOIN user_days d
+       ON d.user_id = COALESCE(p.user_id, a.user_id) AND d.activity_date = COALESCE(p.activity_date, a.activity_date)
+WHERE (CASE WHEN p.events = a.events OR (p.events IS NULL AND a.events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.plays = a.plays OR (p.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.paid_events = a.paid_events OR (p.paid_events IS NULL AND a.paid_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.first_free_play = a.first_free_play OR (p.first_free_play IS NULL AND a.first_free_play IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.step_events = a.step_events OR (p.step_events IS NULL AND a.step_events IS NULL) THEN 0 ELSE 1 END = 1
+   OR CASE WHEN p.last_step_at = a.last_step_at OR (p.last_step_at IS NULL AND a.last_step_at IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (a.user_id IS NULL AND d.user_id IS NULL) OR (d.events = a.events AND d.plays = a.plays)
+           THEN 1 ELSE 0 END = 1
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
+-- WARNING_EXAMPLES (CHECKS['reconcile_song_totals_song_days'])
+SELECT * FROM (
+SELECT COALESCE(t.song, d.song) AS song, COALESCE(t.artist, d.artist) AS artist,
+       t.plays, d.plays AS day_plays, t.song_id, d.song_id AS day_song_id,
+       SUBSTRING(CASE WHEN t.song IS NULL THEN ', not_in_song_totals' ELSE '' END
+           || CASE WHEN d.song IS NULL THEN ', not_in_song_days' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1 THEN ', plays' ELSE '' END
+           || CASE WHEN t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1 THEN ', song_id' ELSE '' END FROM 3) AS differing
+FROM (SELECT song, artist, MAX(song_id) AS song_id, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM song_totals
+      WHERE song IS NOT NULL AND artist IS NOT NULL
+      GROUP BY song, artist) t
+FULL JOIN (SELECT song, artist, MAX(song_id) AS song_id, SUM(plays) AS plays
+           FROM song_days
+           WHERE activity_date IS NOT NULL AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) d
+       ON d.song = t.song AND d.artist = t.artist
+LEFT JOIN (SELECT song, artist, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND song IS NOT NULL AND artist IS NOT NULL
+           GROUP BY song, artist) e
+       ON e.song = COALESCE(t.song, d.song) AND e.artist = COALESCE(t.artist, d.artist)
+WHERE COALESCE(t.copies, 1) = 1
+  AND (t.song IS NULL
+   OR d.song IS NULL
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.plays = d.plays OR (t.plays IS NULL AND d.plays IS NULL) THEN 0 ELSE 1 END = 1
+   OR t.song IS NOT NULL AND d.song IS NOT NULL AND CASE WHEN t.song_id = d.song_id OR (t.song_id IS NULL AND d.song_id IS NULL) THEN 0 ELSE 1 END = 1)
+  AND CASE WHEN (d.song IS NULL AND e.song IS NULL) OR d.plays = e.plays THEN 1 ELSE 0 END = 1
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
+-- WARNING_EXAMPLES (CHECKS['reconcile_hour_plays_app_events'])
+SELECT * FROM (
+SELECT COALESCE(h.activity_date, a.activity_date) AS activity_date, COALESCE(h.hour, a.hour) AS hour,
+       h.plays, a.plays AS event_plays
+FROM (SELECT activity_date, hour, MAX(plays) AS plays, COUNT(*) AS copies
+      FROM hour_plays
+      WHERE activity_date IS NOT NULL AND hour IS NOT NULL
+      GROUP BY activity_date, hour) h
+FULL JOIN (SELECT event_date AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM app_events
+           WHERE page = 'NextSong' AND event_date IS NOT NULL AND start_time IS NOT NULL
+           GROUP BY event_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) a
+       ON a.activity_date = h.activity_date AND a.hour = h.hour
+LEFT JOIN (SELECT CAST(start_time AS DATE) AS activity_date, CAST(EXTRACT(hour FROM start_time) AS SMALLINT) AS hour, COUNT(*) AS plays
+           FROM songplays
+           WHERE start_time IS NOT NULL
+           GROUP BY CAST(start_time AS DATE), CAST(EXTRACT(hour FROM start_time) AS SMALLINT)) p
+       ON p.activity_date = COALESCE(h.activity_date, a.activity_date) AND p.hour = COALESCE(h.hour, a.hour)
+WHERE COALESCE(h.copies, 1) = 1
+  AND CASE WHEN h.plays = a.plays OR (h.plays IS NULL AND a.plays IS NULL) THEN 0 ELSE 1 END = 1
+  AND CASE WHEN (a.plays IS NULL AND p.plays IS NULL) OR a.plays = p.plays THEN 1 ELSE 0 END = 1
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
 -- WARNING_EXAMPLES (WARNINGS['events_after_load'])
