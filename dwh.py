@@ -430,14 +430,16 @@ def dialect(cfg: configparser.ConfigParser) -> str:
 @cache
 def _statement_names() -> tuple[dict[int, str], dict[str, str], dict[str, str]]:
     """(id(text) -> name, name -> text, rendered text -> name) of sql_queries' statements. First by
-    identity: the constants live as long as the module, and two names may hold one text (the first
-    is kept); then by text, for a statement rendered from its constant (create_table_queries)."""
+    identity: the constants live as long as the module, and two names may hold one text (the
+    constant's own name is kept over a list's NAME[i], else the first); then by text, for a
+    statement rendered from its constant (create_table_queries)."""
     import sql_queries as sql
 
     by_id: dict[int, str] = {}
     by_name: dict[str, str] = {}
     for name, text in sql.named():
-        by_id.setdefault(id(text), name)
+        if id(text) not in by_id or ("[" in by_id[id(text)] and "[" not in name):
+            by_id[id(text)] = name
         by_name[name] = text
     by_text: dict[str, str] = {}
     for dialect_name in (sql.POSTGRES, sql.REDSHIFT):

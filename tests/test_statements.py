@@ -21,6 +21,9 @@ def test_every_statement_is_known_by_the_name_of_its_constant() -> None:
     assert dwh.statement_name(sql.RUN_NEXT_ID) == "RUN_NEXT_ID"
     assert dwh.statement_name(sql.PLAN_DROP[1]) == "PLAN_DROP[1]"  # a list's own item
     assert dwh.statement_name(sql.transform_queries[7]) == "ARTIST_CANDIDATES"  # an item that is a constant
+    # ... even in a list assigned before the constant existed (extended by += further down)
+    assert dwh.statement_name(sql.SONG_TOTALS_ADD) == "SONG_TOTALS_ADD"
+    assert "SONG_TOTALS_ADD" in [dwh.statement_name(s) for s in sql.analytics_aggregate_queries]
     assert dwh.statement_name(sql.drop_table_queries[0]) == "drop_table_queries[0]"
     assert dwh.statement_name(sql.CHECKS["dup_users_user_id"][1]) == "CHECKS['dup_users_user_id'][1]"
     assert dwh.statement_name("SELECT 1 AS inline") == "unnamed statement SELECT 1 AS"
