@@ -40,7 +40,7 @@ from sources import SourceObject
 PART_TARGET_BYTES = 512 << 20  # uncompressed; NDJSON gzips ~6-10x, so parts land at 50-90 MB
 PART_MIN_COMPRESSED = 1 << 20  # AWS: files of 1 MB to 125 MB after compression
 GZIP_RATIO = 0.12  # compressed / uncompressed for this data, to size parts before writing them
-PROVENANCE = ("_run_id", "_object_id", "_source_line", "_source_record")  # as sql.PROVENANCE_COLUMNS
+PROVENANCE = staging.JSON_PROVENANCE  # the keys of sql.PROVENANCE_COLUMNS in the parts
 # Each compacted record starts with its provenance, so the start of a rejected line that Redshift
 # reports in stl_load_errors.raw_line names its source.
 PROVENANCE_AT_START = re.compile(
@@ -137,64 +137,13 @@ class PartWriter:
         return [p for p in self.parts if p.records]
 
 
-def json_record(row: str, kinds: list[str], fields: list[str]) -> dict[str, Any]:
-    """A typed COPY row of the PostgreSQL path, read back as the JSON record Redshift loads: the
-    same typing and checks on every target. Provenance first (see PROVENANCE_AT_START)."""
-    values = _split_row(row)
-    n = len(fields) - len(PROVENANCE)
-    run_id, object_id, source_line, source_record = values[n:]
-    record: dict[str, Any] = {"_run_id": int(run_id or 0), "_object_id": int(object_id or 0),
-                              "_source_line": int(source_line) if source_line else None,
-                              "_source_record": int(source_record or 0)}
-    for name, kind, text in zip(fields[:n], kinds, values[:n], strict=True):
-        if text is None:
-            record[name] = None
-        elif kind == "integer":
-            record[name] = int(text)
-        elif kind == "float":
-            record[name] = float(text)
-        else:
-            record[name] = text
-    return record
-
-
-def _split_row(row: str) -> list[str | None]:
-    """Fields of a staging.STAGING_COPY row: unquoted empty is NULL, quoted fields are unquoted."""
-    q, d = staging.QUOTE, staging.DELIMITER
-    if q not in row:
-        return [text if text else None for text in row.split(d)]
-    values: list[str | None] = []
-    i = 0
-    while i <= len(row):
-        if row.startswith(q, i):  # quoted: runs to a quote not doubled
-            j, text = i + 1, []
-            while True:
-                k = row.index(q, j)
-                text.append(row[j:k])
-                if row.startswith(q, k + 1):
-                    text.append(q)
-                    j = k + 2
-                    continue
-                break
-            values.append("".join(text))
-            i = k + 2
-        else:
-            k = row.find(d, i)
-            k = len(row) if k < 0 else k
-            values.append(row[i:k] or None)
-            i = k + 1
-    return values
-
-
 def compact(
     cfg: ConfigParser, planned: Iterable[tuple[int, SourceObject]], columns: list[staging.Column], run_id: int,
     rejects: staging.RejectSpool, counts: staging.StageCounts, folder: Path, name: str, parts: int,
 ) -> list[Part]:
-    """Type (and repair) the planned objects' records as the PostgreSQL path does, and write the
-    good ones into gzip NDJSON parts."""
-    typer = staging.new_typer(cfg, columns, run_id)
-    fields = [*(c.field for c in columns), *PROVENANCE]
-    kinds = [staging.column_kind(c) for c in columns]
+    """Type (and repair) the planned objects' records with the PostgreSQL path's loop and checks,
+    and write the good ones, as JSON lines of their typed values, into gzip NDJSON parts."""
+    typer = staging.new_typer(cfg, columns, run_id, output=staging.JSON_LINES)
     writer = PartWriter(folder, name, parts)
     ids: dict[str, int] = {}
 
@@ -205,26 +154,11 @@ def compact(
 
     progress = dwh.Progress()
     for obj, data in sources.read_objects(cfg, objects()):
-        object_id = ids.pop(obj.key)
-        if isinstance(data, sources.Unreadable):  # a reject of its own, as on PostgreSQL
-            staging.reject_unreadable(obj, data, counts, rejects.add)
-            continue
         lines: list[bytes] = []
-        repaired = typer.repaired
-        for record_no, record in enumerate(sources.split_records(data), 1):
-            try:
-                if record.problem is not None:
-                    raise staging.Reject(record.problem)
-                row = typer.row(record.value, object_id, record.line, record_no)
-            except staging.Reject as exc:
-                counts.rejected += 1
-                rejects.add(obj, record_no, record.line, str(exc), staging.record_text(record))
-                continue
-            lines.append(orjson.dumps(json_record(row, kinds, fields), option=orjson.OPT_APPEND_NEWLINE))
-        writer.write_object(lines)
-        counts.objects += 1
-        counts.rows += len(lines)
-        counts.repaired += typer.repaired - repaired
+        for _ in staging.type_object(obj, ids.pop(obj.key), data, typer, lines, counts, rejects.add):
+            pass  # never pauses: an object's lines go to one part
+        if lines:
+            writer.write_object(lines)
         progress(lambda: f"compacting {name}: {counts.objects:,} objects, {counts.rows:,} records")
     return writer.close()
 

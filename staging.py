@@ -6,6 +6,11 @@ Types, sizes and required fields come from the staging tables as the server decl
 Ranges, which SQL cannot declare portably, are below. Typing is deterministic: nothing here
 reads the clock, so the same objects give the same rows and rejects on any day.
 
+One typing loop (type_object) serves every target, in the main process, in the worker processes
+and in Redshift's compaction: a record becomes typed values (int, float, str or None), which
+the row function compiled for the target's format writes as COPY text (PostgreSQL's COPY …
+FROM STDIN) or as a JSON line (the parts Redshift's COPY loads; see redshift.py).
+
 Text is repaired on the way in ([ETL] REPAIR_TEXT): mojibake, UTF-8 decoded as Latin-1 or
 Windows-1252 (once or twice, as in the real logs' 'BjÃ\x83Â¶rk'), is undone with ftfy.
 """
@@ -206,10 +211,13 @@ def _parse_integer(text: str) -> int | None:
     return int(number)
 
 
-def _integer(col: Column) -> Callable[[Any], str]:
+Value = int | float | str | None  # a typed value: what every output writes, each in its own way
+
+
+def _integer(col: Column) -> Callable[[Any], int]:
     bound = INTEGER_BOUNDS[col.data_type]
 
-    def convert(value: Any) -> str:
+    def convert(value: Any) -> int:
         if type(value) is int:
             number: int | None = value
         elif type(value) is float:
@@ -223,13 +231,13 @@ def _integer(col: Column) -> Callable[[Any], str]:
         if not -bound <= number <= bound:
             raise Reject(f"{col.field}: {_shown(value)} does not fit in {col.data_type}")
         _in_range(col, number)
-        return str(number)
+        return number
 
     return convert
 
 
-def _float(col: Column) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
+def _float(col: Column) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
         is_number_text = type(value) is str and _NUMBER_TEXT.fullmatch(value.strip()) is not None
         if not (type(value) is float or type(value) is int or is_number_text):
             raise Reject(f"{col.field}: {_shown(value)} is not a number")
@@ -237,7 +245,7 @@ def _float(col: Column) -> Callable[[Any], str]:
         if not math.isfinite(number):
             raise Reject(f"{col.field}: {_shown(value)} is not a finite number")
         _in_range(col, number)
-        return repr(number)  # the shortest text that reads back as the same double
+        return number
 
     return convert
 
@@ -252,15 +260,13 @@ def _text(col: Column, repair: Callable[[str], str] | None = None) -> Callable[[
             else:
                 raise Reject(f"{col.field}: expected text, got {_kind(value)}")
         if not value:
-            return EMPTY_STRING
+            return value
         if repair is not None and is_suspect(value):  # before the length test: repaired text is shorter
             value = repair(value)
         if len(value) * 4 > limit and len(value.encode()) > limit:  # cheap test first
             raise Reject(f"{col.field}: {len(value.encode()):,} bytes, longer than the column's {limit:,}")
-        if not value.isprintable():  # rare: control characters need quoting, NUL cannot be stored
-            if "\x00" in value:
-                raise Reject(f"{col.field}: contains a NUL character")
-            return csv_field(value)
+        if "\x00" in value and not value.isprintable():  # a control character may be stored, NUL cannot
+            raise Reject(f"{col.field}: contains a NUL character")
         return value
 
     return convert
@@ -274,23 +280,41 @@ def column_kind(col: Column) -> str:
     return "text"
 
 
-def converter(col: Column, repair: Callable[[str], str] | None = None) -> Callable[[Any], str]:
-    """value -> its COPY text, or Reject. A missing value, or an empty one, is NULL (an empty
-    string stays an empty string in a text column) unless the field is required. Text is
-    repaired by `repair` where it looks garbled."""
+def value_converter(col: Column, repair: Callable[[str], str] | None = None) -> Callable[[Any], Value]:
+    """value -> its typed value (an int, a float or a str; None for NULL), or Reject. A missing
+    value, or an empty one, is NULL (an empty string stays an empty string in a text column)
+    unless the field is required. Text is repaired by `repair` where it looks garbled."""
     kind = column_kind(col)
     typed = _text(col, repair) if kind == "text" else {"integer": _integer, "float": _float}[kind](col)
-    absent = EMPTY_STRING if kind == "text" else ""
+    absent = "" if kind == "text" else None
     missing, empty = f"missing required field {col.field}", f"required field {col.field} is empty"
 
-    def convert(value: Any) -> str:
+    def convert(value: Any) -> Value:
         if value is None or value == "":
             if col.required:
                 raise Reject(missing if value is None else empty)
-            return "" if value is None else absent
+            return None if value is None else absent
         return typed(value)
 
     return convert
+
+
+def converter(col: Column, repair: Callable[[str], str] | None = None) -> Callable[[Any], str]:
+    """value -> its COPY text (see copy_field), or Reject: value_converter, written for COPY."""
+    typed = value_converter(col, repair)
+    return lambda value: copy_field(typed(value))
+
+
+def copy_field(value: Value) -> str:
+    """A typed value as a field of sql.STAGING_COPY: unquoted empty is NULL, a quoted empty field
+    an empty string; text with control characters is quoted where COPY needs it."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        if not value:
+            return EMPTY_STRING
+        return value if value.isprintable() else csv_field(value)
+    return repr(value)  # an int's digits; a float's shortest text that reads back as the same double
 
 
 def csv_field(value: str) -> str:
@@ -301,10 +325,34 @@ def csv_field(value: str) -> str:
 
 
 # --------------------------------------------------------------------------- records
+# Every target types a record the same way, into the same values; only how a row is written
+# differs: COPY text for PostgreSQL's COPY … FROM STDIN, a JSON line for Redshift's parts.
+
+
+@dataclass(frozen=True)
+class RowFormat:
+    """How typed rows are written. The row function is compiled per format: a common value's
+    fast path writes it directly (`integer` holds the expressions of the three integer paths,
+    `floating` a float's), anything else is typed by the column's value_converter and written
+    by `field`."""
+
+    name: str
+    null: str  # the expression of NULL
+    integer: tuple[str, str, str]  # of an int, of a text of ASCII digits, of an integral float
+    floating: str  # of a float
+    field: Callable[[Value], Any] | None  # None: the value itself
+
+
+# The provenance of a JSON line, as the keys a JSONPaths file maps to sql.PROVENANCE_COLUMNS.
+JSON_PROVENANCE = ("_run_id", "_object_id", "_source_line", "_source_record")
+COPY_TEXT = RowFormat("COPY text", "''", ("str(v)", "v", "str(int(v))"), "repr(v)", copy_field)
+JSON_LINES = RowFormat("JSON lines", "None", ("v", "int(v)", "int(v)"), "v", None)
 
 
 class RecordTyper:
-    """Turns parsed records into COPY rows of one staging table.
+    """Turns parsed records into rows of one staging table, in the format asked for: COPY text
+    (str, the fields of sql.STAGING_COPY, provenance last) or JSON lines (bytes, the record's
+    source field names, provenance first; see redshift.py).
 
     The row function is compiled from the columns: each field's common case (a short
     printable string, an integer or a float within range) is one inline test, and anything
@@ -312,18 +360,23 @@ class RecordTyper:
     keeps typing a million events to a few seconds. With repair, garbled text is repaired
     (see repair_text) and `repaired` counts the values of the rows returned so far."""
 
-    def __init__(self, columns: list[Column], run_id: int, *, repair: bool = True) -> None:
+    def __init__(self, columns: list[Column], run_id: int, *, repair: bool = True,
+                 output: RowFormat = COPY_TEXT) -> None:
         self.source_columns = columns
         self.columns = [c.name for c in columns] + sql.PROVENANCE_COLUMNS
+        self.output = output
         self.run_prefix = f"{DELIMITER}{run_id}{DELIMITER}"
         self._repair = TextRepair() if repair else None
-        self._row = _compile_row(columns, self._repair)
+        self._row = _compile_row(columns, self._repair, output, run_id)
+        if output is not COPY_TEXT:  # row() is the COPY text row: the load's hot path tests nothing more
+            self.row = self._json_row  # type: ignore[method-assign]
 
     @property
     def repaired(self) -> int:
         return self._repair.count if self._repair is not None else 0
 
     def row(self, value: Any, object_id: int, line: int | None, record_no: int) -> str:
+        """The row of a parsed record (its object, the line it starts on, its ordinal), or Reject."""
         if type(value) is not dict:
             raise Reject(f"not a JSON object but {_kind(value)}")
         provenance = f"{self.run_prefix}{object_id}{DELIMITER}{'' if line is None else line}{DELIMITER}{record_no}"
@@ -337,48 +390,78 @@ class RecordTyper:
             raise
         return row + provenance
 
+    def _json_row(self, value: Any, object_id: int, line: int | None, record_no: int) -> bytes:
+        if type(value) is not dict:
+            raise Reject(f"not a JSON object but {_kind(value)}")
+        if self._repair is None:
+            return self._row(value, object_id, line, record_no)
+        repaired = self._repair.count
+        try:
+            return self._row(value, object_id, line, record_no)
+        except Reject:
+            self._repair.count = repaired
+            raise
 
-def new_typer(cfg: Any, columns: list[Column], run_id: int) -> RecordTyper:
+
+def new_typer(cfg: Any, columns: list[Column], run_id: int, output: RowFormat = COPY_TEXT) -> RecordTyper:
     """The typer of a run, as [ETL] REPAIR_TEXT says."""
-    return RecordTyper(columns, run_id, repair=cfg.getboolean("ETL", "REPAIR_TEXT", fallback=True))
+    return RecordTyper(columns, run_id, repair=cfg.getboolean("ETL", "REPAIR_TEXT", fallback=True), output=output)
 
 
-def _fast_paths(col: Column, repair: bool = False) -> list[tuple[str, str]]:
-    """(condition on v, COPY text of v) for a column's common, valid values, in the order tried."""
+def _fast_paths(col: Column, repair: bool = False, output: RowFormat = COPY_TEXT) -> list[tuple[str, str]]:
+    """(condition on v, the row's field for v) for a column's common, valid values, in the order tried."""
     kind = column_kind(col)
     if kind == "text":
+        limit = col.max_bytes or 65535
         clean = " and (v.isascii() or suspect(v) is None)" if repair else ""  # else it goes to be repaired
-        return [(f"v.__class__ is str and 0 < len(v) <= {(col.max_bytes or 65535) // 4} and v.isprintable()"
-                 + clean, "v")]
+        return [(f"v.__class__ is str and 0 < len(v) <= {limit // 4} and v.isprintable()" + clean, "v"),
+                # longer ASCII ('Logged In' in a VARCHAR(32)): a byte a character, never garbled
+                (f"v.__class__ is str and 0 < len(v) <= {limit} and v.isascii() and v.isprintable()", "v")]
+    # Past every valid value: an empty text in a column that is not text is NULL (userId "" of a
+    # logged-out visitor). A required field's empty value goes on to its converter and is rejected.
+    empty = [] if col.required else [('v == ""', output.null)]
     if kind == "integer":
         bound = INTEGER_BOUNDS[col.data_type]
         low = -bound if col.low is None else max(-bound, math.ceil(col.low))
         high = bound if col.high is None else min(bound, math.floor(col.high))
+        of_int, of_digits, of_float = output.integer
         return [
-            (f"v.__class__ is int and {low} <= v <= {high}", "str(v)"),
+            (f"v.__class__ is int and {low} <= v <= {high}", of_int),
             (f"v.__class__ is str and v.isdigit() and v.isascii() and len(v) < 20 and {low} <= int(v) <= {high}",
-             "v"),  # "39"; int() of thousands of digits would raise
-            (f"v.__class__ is float and v.is_integer() and {low} <= v <= {high}", "str(int(v))"),  # 1.5e12
+             of_digits),  # "39"; int() of thousands of digits would raise
+            (f"v.__class__ is float and v.is_integer() and {low} <= v <= {high}", of_float),  # 1.5e12
+            *empty,
         ]
     low = -sys.float_info.max if col.low is None else col.low
     high = sys.float_info.max if col.high is None else col.high
-    return [(f"v.__class__ is float and {low!r} <= v <= {high!r}", "repr(v)")]  # NaN and inf fail it
+    return [(f"v.__class__ is float and {low!r} <= v <= {high!r}", output.floating), *empty]  # NaN, inf fail it
 
 
 def _compile_row(columns: list[Column], repair: Callable[[str], str] | None = None,
-                 ) -> Callable[[dict[str, Any]], str]:
-    code = ["def row(record):", "    get = record.get"]
-    namespace: dict[str, Any] = {"DELIMITER": DELIMITER, "suspect": SUSPECT.search}
+                 output: RowFormat = COPY_TEXT, run_id: int = 0) -> Callable[..., Any]:
+    """COPY text: row(record) -> the fields joined (RecordTyper.row adds the provenance).
+    JSON lines: row(record, object_id, line, record_no) -> the line, provenance first."""
+    copy = output is COPY_TEXT
+    written = "field(typed{i}(v))" if output.field is not None else "typed{i}(v)"
+    code = ["def row(record):" if copy else "def row(record, object_id, line, record_no):", "    get = record.get"]
+    namespace: dict[str, Any] = {"DELIMITER": DELIMITER, "suspect": SUSPECT.search, "field": output.field,
+                                 "dumps": orjson.dumps, "NEWLINE": orjson.OPT_APPEND_NEWLINE}
     for i, col in enumerate(columns):
-        namespace[f"convert{i}"] = converter(col, repair)
-        tests = ([] if col.required else [("v is None", "''")]) + _fast_paths(col, repair is not None)
+        namespace[f"typed{i}"] = value_converter(col, repair)
+        tests = ([] if col.required else [("v is None", output.null)]) + _fast_paths(col, repair is not None, output)
         code.append(f"    v = get({col.field!r})")
         for n, (test, text) in enumerate(tests):
             code.append(f"    {'el' if n else ''}if {test}: f{i} = {text}")
-        code.append(f"    else: f{i} = convert{i}(v)")
-    code.append(f"    return DELIMITER.join(({', '.join(f'f{i}' for i in range(len(columns)))},))")
+        code.append(f"    else: f{i} = {written.format(i=i)}")
+    if copy:
+        code.append(f"    return DELIMITER.join(({', '.join(f'f{i}' for i in range(len(columns)))},))")
+    else:  # provenance first: the start of a line Redshift rejects names its source (see redshift.py)
+        provenance = zip(JSON_PROVENANCE, (str(int(run_id)), "object_id", "line", "record_no"), strict=True)
+        record = ", ".join([*(f"{name!r}: {v}" for name, v in provenance),
+                            *(f"{c.field!r}: f{i}" for i, c in enumerate(columns))])
+        code.append(f"    return dumps({{{record}}}, option=NEWLINE)")
     exec("\n".join(code), namespace)
-    row: Callable[[dict[str, Any]], str] = namespace["row"]
+    row: Callable[..., Any] = namespace["row"]
     return row
 
 
@@ -459,7 +542,7 @@ def typed_chunks(
     rejects go to the spool."""
     rows: list[str] = []
     for obj, data in objects:
-        for _ in _type_object(obj, object_ids[obj.key], data, typer, rows, counts, rejects.add, CHUNK_ROWS):
+        for _ in type_object(obj, object_ids[obj.key], data, typer, rows, counts, rejects.add, CHUNK_ROWS):
             yield _copy_chunk(rows)
             rows.clear()
             on_progress()
@@ -474,19 +557,23 @@ def reject_unreadable(obj: SourceObject, why: Unreadable, counts: StageCounts, r
     reject(obj, UNREADABLE_RECORD, None, str(why), "")
 
 
-def _type_object(obj: SourceObject, object_id: int, data: bytes | Unreadable, typer: RecordTyper,
-                 rows: list[str], counts: StageCounts, reject: Callable[..., None], flush_at: int = 0,
-                 ) -> Iterator[None]:
-    """Type an object's records into rows (a generator: it pauses whenever rows reach flush_at)."""
+def type_object(obj: SourceObject, object_id: int, data: bytes | Unreadable, typer: RecordTyper,
+                rows: list[Any], counts: StageCounts, reject: Callable[..., None], flush_at: int = 0,
+                ) -> Iterator[None]:
+    """The one typing loop, of every target (the main process, the workers, Redshift's compaction):
+    type an object's records, numbered from 1, into rows in the typer's format, appended to `rows`;
+    rejects go to `reject`; the object, its rows, rejects and repaired values are counted. A
+    generator: it pauses whenever rows reach flush_at, so the caller can send them on."""
     if isinstance(data, Unreadable):
         reject_unreadable(obj, data, counts, reject)
         return
     repaired = typer.repaired
+    row = typer.row
     for record_no, record in enumerate(split_records(data), 1):
         try:
             if record.problem is not None:
                 raise Reject(record.problem)
-            rows.append(typer.row(record.value, object_id, record.line, record_no))
+            rows.append(row(record.value, object_id, record.line, record_no))
         except Reject as exc:
             counts.rejected += 1
             reject(obj, record_no, record.line, str(exc), record_text(record))
@@ -549,8 +636,8 @@ def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tupl
     rows: list[str] = []
     ids = {obj.key: oid for oid, obj in group}
     for obj, data in read_objects(_worker["cfg"], [obj for _, obj in group]):
-        for _ in _type_object(obj, ids[obj.key], data, _worker["typer"], rows, counts,
-                              lambda rejected, *reason: spool.append((rejected.key, *reason))):
+        for _ in type_object(obj, ids[obj.key], data, _worker["typer"], rows, counts,
+                             lambda rejected, *reason: spool.append((rejected.key, *reason))):
             pass  # never pauses: rows are sent back all at once
     return ((_copy_chunk(rows) if rows else b""), spool, counts.rows, counts.objects, counts.repaired,
             sources.throttling_seen() - throttled)

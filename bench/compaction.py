@@ -1,8 +1,9 @@
 """How long compaction takes for many small objects, against moto's S3 server on loopback.
 
-    python bench/compaction.py [--songs 15000 100000]
+    python bench/compaction.py [--songs 15000 100000] [--events 1000000]
 
-For each count it writes that many song files to a moto bucket (generate_data.py), then times
+For each count it writes that many song files (or events, in 30 daily log files: few large
+objects, where typing rather than reading is the cost) to a moto bucket (generate_data.py), then times
 what a Redshift run does before its COPY: list the prefix, read every object (16 threads), type
 and check every record, write the gzip NDJSON parts, and upload them with the JSONPaths file
 and the manifest. moto is far slower per request than S3 itself, so this is an upper bound on
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,7 +50,7 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def staging_songs_columns() -> list[staging.Column]:
+def staging_columns() -> dict[str, list[staging.Column]]:
     config = OUT / "compaction.cfg"
     server = OUT / "servers" / "compaction"
     shutil.rmtree(server, ignore_errors=True)
@@ -57,54 +59,61 @@ def staging_songs_columns() -> list[staging.Column]:
     conn = dwh.connect(dwh.load_config(config))
     with conn.cursor() as cur:
         dwh.run_all(cur, sql.create_table_queries(sql.POSTGRES))
-        columns = staging.staging_columns(cur, "staging_songs")
+        columns = {table: staging.staging_columns(cur, table) for table in ("staging_events", "staging_songs")}
     conn.rollback()
     conn.close()
     return columns
 
 
-def measure(count: int, endpoint: str, columns: list[staging.Column]) -> dict[str, float]:
+def measure(source: str, count: int, endpoint: str, columns: dict[str, list[staging.Column]]) -> dict[str, Any]:
     env = dict(os.environ, DWH_S3_ENDPOINT_URL=endpoint, DWH_S3_REGION="us-east-1")
-    bucket = f"compaction-{count}"
+    bucket = f"compaction-{source}-{count}"
+    table, folder = {"songs": ("staging_songs", "song_data"), "events": ("staging_events", "log_data")}[source]
+    sizes = {"songs": ["--songs", str(count), "--events", "1000"], "events": ["--songs", "10", "--events", str(count)]}
     cfg = dwh.load_config(ROOT / "dwh.cfg")
     cfg["S3"]["ENDPOINT_URL"], cfg["S3"]["REGION"] = endpoint, "us-east-1"
     cfg["S3"]["WORK_PREFIX"] = f"s3://{bucket}/work"
     client = dwh.s3_client(cfg)
     client.create_bucket(Bucket=bucket)
-    subprocess.run([sys.executable, str(ROOT / "generate_data.py"), f"s3://{bucket}/data", "--songs", str(count),
-                    "--events", "1000", "--days", "1"], check=True, env=env, stdout=subprocess.DEVNULL)
+    days = ["--days", "1"] if source == "songs" else []
+    subprocess.run([sys.executable, str(ROOT / "generate_data.py"), f"s3://{bucket}/data", *sizes[source], *days],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
     started = time.perf_counter()
-    listed = list(sources.list_objects(cfg, "songs", f"s3://{bucket}/data/song_data"))
+    listed = list(sources.list_objects(cfg, source, f"s3://{bucket}/data/{folder}"))
     listing = time.perf_counter() - started
     planned = list(enumerate(listed, start=1))
-    folder = Path(tempfile.mkdtemp(prefix="compaction-"))
+    work = Path(tempfile.mkdtemp(prefix="compaction-"))
     counts, rejects = staging.StageCounts(), staging.RejectSpool()
-    stage = redshift.RedshiftStage(cfg, redshift.work_area(cfg, dwh.utc_now()), folder, client, dwh.utc_now())
+    stage = redshift.RedshiftStage(cfg, redshift.work_area(cfg, dwh.utc_now()), work, client, dwh.utc_now())
     parts = redshift.part_count(sum(obj.size for _, obj in planned), slices=4)
-    written = redshift.compact(cfg, planned, columns, 1, rejects, counts, folder, "staging_songs", parts)
+    written = redshift.compact(cfg, planned, columns[table], 1, rejects, counts, work, table, parts)
     compacted = time.perf_counter() - started
-    names = [(f"staging_songs/{p.path.name}", p) for p in written]
+    names = [(f"{table}/{p.path.name}", p) for p in written]
     redshift.upload(client, stage.area, [(p.path, name) for name, p in names])
-    redshift.put_json(client, stage.area, "staging_songs.jsonpaths", redshift.jsonpaths("staging_songs"))
-    redshift.put_json(client, stage.area, "staging_songs.manifest",
+    redshift.put_json(client, stage.area, f"{table}.jsonpaths", redshift.jsonpaths(table))
+    redshift.put_json(client, stage.area, f"{table}.manifest",
                       redshift.manifest(stage.area, [(n, p.path.stat().st_size) for n, p in names]))
     total = time.perf_counter() - started
-    shutil.rmtree(folder)
+    shutil.rmtree(work)
     assert counts.rows == count and rejects.count == 0
-    return {"objects": count, "parts": len(written), "listing_s": round(listing, 1),
+    return {"source": source, "records": count, "objects": len(planned), "parts": len(written),
+            "listing_s": round(listing, 1),
             "read_type_write_s": round(compacted - listing, 1), "upload_s": round(total - compacted, 1),
-            "total_s": round(total, 1), "objects_per_s": round(count / total)}
+            "total_s": round(total, 1), "objects_per_s": round(len(planned) / total),
+            "records_per_s": round(count / total)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--songs", type=int, nargs="+", default=[15_000, 100_000])
+    parser.add_argument("--songs", type=int, nargs="*", default=[15_000, 100_000])
+    parser.add_argument("--events", type=int, nargs="*", default=[])
     args = parser.parse_args()
-    columns = staging_songs_columns()
+    columns = staging_columns()
     moto, endpoint = start_moto()
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     try:
-        rows = [measure(count, endpoint, columns) for count in args.songs]
+        rows = [measure(source, count, endpoint, columns)
+                for source, counts in (("songs", args.songs), ("events", args.events)) for count in counts]
     finally:
         moto.terminate()
     print(dwh.format_table(list(rows[0]), [list(r.values()) for r in rows]))

@@ -21,6 +21,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from conftest import SAMPLE, Warehouse, _embedded_warehouse, one_line_error
 
@@ -28,7 +29,7 @@ import etl
 import sql_queries as sql
 import staging
 from sources import split_records
-from staging import DELIMITER, EMPTY_STRING, Column, RecordTyper, Reject, converter
+from staging import DELIMITER, EMPTY_STRING, JSON_LINES, QUOTE, Column, RecordTyper, Reject, converter
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 CASES: dict[str, dict[str, Any]] = json.loads((CORPUS / "cases.json").read_text())
@@ -391,13 +392,31 @@ def column(data_type: str, *, size: int | None = None, required: bool = False, l
     return Column("col", "value", data_type, size, required, low, high)
 
 
+def copy_meaning(col: Column, text: str) -> Any:
+    """What PostgreSQL's COPY (FORMAT csv, QUOTE \\x01) reads from one field: unquoted empty is
+    NULL, a quoted field is unquoted; then the column's type."""
+    if text == "":
+        return None
+    if text.startswith(QUOTE):
+        text = text[1:-1].replace(QUOTE + QUOTE, QUOTE)
+    kind = staging.column_kind(col)
+    return int(text) if kind == "integer" else float(text) if kind == "float" else text
+
+
 def typed(col: Column, value: Any) -> str:
     """The COPY text of a value, through the column's converter and through the compiled row
-    function (its fast path where the value takes it): both must agree."""
+    function (its fast path where the value takes it): both must agree. Redshift's JSON line of
+    the same record holds the value that COPY text means, of the same type."""
     text = converter(col)(value)
-    row = RecordTyper([col], run_id=1).row({} if value is None else {col.field: value}, object_id=2, line=3,
-                                          record_no=4)
+    record = {} if value is None else {col.field: value}
+    row = RecordTyper([col], run_id=1).row(record, object_id=2, line=3, record_no=4)
     assert row == DELIMITER.join([text, "1", "2", "3", "4"])
+    line = RecordTyper([col], run_id=1, output=JSON_LINES).row(record, object_id=2, line=3, record_no=4)
+    meant = copy_meaning(col, text)
+    assert line == orjson.dumps({"_run_id": 1, "_object_id": 2, "_source_line": 3, "_source_record": 4,
+                                 col.field: meant}) + b"\n"
+    assert type(orjson.loads(line)[col.field]) is type(meant)  # 3.0 stays a float, 39 an int
+    assert staging.value_converter(col)(value) == meant
     return text
 
 
@@ -406,7 +425,9 @@ def rejected(col: Column, value: Any) -> str:
         converter(col)(value)
     with pytest.raises(Reject) as rowed:
         RecordTyper([col], run_id=1).row({col.field: value}, object_id=2, line=3, record_no=4)
-    assert str(converted.value) == str(rowed.value)
+    with pytest.raises(Reject) as lined:
+        RecordTyper([col], run_id=1, output=JSON_LINES).row({col.field: value}, object_id=2, line=3, record_no=4)
+    assert str(converted.value) == str(rowed.value) == str(lined.value)
     return str(converted.value)
 
 

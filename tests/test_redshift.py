@@ -3,7 +3,9 @@
 What is verified here: every statement the Redshift path sends parses in sqlglot's redshift
 dialect and uses nothing PostgreSQL-only; the COPY options are pinned; the physical design is
 in the DDL; compaction runs for real against moto's S3 and its parts hold exactly the planned
-records, once each, typed exactly as the PostgreSQL path types them; the manifest and JSONPaths
+records, once each, typed exactly as the PostgreSQL path types them (one typing loop, two outputs:
+hostile values come out of the parts as PostgreSQL's COPY reads them from the COPY text), and are
+byte for byte what they were (tests/golden/redshift-parts.json); the manifest and JSONPaths
 files match what was planned; load errors map back to source objects. What is not verified
 without a cluster (README: "What has not been verified live") is Redshift executing them.
 """
@@ -13,10 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import gzip
+import hashlib
 import json
+import math
+import os
 import re
 import subprocess
 import sys
+from configparser import ConfigParser
 from pathlib import Path
 
 import orjson
@@ -238,15 +244,6 @@ def test_part_count_follows_the_slices_and_the_sizes_aws_recommends(total: int, 
         assert 1 << 20 <= total * redshift.GZIP_RATIO / parts <= 125 << 20
 
 
-@pytest.mark.parametrize(("row", "values"), [
-    ("a\x02\x02\x01\x01\x027", ["a", None, "", "7"]),
-    ("\x01x\x01\x01y\x02z\x01\x02\x01\x01\x02", ["x\x01y\x02z", "", None]),
-    ("\x01line\nbreak\x01", ["line\nbreak"]),
-])
-def test_copy_rows_read_back_exactly(row: str, values: list[str | None]) -> None:
-    assert redshift._split_row(row) == values
-
-
 def staged_tuples(wh: Warehouse, table: str) -> list[tuple]:
     columns = ", ".join(sql.STAGING_FIELDS[table])
     return sorted(wh.query(f"SELECT {columns} FROM {table}"), key=repr)
@@ -335,10 +332,13 @@ def test_the_manifest_lists_exactly_the_uploaded_parts(s3: S3Server, tmp_path: P
 
 def test_load_errors_name_their_source_records() -> None:
     """stl_load_errors keeps the first 1,024 characters of a rejected line: the provenance is there."""
-    line = orjson.dumps(redshift.json_record(
-        "Elena\x02\x02\x029\x0242\x02\x023", ["text", "text", "integer"],
-        ["artist", "auth", "itemInSession", *redshift.PROVENANCE]))
-    assert line.startswith(b'{"_run_id":9,"_object_id":42,"_source_line":null,"_source_record":3,"artist":"Elena"')
+    columns = [staging.Column("artist", "artist", "character varying", 256, False),
+               staging.Column("auth", "auth", "character varying", 32, False),
+               staging.Column("item_in_session", "itemInSession", "integer", None, True)]
+    typer = staging.RecordTyper(columns, 9, output=staging.JSON_LINES)
+    line = typer.row({"artist": "Elena", "itemInSession": "9"}, 42, None, 3)
+    assert line == (b'{"_run_id":9,"_object_id":42,"_source_line":null,"_source_record":3,"artist":"Elena",'
+                    b'"auth":null,"itemInSession":9}\n')
     error = redshift.load_error("s3://work/run-1/staging_events/staging_events-0001.json.gz", 17, "ts",
                                 "Overflow for BIGINT", line.decode()[:1024])
     assert (error.source, error.object_id, error.source_line, error.record_no, error.reason) == (
@@ -353,3 +353,140 @@ def test_a_redshift_target_needs_a_work_prefix_and_a_role() -> None:
         redshift.work_area(cfg, dt.datetime(2026, 1, 1))
     with pytest.raises(dwh.ConfigError, match=r"needs \[IAM_ROLE\] ARN"):
         redshift.redshift_params(cfg)
+
+
+# --------------------------------------------------------------------------- the parts, byte for byte
+# The parts' content is pinned: tests/golden/redshift-parts.json holds the digests of what the
+# compaction wrote for the real sample and for hostile values before Redshift's compaction shared
+# the PostgreSQL path's typing loop (it used to read each typed COPY row back as JSON). After a
+# change meant to alter the parts: DWH_WRITE_GOLDEN=1 pytest tests/test_redshift.py -k byte (it
+# writes the file and skips), then review the diff.
+PARTS_GOLDEN = Path(__file__).parent / "golden" / "redshift-parts.json"
+HOSTILE_TEXT = ["", " ", "Elena", "Björk", "BjÃ\x83Â¶rk", "SÃ¥ng", "Ã¯Â»Â¿x", "tab\there", "two\nlines", "cr\rhere",
+                "q\x01uote", "d\x02elim", "\x01", "\x02", "\x01\x01", "Li\x00ly", "del\x7f", "\x85", "nb\xa0sp",
+                "\u2028", "🎵 notes", '"quoted"', "\\N", "\\", "a" * 16, "a" * 17, "é" * 8, "é" * 9, "🎵" * 129,
+                0, -1, 2.5, 1e16, 1e-7, -0.0, 2**70, True, [], {"a": 1}]
+HOSTILE_INTEGER = [0, 39, -39, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 39.0, 1.5, 1540221986796.0, 1.5e12, 1e300, -0.0,
+                   "39", " 39 ", "+39", "0039", "1e3", "39.000", "3.5", "abc", "", "١٢", "9" * 25, "1e999999999",
+                   True, [], 100, 599, 600, 32767, 32768, 946684800000, 946684799999, 4102444800000, "1541990217796"]
+HOSTILE_FLOAT = [0.0, -0.0, 305.6, 5e-324, 1.7976931348623157e308, 0, 5, 2**53 + 1, 2**80, "305.6", " 1e5 ", "-1",
+                 "abc", "", "inf", "NaN", True, [], -90.0, 90.0, -90.5, 180.0, 180.1, ".5", "5.", "1_0"]
+HOSTILE_BASE = {
+    "staging_events": {"artist": "Elena", "auth": "Logged In", "firstName": "Lily", "gender": "F", "itemInSession": 3,
+                       "lastName": "Koch", "length": 269.58322, "level": "paid", "location": "Chicago, IL",
+                       "method": "PUT", "page": "NextSong", "registration": 1541048010796.0, "sessionId": 818,
+                       "song": "Setanta matins", "status": 200, "ts": 1542837407796, "userAgent": "Mozilla/5.0",
+                       "userId": "15"},
+    "staging_songs": {"num_songs": 1, "artist_id": "ARJIE2Y1187B994AB7", "artist_latitude": 35.14968,
+                      "artist_longitude": -90.04892, "artist_location": "Memphis, TN", "artist_name": "Line Renaud",
+                      "song_id": "SOUPIRU12A6D4FA1E1", "title": "Der Kleine Dompfaff", "duration": 152.92036,
+                      "year": 0},
+}
+
+
+def hostile_objects(folder: Path, columns: list[staging.Column], table: str) -> list[tuple[int, sources.SourceObject]]:
+    """Objects whose records each put an awkward value (or none) into one field, then into many."""
+    pools = {"text": HOSTILE_TEXT, "integer": HOSTILE_INTEGER, "float": HOSTILE_FLOAT}
+    base = HOSTILE_BASE[table]
+    records: list[dict] = []
+    for col in columns:
+        records.append({k: v for k, v in base.items() if k != col.field})  # missing
+        records += [dict(base, **{col.field: None})] + [dict(base, **{col.field: v})
+                                                        for v in pools[staging.column_kind(col)]]
+    for i in range(200):  # several awkward values at once
+        pick = {c.field: pools[staging.column_kind(c)][(i * (n + 3)) % len(pools[staging.column_kind(c)])]
+                for n, c in enumerate(columns) if (i + n) % 3 == 0}
+        records.append(dict(base, **pick))
+    lines = [json.dumps(r, ensure_ascii=i % 2 == 0) for i, r in enumerate(records)]
+    lines[7:7] = ["not json", "[1, {\"page\": 2}]", '"text"', "", "null", '{"broken": ']
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"lines.json": "\n".join(lines) + "\n",
+             "array.json": json.dumps(records[::5], indent=1),  # records of an array have no line
+             "pretty.json": "\n".join(json.dumps(r, indent=2) for r in records[1::7])}
+    (folder / "lines.json.gz").write_bytes(gzip.compress(files["lines.json"].encode()))
+    planned = []
+    for i, name in enumerate([*files, "lines.json.gz"], start=21):
+        if name in files:
+            (folder / name).write_text(files[name], encoding="utf-8")
+        source = {"staging_events": "events", "staging_songs": "songs"}[table]
+        planned.append((i, sources.SourceObject(source, str(folder / name), (folder / name).stat().st_size)))
+    return planned
+
+
+def compacted(cfg: ConfigParser, planned: list[tuple[int, sources.SourceObject]],
+              columns: list[staging.Column], table: str, folder: Path, parts: int) -> dict:
+    """What compaction writes: each part's record count and the digest of its lines; the counts;
+    the digest of the rejects (object, line, record, reason)."""
+    counts, rejects = staging.StageCounts(), staging.RejectSpool()
+    folder.mkdir(parents=True)
+    written = redshift.compact(cfg, iter(planned), columns, 9, rejects, counts, folder, table, parts)
+    names = {obj.key: Path(obj.key).name for _, obj in planned}
+    spooled = [[names[key], line, record_no, reason] for _, _, key, line, record_no, reason, _ in rejects.records(9)]
+    return {"parts": [[p.records, hashlib.sha256(gzip.decompress(p.path.read_bytes())).hexdigest()] for p in written],
+            "counts": [counts.objects, counts.rows, counts.rejected, counts.repaired],
+            "rejects": hashlib.sha256(orjson.dumps(spooled)).hexdigest()}
+
+
+def parts_now(cfg: ConfigParser, columns: dict[str, list[staging.Column]], tmp: Path) -> dict:
+    result: dict = {}
+    for repair in ("true", "false"):
+        cfg["ETL"]["REPAIR_TEXT"] = repair
+        for source, table, parts in (("events", "staging_events", 3), ("songs", "staging_songs", 2)):
+            folder = SAMPLE / {"events": "log_data", "songs": "song_data"}[source]
+            listed = sorted(sources.list_objects(cfg, source, str(folder)), key=lambda o: o.key)
+            sample = [(i, obj) for i, obj in enumerate(listed, start=100)]
+            result[f"sample {table} repair={repair}"] = compacted(cfg, sample, columns[table], table,
+                                                                  tmp / f"s-{table}-{repair}", parts)
+            hostile = hostile_objects(tmp / f"hostile-{table}", columns[table], table)
+            result[f"hostile {table} repair={repair}"] = compacted(cfg, hostile, columns[table], table,
+                                                                   tmp / f"h-{table}-{repair}", 2)
+    return result
+
+
+def test_the_parts_are_byte_for_byte_what_they_were(loaded: Warehouse, tmp_path: Path) -> None:
+    cfg = dwh.load_config(loaded.write_config())
+    with loaded.connect() as conn, conn.cursor() as cur:
+        columns = {t: staging.staging_columns(cur, t) for t in sql.STAGING_FIELDS}
+    now = parts_now(cfg, columns, tmp_path)
+    if os.environ.get("DWH_WRITE_GOLDEN"):
+        PARTS_GOLDEN.write_bytes(orjson.dumps(now, option=orjson.OPT_INDENT_2) + b"\n")
+        pytest.skip(f"wrote {PARTS_GOLDEN}")
+    golden = orjson.loads(PARTS_GOLDEN.read_bytes())
+    assert now == golden
+    # The sample's 8,056 events and 71 songs are all there, and the hostile objects kept some rows.
+    assert now["sample staging_events repair=true"]["counts"] == [30, 8056, 0, 346]
+    assert now["sample staging_songs repair=true"]["counts"][:3] == [71, 71, 0]
+    assert all(now[f"hostile {t} repair=true"]["counts"][1] > 100 for t in sql.STAGING_FIELDS)
+
+
+def test_hostile_values_in_the_parts_are_what_postgresql_stages(loaded: Warehouse, tmp_path: Path) -> None:
+    """The same hostile objects through both outputs of the one typing loop: the parts' JSON values
+    equal what PostgreSQL's own COPY reads from the COPY text, record for record."""
+    cfg = dwh.load_config(loaded.write_config())
+    with loaded.connect() as conn, conn.cursor() as cur:
+        for table in sql.STAGING_FIELDS:
+            columns = staging.staging_columns(cur, table)
+            planned = hostile_objects(tmp_path / table, columns, table)
+            counts, rejects = staging.StageCounts(), staging.RejectSpool()
+            parts = redshift.compact(cfg, iter(planned), columns, 9, rejects, counts, tmp_path, table, 2)
+            fields = list(sql.STAGING_FIELDS[table].values())
+            in_parts = sorted((r["_object_id"], r["_source_line"] or 0, r["_source_record"],
+                               *(r[f] for f in fields)) for r in read_parts(parts))
+            typer = staging.new_typer(cfg, columns, 9)
+            copied, rejected = staging.StageCounts(), staging.RejectSpool()
+            chunks = staging.typed_chunks(sources.read_objects(cfg, [o for _, o in planned]),
+                                          {o.key: i for i, o in planned}, typer, rejected, copied)
+            cur.execute(f"CREATE TEMP TABLE copied_{table} (LIKE {table})")
+            staging.copy_in(cur, sql.STAGING_COPY.format(table=f"copied_{table}", columns=", ".join(typer.columns)),
+                            chunks)
+            cur.execute(f"SELECT object_id, COALESCE(source_line, 0), source_record,"
+                        f" {', '.join(sql.STAGING_FIELDS[table])} FROM copied_{table}")
+            staged = sorted(cur.fetchall())
+            assert len(in_parts) == counts.rows == copied.rows > 100
+            assert in_parts == staged
+            assert (counts.rejected, counts.repaired) == (copied.rejected, copied.repaired) and counts.repaired > 0
+            assert list(rejects.records(9)) == list(rejected.records(9))
+            texts = {v for row in in_parts for v in row if type(v) is str}
+            assert {"two\nlines", "q\x01uote", "\x01\x01", "", "tab\there", "del\x7f", "Björk"} <= texts
+            assert any(v == 0 and math.copysign(1, v) < 0 for row in in_parts for v in row if type(v) is float)
+        conn.rollback()
