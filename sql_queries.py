@@ -639,10 +639,12 @@ CREATE TEMPORARY TABLE listed_objects (
 )
 """
 
-LISTED_OBJECTS_COPY = (
-    "COPY listed_objects (source, object_key, etag, size) FROM STDIN "
-    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
-)
+# The one format of every COPY … FROM STDIN (staging.DELIMITER and staging.QUOTE): the delimiter
+# and quote are control characters that cannot occur unescaped in JSON text, so almost nothing
+# needs quoting.
+COPY_FROM_STDIN = "FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
+
+LISTED_OBJECTS_COPY = f"COPY listed_objects (source, object_key, etag, size) {COPY_FROM_STDIN}"
 
 PLAN_DROP = ["DROP TABLE IF EXISTS listed_objects", "DROP TABLE IF EXISTS planned_objects"]
 
@@ -696,10 +698,7 @@ CREATE TEMPORARY TABLE seen_folders (
 )
 """
 
-SEEN_FOLDERS_COPY = (
-    "COPY seen_folders (source, folder, mtime_ns, subfolders) FROM STDIN "
-    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
-)
+SEEN_FOLDERS_COPY = f"COPY seen_folders (source, folder, mtime_ns, subfolders) {COPY_FROM_STDIN}"
 
 LISTED_FOLDERS_RECORD = [
     """
@@ -734,18 +733,11 @@ WHERE NOT EXISTS (  -- an object that could not be read (its reject is record 0)
 """
 
 # ---------------------------------------------------------------- staging
-# PostgreSQL targets: the toolkit streams typed rows. The delimiter and quote are control
-# characters that cannot occur unescaped in JSON text, so almost nothing needs quoting.
+# PostgreSQL targets: the toolkit streams typed rows (COPY_FROM_STDIN).
 
-STAGING_COPY = (
-    "COPY {table} ({columns}) FROM STDIN "
-    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
-)
+STAGING_COPY = "COPY {table} ({columns}) " + COPY_FROM_STDIN
 
-REJECTS_COPY = (
-    "COPY rejects (run_id, source, object_key, line, record_no, reason, record) FROM STDIN "
-    "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
-)
+REJECTS_COPY = f"COPY rejects (run_id, source, object_key, line, record_no, reason, record) {COPY_FROM_STDIN}"
 
 # Redshift: the cluster pulls the run's files from S3 itself, one COPY per staging table from
 # a manifest of exactly those files (compacted gzip NDJSON parts, see redshift.py). The JSONPaths
