@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from configparser import ConfigParser
 from contextlib import closing
 from datetime import datetime
@@ -350,7 +350,7 @@ def show_rejects(conn: psycopg2.extensions.connection, run_id: int | None, limit
 # --------------------------------------------------------------------------- main
 
 
-def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = dwh.argument_parser(__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show what a run would load, and load nothing")
@@ -367,7 +367,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cfg = dwh.load_config(args.config)
     started = time.monotonic()
