@@ -376,14 +376,16 @@ def machine_postgres() -> dict[str, object]:
     return MACHINE_PG
 
 
-def _fresh_database(admin_dsn: dict[str, object], name: str) -> None:
+def _fresh_database(admin_dsn: dict[str, object], name: str, template: str | None = None) -> None:
+    """name, empty or a copy of template: CREATE DATABASE ... TEMPLATE copies its files, rows,
+    sequences and statistics, far quicker than loading them again."""
     import psycopg2
 
     conn = psycopg2.connect(dbname="postgres", **admin_dsn)  # type: ignore[arg-type]
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     conn.close()
 
 
@@ -436,6 +438,14 @@ def _postgres_warehouse(server: dict[str, object], workdir: Path, name: str) -> 
     _drop_database(server, name)
 
 
+def _warehouse_of_kind(request: pytest.FixtureRequest, kind: str, workdir: Path, name: str) -> Iterator[Warehouse]:
+    """A fresh database `name` on the embedded server or the machine's (kind); next() past the
+    yield drops it."""
+    if kind == "embedded":
+        return _embedded_warehouse(request.getfixturevalue("embedded_server"), workdir, name)
+    return _postgres_warehouse(request.getfixturevalue("machine_postgres"), workdir, name)
+
+
 def _database_name(request: pytest.FixtureRequest) -> str:
     import re
 
@@ -445,11 +455,7 @@ def _database_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(params=["embedded", "postgres"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
     """An empty warehouse of each PostgreSQL kind: the embedded server and the machine's."""
-    name = _database_name(request)
-    if request.param == "embedded":
-        yield from _embedded_warehouse(request.getfixturevalue("embedded_server"), tmp_path, name)
-    else:
-        yield from _postgres_warehouse(request.getfixturevalue("machine_postgres"), tmp_path, name)
+    yield from _warehouse_of_kind(request, request.param, tmp_path, _database_name(request))
 
 
 @pytest.fixture
@@ -459,19 +465,6 @@ def embedded(request: pytest.FixtureRequest, tmp_path: Path, embedded_server: Pa
 
 
 # --------------------------------------------------------------------------- the real sample, loaded once
-
-
-def _copy_database(admin_dsn: dict[str, object], name: str, template: str) -> None:
-    """name becomes a copy of template: CREATE DATABASE ... TEMPLATE copies its files, rows,
-    sequences and statistics, far quicker than loading them again."""
-    import psycopg2
-
-    conn = psycopg2.connect(dbname="postgres", **admin_dsn)  # type: ignore[arg-type]
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    conn.close()
 
 
 class SampleTemplates:
@@ -488,10 +481,7 @@ class SampleTemplates:
         if kind not in self.templates:
             name = f"tpl_sample_{kind}_{os.getpid()}"
             workdir = self.tmp_path_factory.mktemp(name)
-            if kind == "embedded":
-                databases = _embedded_warehouse(self.request.getfixturevalue("embedded_server"), workdir, name)
-            else:
-                databases = _postgres_warehouse(self.request.getfixturevalue("machine_postgres"), workdir, name)
+            databases = _warehouse_of_kind(self.request, kind, workdir, name)
             template = next(databases)
             self.templates[kind] = (template, databases)
             template.run("create_tables.py")
@@ -502,7 +492,7 @@ class SampleTemplates:
         """wh's database, replaced by a copy of the loaded sample on its server; returns wh."""
         template = self.template(wh.target)
         admin = {k: v for k, v in wh.dsn.items() if k != "dbname"}
-        _copy_database(admin, str(wh.dsn["dbname"]), str(template.dsn["dbname"]))
+        _fresh_database(admin, str(wh.dsn["dbname"]), str(template.dsn["dbname"]))
         return wh
 
     def drop(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
+from conftest import SAMPLE, Warehouse, _warehouse_of_kind, raw_events
 from test_rerun import copy_sample
 
 import analytics
@@ -161,10 +161,7 @@ class LoadedSamples:
         if kind not in self.loaded:
             name = f"t_analytics_sample_{kind}_{os.getpid()}"
             workdir = self.tmp_path_factory.mktemp(name)
-            if kind == "embedded":
-                databases = _embedded_warehouse(self.request.getfixturevalue("embedded_server"), workdir, name)
-            else:
-                databases = _postgres_warehouse(self.request.getfixturevalue("machine_postgres"), workdir, name)
+            databases = _warehouse_of_kind(self.request, kind, workdir, name)
             wh = next(databases)
             self.loaded[kind] = (wh, databases)
             self.request.getfixturevalue("sample_templates").copy_into(wh)

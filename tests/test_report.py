@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
+from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _warehouse_of_kind, raw_events
 
 import sql_queries as sql
 
@@ -89,10 +89,7 @@ def empty_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
                     kind: str) -> Iterator[Warehouse]:
     workdir = tmp_path_factory.mktemp(f"report-{kind}")
     name = f"t_report_{re.sub(r'[^a-z0-9]+', '_', request.node.name.lower())[:24]}_{kind}_{os.getpid()}"
-    if kind == "embedded":
-        warehouses = _embedded_warehouse(request.getfixturevalue("embedded_server"), workdir, name)
-    else:
-        warehouses = _postgres_warehouse(request.getfixturevalue("machine_postgres"), workdir, name)
+    warehouses = _warehouse_of_kind(request, kind, workdir, name)
     yield next(warehouses)
     next(warehouses, None)  # drops the database
 

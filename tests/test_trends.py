@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlglot
-from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _embedded_warehouse, _postgres_warehouse, raw_events
+from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _embedded_warehouse, _warehouse_of_kind, raw_events
 from scipy.stats import poisson
 from sqlglot import exp
 from test_redshift import POSTGRES_ONLY, literal
@@ -133,10 +133,7 @@ def weekly(request: pytest.FixtureRequest, weekly_data: Path,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Warehouse, dict[str, Any]]]:
     """The weekly, trending, planted data loaded into each kind of server, and trends.py's document."""
     name, workdir = f"t_trends_weekly_{request.param}_{os.getpid()}", tmp_path_factory.mktemp("weekly_wh")
-    if request.param == "embedded":
-        databases = _embedded_warehouse(request.getfixturevalue("embedded_server"), workdir, name)
-    else:
-        databases = _postgres_warehouse(request.getfixturevalue("machine_postgres"), workdir, name)
+    databases = _warehouse_of_kind(request, request.param, workdir, name)
     warehouse = loaded(databases, weekly_data)
     yield warehouse, run_json(warehouse)
     next(databases, None)
