@@ -547,6 +547,8 @@ def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) 
     import sql_queries as sql
 
     emptied = [table for table in tables if is_empty(cur, table)]
+    if emptied:  # a fresh file each: on the embedded server (wal_level = minimal) filled without WAL
+        execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(emptied)})
     rebuild: list[str] = []
     for table in emptied:
         execute(cur, sql.POSTGRES_TABLE_INDEXES, {"table": table})

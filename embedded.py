@@ -44,7 +44,7 @@ import sql_queries as sql
 # A private server for bulk loads: room for the load's pages and WAL in memory, and checkpoints
 # by time rather than every GB of WAL. Durability is unchanged (fsync and full-page writes on).
 SETTINGS = {"shared_buffers": "512MB", "wal_buffers": "64MB", "max_wal_size": "8GB",
-            "checkpoint_timeout": "30min"}
+            "checkpoint_timeout": "30min", "wal_level": "minimal", "max_wal_senders": 0}
 ROLE = "postgres"
 SERVER_USER_AS_ROOT = "embedded_postgres"  # PostgreSQL refuses to run as root
 SOCKET_PREFIX = "sparkify-dwh-"

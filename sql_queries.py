@@ -736,6 +736,10 @@ WHERE NOT EXISTS (  -- an object that could not be read (its reject is record 0)
 # PostgreSQL targets: the toolkit streams typed rows (COPY_FROM_STDIN).
 
 STAGING_COPY = "COPY {table} ({columns}) " + COPY_FROM_STDIN
+# Into a staging table this run emptied (a first load): its rows are written frozen, so no later
+# statement dirties their pages again to mark them committed (and, on the embedded server,
+# wal_level = minimal writes them without WAL: the table is fsynced at commit instead).
+STAGING_COPY_FROZEN = STAGING_COPY.replace("ENCODING 'UTF8')", "ENCODING 'UTF8', FREEZE)")
 
 REJECTS_COPY = f"COPY rejects (run_id, source, object_key, line, record_no, reason, record) {COPY_FROM_STDIN}"
 
@@ -2854,6 +2858,7 @@ POSTGRES_ONLY_BY_USE = {
     "SEEN_FOLDERS_CREATE": "folder sources: as KNOWN_FOLDERS",
     "SEEN_FOLDERS_COPY": "folder sources: as KNOWN_FOLDERS",
     "LISTED_FOLDERS_RECORD": "folder sources: as KNOWN_FOLDERS",
+    "STAGING_COPY_FROZEN": "COPY FROM STDIN: PostgresTarget.stage_source only (Redshift COPYs from S3)",
     "STAR_ONLY_RUN_PLAYS": "bench/ only (DWH_BENCH_NO_ANALYTICS), on the embedded server",
     "star_only_transform_queries": "bench/ only, as STAR_ONLY_RUN_PLAYS",
 }
