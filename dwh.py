@@ -539,6 +539,18 @@ def is_empty(cur: psycopg2.extensions.cursor, table: str) -> bool:
     return not cur.fetchone()[0]
 
 
+def truncate_empty(cur: psycopg2.extensions.cursor, tables: Iterable[str]) -> list[str]:
+    """PostgreSQL: those of `tables` that are empty, truncated (a fresh file each, within the
+    caller's transaction), so that the embedded server (wal_level = minimal) fills them without
+    WAL and a COPY may write their rows frozen. Returns them."""
+    import sql_queries as sql
+
+    emptied = [table for table in tables if is_empty(cur, table)]
+    if emptied:
+        execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(emptied)})
+    return emptied
+
+
 @contextmanager
 def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) -> Iterator[list[str]]:
     """PostgreSQL: the indexes and key constraints of those of `tables` that are empty now are
@@ -546,9 +558,7 @@ def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) 
     the tables it did that for. Within the caller's transaction: a failure rolls the drops back."""
     import sql_queries as sql
 
-    emptied = [table for table in tables if is_empty(cur, table)]
-    if emptied:  # a fresh file each: on the embedded server (wal_level = minimal) filled without WAL
-        execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(emptied)})
+    emptied = truncate_empty(cur, tables)
     rebuild: list[str] = []
     for table in emptied:
         execute(cur, sql.POSTGRES_TABLE_INDEXES, {"table": table})

@@ -42,7 +42,9 @@ import dwh
 import sql_queries as sql
 
 # A private server for bulk loads: room for the load's pages and WAL in memory, and checkpoints
-# by time rather than every GB of WAL. Durability is unchanged (fsync and full-page writes on).
+# by time rather than every GB of WAL. No replication (wal_level = minimal): a table filled in the
+# transaction that truncated it is written without WAL and fsynced at commit (dwh.truncate_empty).
+# Durability is unchanged (fsync and full-page writes on).
 SETTINGS = {"shared_buffers": "512MB", "wal_buffers": "64MB", "max_wal_size": "8GB",
             "checkpoint_timeout": "30min", "wal_level": "minimal", "max_wal_senders": 0}
 ROLE = "postgres"

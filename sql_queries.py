@@ -642,7 +642,8 @@ CREATE TEMPORARY TABLE listed_objects (
 # The one format of every COPY … FROM STDIN (staging.DELIMITER and staging.QUOTE): the delimiter
 # and quote are control characters that cannot occur unescaped in JSON text, so almost nothing
 # needs quoting.
-COPY_FROM_STDIN = "FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8')"
+COPY_OPTIONS = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', ENCODING 'UTF8'"
+COPY_FROM_STDIN = f"FROM STDIN WITH ({COPY_OPTIONS})"
 
 LISTED_OBJECTS_COPY = f"COPY listed_objects (source, object_key, etag, size) {COPY_FROM_STDIN}"
 
@@ -739,7 +740,7 @@ STAGING_COPY = "COPY {table} ({columns}) " + COPY_FROM_STDIN
 # Into a staging table this run emptied (a first load): its rows are written frozen, so no later
 # statement dirties their pages again to mark them committed (and, on the embedded server,
 # wal_level = minimal writes them without WAL: the table is fsynced at commit instead).
-STAGING_COPY_FROZEN = STAGING_COPY.replace("ENCODING 'UTF8')", "ENCODING 'UTF8', FREEZE)")
+STAGING_COPY_FROZEN = "COPY {table} ({columns}) " + f"FROM STDIN WITH ({COPY_OPTIONS}, FREEZE)"
 
 REJECTS_COPY = f"COPY rejects (run_id, source, object_key, line, record_no, reason, record) {COPY_FROM_STDIN}"
 

@@ -149,10 +149,7 @@ class PostgresTarget:
         if not total:
             return counts
         typer = staging.new_typer(self.cfg, staging.staging_columns(cur, table), run.run_id)
-        copy = sql.STAGING_COPY
-        if dwh.is_empty(cur, table):  # a first load: a fresh file, written frozen (STAGING_COPY_FROZEN)
-            dwh.execute(cur, sql.POSTGRES_EMPTY, fill={"tables": table})
-            copy = sql.STAGING_COPY_FROZEN
+        copy = sql.STAGING_COPY_FROZEN if dwh.truncate_empty(cur, [table]) else sql.STAGING_COPY  # a first load
         copy = copy.format(table=table, columns=", ".join(typer.columns))
         progress = dwh.Progress()
 

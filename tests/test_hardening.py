@@ -150,6 +150,7 @@ def test_a_long_embedded_dir_still_gives_a_private_server(scratch: Path) -> None
         assert query(owner, "SELECT type, auth_method FROM pg_hba_file_rules ORDER BY rule_number") == [
             ("local", "peer"), ("host", "scram-sha-256")]
         assert query(owner, "SHOW listen_addresses") == [("127.0.0.1",)]
+        assert query(owner, "SHOW wal_level") == [("minimal",)]  # bulk fills skip WAL (dwh.truncate_empty)
         password = (folder / "pgpass").read_text().strip().split(":")[-1]
         assert stat.S_IMODE((folder / "pgpass").stat().st_mode) == 0o600
         # the URL for psql or a BI tool: TCP with the password file, which it names but does not show
