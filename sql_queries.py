@@ -1972,12 +1972,12 @@ WHERE COALESCE(h.copies, 1) = 1
   AND CASE WHEN (a.plays IS NULL AND p.plays IS NULL) OR a.plays = p.plays THEN 1 ELSE 0 END = 1
 """
 
-# The songplays the staged events call for, over all runs: one per distinct NextSong event.
-STAGED_SONGPLAY_EVENTS = f"""(
-    SELECT DISTINCT session_id, item_in_session, {START_TIME.format(ts="ts")} AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-)"""
+# A staged NextSong event with the identity of the row aliased {row} (a songplay or an app event):
+# a semi- or anti-join, not a join to the distinct staged events, which at 10M events costs a
+# sort or hash of every staged event before anything is compared.
+STAGED_SONGPLAY_EVENT = f"""(SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = {{row}}.session_id
+       AND e.item_in_session = {{row}}.item_in_session AND {START_TIME.format(ts="e.ts")} = {{row}}.start_time)"""
 
 CHECKS: dict[str, tuple[str, str]] = {  # name -> (what it checks, the query for the offending rows)
     **{
@@ -2056,20 +2056,18 @@ FROM time
 WHERE {_any_of([f"({condition})" for condition in TIME_PARTS_DISAGREEING.values()])}
 """),
     "reconcile_staged_not_in_songplays": ("every staged NextSong event has its songplay", f"""
-SELECT e.session_id, e.item_in_session, e.start_time
-FROM {STAGED_SONGPLAY_EVENTS} e
-LEFT JOIN songplays p
-       ON p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-      AND p.start_time = e.start_time
-WHERE p.session_id IS NULL
+SELECT DISTINCT e.session_id, e.item_in_session, e.start_time
+FROM (SELECT session_id, item_in_session, {START_TIME.format(ts="ts")} AS start_time
+      FROM staging_events
+      WHERE page = 'NextSong') e
+WHERE NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+                    AND p.start_time = e.start_time)
 """),
     "reconcile_songplays_not_staged": ("every songplay has its staged NextSong event", f"""
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-LEFT JOIN {STAGED_SONGPLAY_EVENTS} e
-       ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
-      AND e.start_time = p.start_time
-WHERE e.session_id IS NULL
+WHERE NOT EXISTS {STAGED_SONGPLAY_EVENT.format(row="p")}
   AND p.session_id IS NOT NULL AND p.item_in_session IS NOT NULL AND p.start_time IS NOT NULL
 """),
     # The analytics layer (section 6). Its NextSong events and songplays are one set of events.
@@ -2078,25 +2076,20 @@ WHERE e.session_id IS NULL
     "reconcile_app_events_not_in_songplays": ("every NextSong app event has its songplay", f"""
 SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
-LEFT JOIN songplays p
-       ON p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-      AND p.start_time = a.start_time
-LEFT JOIN {STAGED_SONGPLAY_EVENTS} e
-       ON e.session_id = a.session_id AND e.item_in_session = a.item_in_session
-      AND e.start_time = a.start_time
-WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
+WHERE a.page = 'NextSong'
+  AND NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+                    AND p.start_time = a.start_time)
+  AND NOT EXISTS {STAGED_SONGPLAY_EVENT.format(row="a")}
   AND a.session_id IS NOT NULL AND a.item_in_session IS NOT NULL AND a.start_time IS NOT NULL
 """),
     "reconcile_songplays_not_in_app_events": ("every songplay has its NextSong app event", f"""
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-JOIN {STAGED_SONGPLAY_EVENTS} e
-  ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
- AND e.start_time = p.start_time
-LEFT JOIN app_events a
-       ON a.session_id = p.session_id AND a.item_in_session = p.item_in_session
-      AND a.start_time = p.start_time AND a.page = 'NextSong'
-WHERE a.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.session_id = p.session_id AND a.item_in_session = p.item_in_session
+                    AND a.start_time = p.start_time AND a.page = 'NextSong')
+  AND EXISTS {STAGED_SONGPLAY_EVENT.format(row="p")}
 """),
     **{
         f"orphan_{table}_user_id": (f"every {table} row's user is in users", f"""

@@ -1786,60 +1786,43 @@ WHERE (hour BETWEEN 0 AND 23 AND hour <> EXTRACT(hour FROM start_time))
    OR (weekday BETWEEN 1 AND 7 AND weekday <> MOD(CAST(EXTRACT(dow FROM start_time) AS INTEGER) + 6, 7) + 1);
 
 -- CHECKS['reconcile_staged_not_in_songplays'][1]
-SELECT e.session_id, e.item_in_session, e.start_time
-FROM (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-LEFT JOIN songplays p
-       ON p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-      AND p.start_time = e.start_time
-WHERE p.session_id IS NULL;
+SELECT DISTINCT e.session_id, e.item_in_session, e.start_time
+FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
+      FROM staging_events
+      WHERE page = 'NextSong') e
+WHERE NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+                    AND p.start_time = e.start_time);
 
 -- CHECKS['reconcile_songplays_not_staged'][1]
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
-      AND e.start_time = p.start_time
-WHERE e.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time)
   AND p.session_id IS NOT NULL AND p.item_in_session IS NOT NULL AND p.start_time IS NOT NULL;
 
 -- CHECKS['reconcile_app_events_not_in_songplays'][1]
 SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
-LEFT JOIN songplays p
-       ON p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-      AND p.start_time = a.start_time
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = a.session_id AND e.item_in_session = a.item_in_session
-      AND e.start_time = a.start_time
-WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
+WHERE a.page = 'NextSong'
+  AND NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+                    AND p.start_time = a.start_time)
+  AND NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = a.session_id
+       AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
   AND a.session_id IS NOT NULL AND a.item_in_session IS NOT NULL AND a.start_time IS NOT NULL;
 
 -- CHECKS['reconcile_songplays_not_in_app_events'][1]
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-  ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
- AND e.start_time = p.start_time
-LEFT JOIN app_events a
-       ON a.session_id = p.session_id AND a.item_in_session = p.item_in_session
-      AND a.start_time = p.start_time AND a.page = 'NextSong'
-WHERE a.session_id IS NULL;
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.session_id = p.session_id AND a.item_in_session = p.item_in_session
+                    AND a.start_time = p.start_time AND a.page = 'NextSong')
+  AND EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time);
 
 -- CHECKS['orphan_app_events_user_id'][1]
 SELECT t.user_id, COUNT(*) AS row_count
@@ -2332,30 +2315,22 @@ WHERE (hour BETWEEN 0 AND 23 AND hour <> EXTRACT(hour FROM start_time))
 
 -- CHECK_COUNT (CHECKS['reconcile_staged_not_in_songplays'])
 SELECT COUNT(*) FROM (
-SELECT e.session_id, e.item_in_session, e.start_time
-FROM (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-LEFT JOIN songplays p
-       ON p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-      AND p.start_time = e.start_time
-WHERE p.session_id IS NULL
+SELECT DISTINCT e.session_id, e.item_in_session, e.start_time
+FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
+      FROM staging_events
+      WHERE page = 'NextSong') e
+WHERE NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+                    AND p.start_time = e.start_time)
 ) offending;
 
 -- CHECK_COUNT (CHECKS['reconcile_songplays_not_staged'])
 SELECT COUNT(*) FROM (
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
-      AND e.start_time = p.start_time
-WHERE e.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time)
   AND p.session_id IS NOT NULL AND p.item_in_session IS NOT NULL AND p.start_time IS NOT NULL
 ) offending;
 
@@ -2363,17 +2338,13 @@ WHERE e.session_id IS NULL
 SELECT COUNT(*) FROM (
 SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
-LEFT JOIN songplays p
-       ON p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-      AND p.start_time = a.start_time
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = a.session_id AND e.item_in_session = a.item_in_session
-      AND e.start_time = a.start_time
-WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
+WHERE a.page = 'NextSong'
+  AND NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+                    AND p.start_time = a.start_time)
+  AND NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = a.session_id
+       AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
   AND a.session_id IS NOT NULL AND a.item_in_session IS NOT NULL AND a.start_time IS NOT NULL
 ) offending;
 
@@ -2381,17 +2352,12 @@ WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
 SELECT COUNT(*) FROM (
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-  ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
- AND e.start_time = p.start_time
-LEFT JOIN app_events a
-       ON a.session_id = p.session_id AND a.item_in_session = p.item_in_session
-      AND a.start_time = p.start_time AND a.page = 'NextSong'
-WHERE a.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.session_id = p.session_id AND a.item_in_session = p.item_in_session
+                    AND a.start_time = p.start_time AND a.page = 'NextSong')
+  AND EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time)
 ) offending;
 
 -- CHECK_COUNT (CHECKS['orphan_app_events_user_id'])
@@ -3006,30 +2972,22 @@ WHERE (hour BETWEEN 0 AND 23 AND hour <> EXTRACT(hour FROM start_time))
 
 -- CHECK_EXAMPLES (CHECKS['reconcile_staged_not_in_songplays'])
 SELECT * FROM (
-SELECT e.session_id, e.item_in_session, e.start_time
-FROM (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-LEFT JOIN songplays p
-       ON p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-      AND p.start_time = e.start_time
-WHERE p.session_id IS NULL
+SELECT DISTINCT e.session_id, e.item_in_session, e.start_time
+FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
+      FROM staging_events
+      WHERE page = 'NextSong') e
+WHERE NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+                    AND p.start_time = e.start_time)
 ) offending LIMIT %(limit)s;
 
 -- CHECK_EXAMPLES (CHECKS['reconcile_songplays_not_staged'])
 SELECT * FROM (
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
-      AND e.start_time = p.start_time
-WHERE e.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time)
   AND p.session_id IS NOT NULL AND p.item_in_session IS NOT NULL AND p.start_time IS NOT NULL
 ) offending LIMIT %(limit)s;
 
@@ -3037,17 +2995,13 @@ WHERE e.session_id IS NULL
 SELECT * FROM (
 SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
-LEFT JOIN songplays p
-       ON p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-      AND p.start_time = a.start_time
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = a.session_id AND e.item_in_session = a.item_in_session
-      AND e.start_time = a.start_time
-WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
+WHERE a.page = 'NextSong'
+  AND NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+                    AND p.start_time = a.start_time)
+  AND NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = a.session_id
+       AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
   AND a.session_id IS NOT NULL AND a.item_in_session IS NOT NULL AND a.start_time IS NOT NULL
 ) offending LIMIT %(limit)s;
 
@@ -3055,17 +3009,12 @@ WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
 SELECT * FROM (
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-  ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
- AND e.start_time = p.start_time
-LEFT JOIN app_events a
-       ON a.session_id = p.session_id AND a.item_in_session = p.item_in_session
-      AND a.start_time = p.start_time AND a.page = 'NextSong'
-WHERE a.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.session_id = p.session_id AND a.item_in_session = p.item_in_session
+                    AND a.start_time = p.start_time AND a.page = 'NextSong')
+  AND EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time)
 ) offending LIMIT %(limit)s;
 
 -- CHECK_EXAMPLES (CHECKS['orphan_app_events_user_id'])
@@ -3690,30 +3639,22 @@ WHERE (hour BETWEEN 0 AND 23 AND hour <> EXTRACT(hour FROM start_time))
 
 -- WARNING_EXAMPLES (CHECKS['reconcile_staged_not_in_songplays'])
 SELECT * FROM (
-SELECT e.session_id, e.item_in_session, e.start_time
-FROM (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-LEFT JOIN songplays p
-       ON p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-      AND p.start_time = e.start_time
-WHERE p.session_id IS NULL
+SELECT DISTINCT e.session_id, e.item_in_session, e.start_time
+FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
+      FROM staging_events
+      WHERE page = 'NextSong') e
+WHERE NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+                    AND p.start_time = e.start_time)
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
 -- WARNING_EXAMPLES (CHECKS['reconcile_songplays_not_staged'])
 SELECT * FROM (
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
-      AND e.start_time = p.start_time
-WHERE e.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time)
   AND p.session_id IS NOT NULL AND p.item_in_session IS NOT NULL AND p.start_time IS NOT NULL
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
@@ -3721,17 +3662,13 @@ WHERE e.session_id IS NULL
 SELECT * FROM (
 SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
-LEFT JOIN songplays p
-       ON p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-      AND p.start_time = a.start_time
-LEFT JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-       ON e.session_id = a.session_id AND e.item_in_session = a.item_in_session
-      AND e.start_time = a.start_time
-WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
+WHERE a.page = 'NextSong'
+  AND NOT EXISTS (SELECT 1 FROM songplays p
+                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+                    AND p.start_time = a.start_time)
+  AND NOT EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = a.session_id
+       AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
   AND a.session_id IS NOT NULL AND a.item_in_session IS NOT NULL AND a.start_time IS NOT NULL
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
@@ -3739,17 +3676,12 @@ WHERE a.page = 'NextSong' AND p.session_id IS NULL AND e.session_id IS NULL
 SELECT * FROM (
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
 FROM songplays p
-JOIN (
-    SELECT DISTINCT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' AS start_time
-    FROM staging_events
-    WHERE page = 'NextSong'
-) e
-  ON e.session_id = p.session_id AND e.item_in_session = p.item_in_session
- AND e.start_time = p.start_time
-LEFT JOIN app_events a
-       ON a.session_id = p.session_id AND a.item_in_session = p.item_in_session
-      AND a.start_time = p.start_time AND a.page = 'NextSong'
-WHERE a.session_id IS NULL
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.session_id = p.session_id AND a.item_in_session = p.item_in_session
+                    AND a.start_time = p.start_time AND a.page = 'NextSong')
+  AND EXISTS (SELECT 1 FROM staging_events e
+     WHERE e.page = 'NextSong' AND e.session_id = p.session_id
+       AND e.item_in_session = p.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = p.start_time)
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
 -- WARNING_EXAMPLES (CHECKS['orphan_app_events_user_id'])
