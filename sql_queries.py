@@ -1972,12 +1972,16 @@ WHERE COALESCE(h.copies, 1) = 1
   AND CASE WHEN (a.plays IS NULL AND p.plays IS NULL) OR a.plays = p.plays THEN 1 ELSE 0 END = 1
 """
 
-# A staged NextSong event with the identity of the row aliased {row} (a songplay or an app event):
-# a semi- or anti-join, not a join to the distinct staged events, which at 10M events costs a
-# sort or hash of every staged event before anything is compared.
+# The reconciliations compare by event identity through [NOT] EXISTS on these, not by joining the
+# distinct staged events, which at 10M events costs a sort or hash of every staged event before
+# anything is compared. The staged NextSong event of the row aliased {row} (a songplay or an app event):
 STAGED_SONGPLAY_EVENT = f"""(SELECT 1 FROM staging_events e
      WHERE e.page = 'NextSong' AND e.session_id = {{row}}.session_id
        AND e.item_in_session = {{row}}.item_in_session AND {START_TIME.format(ts="e.ts")} = {{row}}.start_time)"""
+# The songplay with the identity of the row aliased {row} (a staged event or an app event).
+SONGPLAY_OF_EVENT = """(SELECT 1 FROM songplays p
+     WHERE p.session_id = {row}.session_id AND p.item_in_session = {row}.item_in_session
+       AND p.start_time = {row}.start_time)"""
 
 CHECKS: dict[str, tuple[str, str]] = {  # name -> (what it checks, the query for the offending rows)
     **{
@@ -2060,9 +2064,7 @@ SELECT DISTINCT e.session_id, e.item_in_session, e.start_time
 FROM (SELECT session_id, item_in_session, {START_TIME.format(ts="ts")} AS start_time
       FROM staging_events
       WHERE page = 'NextSong') e
-WHERE NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-                    AND p.start_time = e.start_time)
+WHERE NOT EXISTS {SONGPLAY_OF_EVENT.format(row="e")}
 """),
     "reconcile_songplays_not_staged": ("every songplay has its staged NextSong event", f"""
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
@@ -2077,9 +2079,7 @@ WHERE NOT EXISTS {STAGED_SONGPLAY_EVENT.format(row="p")}
 SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
 WHERE a.page = 'NextSong'
-  AND NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-                    AND p.start_time = a.start_time)
+  AND NOT EXISTS {SONGPLAY_OF_EVENT.format(row="a")}
   AND NOT EXISTS {STAGED_SONGPLAY_EVENT.format(row="a")}
   AND a.session_id IS NOT NULL AND a.item_in_session IS NOT NULL AND a.start_time IS NOT NULL
 """),

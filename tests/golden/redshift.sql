@@ -1791,8 +1791,8 @@ FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTE
       FROM staging_events
       WHERE page = 'NextSong') e
 WHERE NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-                    AND p.start_time = e.start_time);
+     WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+       AND p.start_time = e.start_time);
 
 -- CHECKS['reconcile_songplays_not_staged'][1]
 SELECT p.songplay_id, p.session_id, p.item_in_session, p.start_time
@@ -1807,8 +1807,8 @@ SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
 WHERE a.page = 'NextSong'
   AND NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-                    AND p.start_time = a.start_time)
+     WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+       AND p.start_time = a.start_time)
   AND NOT EXISTS (SELECT 1 FROM staging_events e
      WHERE e.page = 'NextSong' AND e.session_id = a.session_id
        AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
@@ -2320,8 +2320,8 @@ FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTE
       FROM staging_events
       WHERE page = 'NextSong') e
 WHERE NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-                    AND p.start_time = e.start_time)
+     WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+       AND p.start_time = e.start_time)
 ) offending;
 
 -- CHECK_COUNT (CHECKS['reconcile_songplays_not_staged'])
@@ -2340,8 +2340,8 @@ SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
 WHERE a.page = 'NextSong'
   AND NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-                    AND p.start_time = a.start_time)
+     WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+       AND p.start_time = a.start_time)
   AND NOT EXISTS (SELECT 1 FROM staging_events e
      WHERE e.page = 'NextSong' AND e.session_id = a.session_id
        AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
@@ -2977,8 +2977,8 @@ FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTE
       FROM staging_events
       WHERE page = 'NextSong') e
 WHERE NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-                    AND p.start_time = e.start_time)
+     WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+       AND p.start_time = e.start_time)
 ) offending LIMIT %(limit)s;
 
 -- CHECK_EXAMPLES (CHECKS['reconcile_songplays_not_staged'])
@@ -2997,8 +2997,8 @@ SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
 WHERE a.page = 'NextSong'
   AND NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-                    AND p.start_time = a.start_time)
+     WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+       AND p.start_time = a.start_time)
   AND NOT EXISTS (SELECT 1 FROM staging_events e
      WHERE e.page = 'NextSong' AND e.session_id = a.session_id
        AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
@@ -3644,8 +3644,8 @@ FROM (SELECT session_id, item_in_session, TIMESTAMP 'epoch' + ts / 1000.0 * INTE
       FROM staging_events
       WHERE page = 'NextSong') e
 WHERE NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
-                    AND p.start_time = e.start_time)
+     WHERE p.session_id = e.session_id AND p.item_in_session = e.item_in_session
+       AND p.start_time = e.start_time)
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
 -- WARNING_EXAMPLES (CHECKS['reconcile_songplays_not_staged'])
@@ -3664,8 +3664,8 @@ SELECT a.session_id, a.item_in_session, a.start_time, a.run_id
 FROM app_events a
 WHERE a.page = 'NextSong'
   AND NOT EXISTS (SELECT 1 FROM songplays p
-                  WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
-                    AND p.start_time = a.start_time)
+     WHERE p.session_id = a.session_id AND p.item_in_session = a.item_in_session
+       AND p.start_time = a.start_time)
   AND NOT EXISTS (SELECT 1 FROM staging_events e
      WHERE e.page = 'NextSong' AND e.session_id = a.session_id
        AND e.item_in_session = a.item_in_session AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = a.start_time)
