@@ -1,4 +1,4 @@
-"""Maintain the analytics layer (sql_queries, section 6) around a run's transforms.
+"""Maintain the analytics layer (sql_queries, section 4) around a run's transforms.
 
 app_events takes the run's new events; the run's new distinct user agents are parsed here with
 ua-parser (a few hundred strings at most) and inserted in one statement; every aggregate is

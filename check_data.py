@@ -1,6 +1,6 @@
 """Check the data in the Sparkify warehouse, time typical analytics queries, sample every table.
 
-Each check is a query for the offending rows (sql_queries, section 5): NULL keys, duplicate
+Each check is a query for the offending rows (sql_queries, section 6): NULL keys, duplicate
 keys, songplays whose user, time, song or artist is missing from its dimension, values outside
 the accepted ones, songplays that do not reconcile with the staged NextSong events, and the
 analytics layer's aggregates (user_day_places, song_totals, hour_plays) that do not add up to

@@ -252,7 +252,7 @@ CREATE TABLE IF NOT EXISTS unmatched_plays (
 
 # ---------------------------------------------------------------- analytics layer
 # Every app event, each user's level history, the devices and the aggregates the dashboard
-# reads: maintained by every run from its own records (section 6).
+# reads: maintained by every run from its own records (section 4).
 
 APP_EVENTS_CREATE = """
 CREATE TABLE IF NOT EXISTS app_events (
@@ -514,7 +514,7 @@ POSTGRES_INDEXES = [
     " WITH (pages_per_range = 16)",
     "CREATE INDEX IF NOT EXISTS staging_songs_run ON staging_songs USING brin (run_id) WITH (pages_per_range = 16)",
     "CREATE INDEX IF NOT EXISTS rejects_run ON rejects (run_id)",
-    # The analytics layer (section 6): a run finds its new events by run_id, then each key's
+    # The analytics layer (section 4): a run finds its new events by run_id, then each key's
     # events: a user's by day, a session's by the identity index, a day's by day.
     "CREATE INDEX IF NOT EXISTS app_events_run ON app_events USING brin (run_id)",
     "CREATE INDEX IF NOT EXISTS app_events_user_day ON app_events (user_id, event_date)",
@@ -842,7 +842,7 @@ POSTGRES_ANALYZE = "ANALYZE {table}"
 # faster than maintaining them row by row. They are dropped and rebuilt inside the run's
 # transaction (so a failed run keeps them); readers of that table wait for the run to commit.
 # Staging and bookkeeping keep theirs: planning and staging look objects up in them. The tables:
-# POSTGRES_BULK_TABLES (section 6).
+# POSTGRES_BULK_TABLES (section 4).
 POSTGRES_TABLE_INDEXES = """
 SELECT i.relname, con.conname,
        CASE WHEN con.conname IS NULL THEN pg_get_indexdef(x.indexrelid) ELSE pg_get_constraintdef(con.oid) END
@@ -1041,7 +1041,7 @@ WHERE unmatched_plays.song = k.title AND unmatched_plays.artist = k.artist_name
 RUN_PLAYS_DROP = "DROP TABLE IF EXISTS run_plays"
 
 # The run's new songplays, once, with their song: its new NextSong events. The run has added its
-# new events to app_events (section 6) by then, deduplicated; the rows it added are exactly those
+# new events to app_events (section 4) by then, deduplicated; the rows it added are exactly those
 # of its run, as an event kept before keeps the run that first loaded it. songplays,
 # unmatched_plays and time are filled from run_plays.
 RUN_PLAYS = """
@@ -1182,7 +1182,7 @@ transform_queries = [
 star_only_transform_queries = [STAR_ONLY_RUN_PLAYS if q is RUN_PLAYS else q for q in transform_queries]
 
 # A rebuild empties the star schema and the song matching tables (and the analytics layer,
-# section 6), which it fills again: on Redshift with DELETE (its TRUNCATE commits), on
+# section 4), which it fills again: on Redshift with DELETE (its TRUNCATE commits), on
 # PostgreSQL with POSTGRES_EMPTY.
 MATCH_TABLES = ["song_lookup", "unmatched_plays"]
 
@@ -1196,7 +1196,7 @@ KEEP_TABLE_ROWS = [
 TABLE_HAS_ROWS = "SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) any_row"
 STAGED_ROWS = "SELECT COUNT(*) FROM {table} WHERE run_id = %(run_id)s"
 
-# ============================================================================ 6. analytics
+# ============================================================================ 4. analytics
 # Beside the star schema, for the analysts: every app event of every page (app_events, one row
 # per event identity), each user's level history (user_levels, type 2), the devices behind the
 # user agents, and aggregates the dashboard reads. Every etl.py run maintains them right after
@@ -1565,32 +1565,6 @@ FROM (
 GROUP BY activity_date, hour
 """
 
-# In order: app_events first (before the transforms, which take the run's new songplays from it),
-# then, after the transforms, everything derived from it. Devices go between, in Python.
-analytics_app_events_queries = [EVENT_COPIES_DROP, EVENT_COPIES, APP_EVENTS_INSERT, EVENT_COPIES_DROP]
-analytics_aggregate_queries = [
-    LEVEL_WINDOWS_DROP, LEVEL_WINDOWS, USER_LEVELS_DELETE, USER_LEVELS_INSERT, LEVEL_WINDOWS_DROP,
-    *ANALYTICS_KEYS_DROP,
-    USER_DAY_KEYS, USER_DAYS_DELETE, USER_DAYS_INSERT,
-    SESSION_KEYS, USER_SESSIONS_DELETE, USER_SESSIONS_INSERT,
-    SONG_DAY_KEYS, SONG_DAYS_DELETE, SONG_DAYS_INSERT,
-    HOUR_KEYS, HOUR_PLAYS_DELETE, HOUR_PLAYS_INSERT,
-    *ANALYTICS_KEYS_DROP,
-]
-# PostgreSQL: app_events' block ranges are summarized once it has the run's events (as staging's,
-# POSTGRES_AFTER_STAGING), each temporary table of keys is analyzed once made, and app_events when
-# a run adds a large share of it (POSTGRES_ANALYZE_SHARE, as staging); Redshift's planner does
-POSTGRES_AFTER_APP_EVENTS = [  # (none to summarize in a bulk load, see POSTGRES_BULK_TABLES)
-    "SELECT brin_summarize_new_values(to_regclass('app_events_run')) WHERE to_regclass('app_events_run') IS NOT NULL",
-    "SELECT brin_summarize_new_values(to_regclass('app_events_day')) WHERE to_regclass('app_events_day') IS NOT NULL",
-]
-
-# A rebuild empties the analytics layer too.
-REBUILT_TABLES = STAR_TABLES + MATCH_TABLES + ANALYTICS_TABLES
-# The tables a run may fill from empty without their indexes (section 2), all but the tiny devices.
-POSTGRES_BULK_TABLES = [name for name in REBUILT_TABLES if name != "devices"]
-rebuild_queries = [f"DELETE FROM {name}" for name in REBUILT_TABLES]
-
 # ---------------------------------------------------------------- the dashboard's aggregates
 # What report.py would otherwise read from all of app_events and song_days (section 8), kept by
 # the same rule as the aggregates above: the keys the run's new events touch are recomputed.
@@ -1728,13 +1702,37 @@ WHERE NOT EXISTS (SELECT 1 FROM song_totals)
 GROUP BY song, artist
 """
 
-analytics_aggregate_queries += [
+# In order: app_events first (before the transforms, which take the run's new songplays from it),
+# then, after the transforms, everything derived from it. Devices go between, in Python.
+analytics_app_events_queries = [EVENT_COPIES_DROP, EVENT_COPIES, APP_EVENTS_INSERT, EVENT_COPIES_DROP]
+analytics_aggregate_queries = [
+    LEVEL_WINDOWS_DROP, LEVEL_WINDOWS, USER_LEVELS_DELETE, USER_LEVELS_INSERT, LEVEL_WINDOWS_DROP,
+    *ANALYTICS_KEYS_DROP,
+    USER_DAY_KEYS, USER_DAYS_DELETE, USER_DAYS_INSERT,
+    SESSION_KEYS, USER_SESSIONS_DELETE, USER_SESSIONS_INSERT,
+    SONG_DAY_KEYS, SONG_DAYS_DELETE, SONG_DAYS_INSERT,
+    HOUR_KEYS, HOUR_PLAYS_DELETE, HOUR_PLAYS_INSERT,
+    *ANALYTICS_KEYS_DROP,
     PLACE_KEYS_DROP, PLACE_KEYS, USER_DAY_PLACES_DELETE, USER_DAY_PLACES_INSERT, PLACE_KEYS_DROP,
     SONG_TOTAL_KEYS_DROP, SONG_TOTAL_KEYS, SONG_TOTALS_ADD, SONG_TOTALS_INSERT_NEW, SONG_TOTALS_REDERIVE,
     SONG_TOTALS_INSERT, SONG_TOTAL_KEYS_DROP,
 ]
+# PostgreSQL: app_events' block ranges are summarized once it has the run's events (as staging's,
+# POSTGRES_AFTER_STAGING), each temporary table of keys is analyzed once made, and app_events when
+# a run adds a large share of it (POSTGRES_ANALYZE_SHARE, as staging); Redshift's planner does
+POSTGRES_AFTER_APP_EVENTS = [  # (none to summarize in a bulk load, see POSTGRES_BULK_TABLES)
+    "SELECT brin_summarize_new_values(to_regclass('app_events_run')) WHERE to_regclass('app_events_run') IS NOT NULL",
+    "SELECT brin_summarize_new_values(to_regclass('app_events_day')) WHERE to_regclass('app_events_day') IS NOT NULL",
+]
 
-# ============================================================================ 4. reports
+# A rebuild empties the analytics layer too.
+REBUILT_TABLES = STAR_TABLES + MATCH_TABLES + ANALYTICS_TABLES
+# The tables a run may fill from empty without their indexes (section 2), all but the tiny devices.
+POSTGRES_BULK_TABLES = [name for name in REBUILT_TABLES if name != "devices"]
+rebuild_queries = [f"DELETE FROM {name}" for name in REBUILT_TABLES]
+
+
+# ============================================================================ 5. a run's record (etl.py --status, --rejects)
 
 RECENT_RUNS = """
 SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
@@ -1762,7 +1760,7 @@ ORDER BY object_key, record_no
 LIMIT %(limit)s
 """
 
-# ============================================================================ 5. checks
+# ============================================================================ 6. checks
 # check_data.py (and etl.py, when [ETL] RUN_CHECKS = true) runs these after loads. Each check
 # is a query for the OFFENDING rows: it passes when it returns none, and a failure can be
 # counted and shown. PostgreSQL enforces the keys the tables declare; Redshift only declares
@@ -1866,7 +1864,7 @@ TIME_PARTS_DISAGREEING = {
     for part, (accepted, value) in TIME_PARTS.items()
 }
 
-# The dashboard's two helpers (section 6) against what they refine. Counts are compared NULL-safe
+# The dashboard's two helpers (section 4) against what they refine. Counts are compared NULL-safe
 # with CASE (Redshift has no IS DISTINCT FROM): a side that lacks the key differs from one that has
 # it. Each is reported only where what it is built beside agrees with app_events (user_days for
 # user_day_places, song_days for song_totals), so a fault upstream (in app_events, user_days or
@@ -2072,7 +2070,7 @@ FROM songplays p
 WHERE NOT EXISTS {STAGED_SONGPLAY_EVENT.format(row="p")}
   AND p.session_id IS NOT NULL AND p.item_in_session IS NOT NULL AND p.start_time IS NOT NULL
 """),
-    # The analytics layer (section 6). Its NextSong events and songplays are one set of events.
+    # The analytics layer (section 4). Its NextSong events and songplays are one set of events.
     # Where songplays disagrees with staging, the two checks above report it; these report where
     # app_events disagrees with songplays although songplays agrees with staging.
     "reconcile_app_events_not_in_songplays": ("every NextSong app event has its songplay", f"""
@@ -2193,7 +2191,7 @@ SAMPLE_ROWS = "SELECT * FROM {table} LIMIT %(limit)s"
 
 
 # ============================================================================ 7. trends
-# trends.py reads small daily aggregates of the analytics layer (section 6), forecasts them in
+# trends.py reads small daily aggregates of the analytics layer (section 4), forecasts them in
 # Python, ranks the trending songs and artists here in SQL, and stores one trend run (tables in
 # section 1). Days are DATEs computed by trends.py, so no date arithmetic differs between engines.
 
@@ -2373,7 +2371,7 @@ TREND_STATEMENTS = {  # every statement trends.py sends to Redshift, by name (th
 
 
 # ============================================================================ 8. report
-# report.py's panels, one query each, over the analytics layer (section 6) and the trend tables
+# report.py's panels, one query each, over the analytics layer (section 4) and the trend tables
 # (section 7). Every query returns a small aggregate (a few thousand rows at most); the period is
 # %(date_from)s .. %(date_to)s, both DATEs and inclusive. Week starts (%(week_from)s, Mondays)
 # and window starts (%(wau_from)s, %(mau_from)s, %(spans_from)s) are computed by report.py, so
