@@ -24,8 +24,9 @@ from typing import Any
 
 import psycopg2.extensions
 
-import dwh
 import sql_queries as sql
+from sparkify_dwh import catalog, cli, console, session, settings, warehouse
+from sparkify_dwh.errors import DwhError
 
 EXAMPLES = 3  # offending rows shown per failed check
 WIDEST_VALUE = 40  # characters of a value shown in the terminal; --json has them whole
@@ -89,11 +90,11 @@ def column_names(cur: psycopg2.extensions.cursor) -> list[str]:
 def run_check(cur: psycopg2.extensions.cursor, name: str, description: str, query: str,
               examples: int = EXAMPLES) -> CheckResult:
     """Count the check's offending rows in the warehouse, and fetch the first few of them."""
-    dwh.execute(cur, sql.CHECK_COUNT, fill={"check": query})
+    session.execute(cur, sql.CHECK_COUNT, fill={"check": query})
     (count,) = cur.fetchone()
     if count == 0:
         return CheckResult(name, description, 0, [], [])
-    dwh.execute(cur, sql.CHECK_EXAMPLES, {"limit": examples}, fill={"check": query})
+    session.execute(cur, sql.CHECK_EXAMPLES, {"limit": examples}, fill={"check": query})
     return CheckResult(name, description, count, column_names(cur), cur.fetchall())
 
 
@@ -109,10 +110,10 @@ def run_warnings(conn: psycopg2.extensions.connection, examples: int = EXAMPLES)
     found = []
     with conn.cursor() as cur:
         for name, (description, query) in sql.WARNINGS.items():
-            dwh.execute(cur, sql.CHECK_COUNT, fill={"check": query})
+            session.execute(cur, sql.CHECK_COUNT, fill={"check": query})
             (count,) = cur.fetchone()
             if count:
-                dwh.execute(cur, sql.WARNING_EXAMPLES, {"limit": examples}, fill={"check": query})
+                session.execute(cur, sql.WARNING_EXAMPLES, {"limit": examples}, fill={"check": query})
                 found.append(CheckResult(name, description, count, column_names(cur), cur.fetchall()))
     return found
 
@@ -125,7 +126,7 @@ def failure_summary(results: Sequence[CheckResult]) -> str | None:
 
 def song_match_rate(conn: psycopg2.extensions.connection) -> MatchRate:
     with conn.cursor() as cur:
-        dwh.execute(cur, sql.SONG_MATCH_RATE)
+        session.execute(cur, sql.SONG_MATCH_RATE)
         matched, total = cur.fetchone()
     return MatchRate(matched, total)
 
@@ -138,7 +139,7 @@ def time_analytics_queries(conn: psycopg2.extensions.connection, repeat: int) ->
             seconds = []
             for _ in range(repeat):
                 started = time.perf_counter()
-                dwh.execute(cur, query)
+                session.execute(cur, query)
                 rows = len(cur.fetchall())
                 seconds.append(time.perf_counter() - started)
             timings.append(Timing(name, description, 1000 * statistics.median(seconds), rows, repeat))
@@ -151,7 +152,7 @@ def sample_tables(conn: psycopg2.extensions.connection, limit: int) -> list[Tabl
     samples = []
     with conn.cursor() as cur:
         for table in sql.TABLES:
-            dwh.execute(cur, sql.SAMPLE_ROWS, {"limit": limit}, fill={"table": table})
+            session.execute(cur, sql.SAMPLE_ROWS, {"limit": limit}, fill={"table": table})
             samples.append(TableSample(table, column_names(cur), cur.fetchall()))
     return samples
 
@@ -166,7 +167,7 @@ def shown(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):
-        value = dwh.printable(value)  # an ESC or a newline in a title must not act on the terminal
+        value = console.printable(value)  # an ESC or a newline in a title must not act on the terminal
     if isinstance(value, str) and len(value) > WIDEST_VALUE:
         keep = (WIDEST_VALUE - 3) // 2
         return f"{value[:keep]}...{value[-keep:]}"
@@ -174,7 +175,7 @@ def shown(value: Any) -> Any:
 
 
 def table_text(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    return dwh.format_table(columns, [[shown(value) for value in row] for row in rows])
+    return console.format_table(columns, [[shown(value) for value in row] for row in rows])
 
 
 def rows_text(count: int) -> str:
@@ -185,7 +186,7 @@ def report_text(report: Report) -> str:
     failed = [check for check in report.checks if not check.passed]
     parts = [
         f"Checks: {len(report.checks) - len(failed)} passed, {len(failed)} failed",
-        dwh.format_table(
+        console.format_table(
             ["check", "what it checks", "offending rows", "result"],
             [(c.name, c.description, c.count, "PASS" if c.passed else "FAIL") for c in report.checks],
         ),
@@ -203,7 +204,7 @@ def report_text(report: Report) -> str:
     parts.append(f"\nSong match rate: {rate.matched:,} of {rate.total:,} songplays have a song{percent}")
     if report.timings:
         parts.append(f"\nAnalytics queries, median of {report.timings[0].runs} runs")
-        parts.append(dwh.format_table(
+        parts.append(console.format_table(
             ["query", "what it answers", "median ms", "rows"],
             [(t.name, t.description, t.median_ms, t.rows) for t in report.timings],
         ))
@@ -268,7 +269,7 @@ def count_argument(minimum: int) -> Callable[[str], int]:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     parser.add_argument("--repeat", type=count_argument(1), default=5, metavar="N",
                         help="run each analytics query N times and report the median (default: 5)")
@@ -280,11 +281,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def require_tables(conn: psycopg2.extensions.connection, dialect: str) -> None:
     """Refuse only when tables are missing. Checking only reads, so tables that differ from the
     model (a dropped constraint, say) are still checked, with a warning."""
-    missing, differences = dwh.model_problems(conn, dialect)
+    missing, differences = catalog.model_problems(conn, dialect)
     if missing:
-        raise dwh.DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
+        raise DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
     if differences:
-        dwh.say(f"warning: the warehouse's tables differ from the model ({'; '.join(differences)});"
+        console.say(f"warning: the warehouse's tables differ from the model ({'; '.join(differences)});"
                 " checking them anyway")
 
 
@@ -294,16 +295,16 @@ def use_memory_for_checks(conn: psycopg2.extensions.connection, dialect: str) ->
     setting of this session only: any login may make it, and nothing is written."""
     if dialect == sql.POSTGRES:
         with conn.cursor() as cur:
-            dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+            session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
         conn.commit()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    cfg = dwh.load_config(args.config)
-    with closing(dwh.connect(cfg)) as conn:
-        require_tables(conn, dwh.dialect(cfg))
-        use_memory_for_checks(conn, dwh.dialect(cfg))
+    cfg = settings.load_config(args.config)
+    with closing(warehouse.connect(cfg)) as conn:
+        require_tables(conn, settings.dialect(cfg))
+        use_memory_for_checks(conn, settings.dialect(cfg))
         report = Report(
             checks=run_checks(conn),
             match_rate=song_match_rate(conn),
@@ -314,9 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     print(report_json(report) if args.json else report_text(report))
     failure = failure_summary(report.checks)
     if failure:
-        raise dwh.DwhError(failure)
+        raise DwhError(failure)
     return 0
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

@@ -49,7 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dwh
+from sparkify_dwh import cli, console, s3, settings
+from sparkify_dwh.errors import ConfigError, DwhError
 
 TAG_KEY, TAG_VALUE = "created-by", "sparkify-dwh-toolkit"
 CLUSTER_TAG_KEY = "sparkify-dwh-cluster"  # on the ingress rule: which cluster it was opened for
@@ -91,17 +92,17 @@ def setup_value(cfg: configparser.ConfigParser, key: str) -> str:
 
 def source_buckets(cfg: configparser.ConfigParser) -> tuple[str, ...]:
     keys = ("LOG_DATA", "SONG_DATA", "LOG_JSONPATH", "WORK_PREFIX")
-    uris = [cfg["S3"][k] for k in keys if dwh.is_s3(cfg["S3"][k])]  # local folders need no access
-    return tuple(sorted({dwh.split_s3_uri(u)[0] for u in uris}))
+    uris = [cfg["S3"][k] for k in keys if s3.is_s3(cfg["S3"][k])]  # local folders need no access
+    return tuple(sorted({s3.split_s3_uri(u)[0] for u in uris}))
 
 
 def read_setup(cfg: configparser.ConfigParser, config_file: Path) -> Setup:
     nodes = setup_value(cfg, "NUM_NODES")
     if not nodes.isdigit() or int(nodes) < 1:
-        raise dwh.ConfigError(f"[{SECTION}] NUM_NODES is {nodes!r}; use 1 (single-node) or more")
+        raise ConfigError(f"[{SECTION}] NUM_NODES is {nodes!r}; use 1 (single-node) or more")
     public = setup_value(cfg, "PUBLICLY_ACCESSIBLE").lower()
     if public not in cfg.BOOLEAN_STATES:
-        raise dwh.ConfigError(f"[{SECTION}] PUBLICLY_ACCESSIBLE is {public!r}; use true or false")
+        raise ConfigError(f"[{SECTION}] PUBLICLY_ACCESSIBLE is {public!r}; use true or false")
     c = cfg["CLUSTER"]
     return Setup(
         identifier=setup_value(cfg, "CLUSTER_IDENTIFIER"),
@@ -123,16 +124,16 @@ def read_setup(cfg: configparser.ConfigParser, config_file: Path) -> Setup:
 def check_ready_for_up(setup: Setup) -> None:
     """Refuse, before calling AWS, what AWS would refuse or what would be unsafe."""
     if not setup.ingress_cidr:
-        raise dwh.ConfigError(
+        raise ConfigError(
             f"[{SECTION}] INGRESS_CIDR is empty; set it to the addresses that may connect,"
             f" e.g. your public IP as 203.0.113.7/32 (or DWH_{SECTION}_INGRESS_CIDR)"
         )
     ingress_network(setup.ingress_cidr)
     if not setup.db_user:
-        raise dwh.ConfigError("[CLUSTER] DB_USER is empty; set the master user name (or DWH_CLUSTER_DB_USER)")
+        raise ConfigError("[CLUSTER] DB_USER is empty; set the master user name (or DWH_CLUSTER_DB_USER)")
     check_password(setup.password)
     if not setup.buckets:
-        raise dwh.ConfigError("no s3:// location in [S3] LOG_DATA, SONG_DATA, LOG_JSONPATH or WORK_PREFIX;"
+        raise ConfigError("no s3:// location in [S3] LOG_DATA, SONG_DATA, LOG_JSONPATH or WORK_PREFIX;"
                               " a Redshift cluster loads from S3 only")
 
 
@@ -140,7 +141,7 @@ def ingress_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(cidr, strict=True)
     except ValueError as exc:
-        raise dwh.ConfigError(f"[{SECTION}] INGRESS_CIDR {cidr!r} is not a network ({exc});"
+        raise ConfigError(f"[{SECTION}] INGRESS_CIDR {cidr!r} is not a network ({exc});"
                               " write e.g. 203.0.113.7/32") from None
 
 
@@ -148,7 +149,7 @@ def check_password(password: str) -> None:
     """Redshift's rules for a master password. The message never contains the password."""
     where = "[CLUSTER] DB_PASSWORD (better: the environment variable DWH_CLUSTER_DB_PASSWORD)"
     if not password:
-        raise dwh.ConfigError(f"the cluster needs a master password: set {where}")
+        raise ConfigError(f"the cluster needs a master password: set {where}")
     problems = []
     if not 8 <= len(password) <= 64:
         problems.append("8 to 64 characters")
@@ -157,14 +158,14 @@ def check_password(password: str) -> None:
     if any(not 33 <= ord(ch) <= 126 or ch in "'\"\\/@" for ch in password):
         problems.append("no spaces, quotes, \\, / or @")
     if problems:
-        raise dwh.ConfigError(f"{where} does not meet Redshift's rules: it needs {'; '.join(problems)}")
+        raise ConfigError(f"{where} does not meet Redshift's rules: it needs {'; '.join(problems)}")
 
 
 # --------------------------------------------------------------------------- AWS calls
 
 
 class Aws:
-    """IAM, Redshift and EC2 clients built like dwh.s3_client, and one call() that turns every
+    """IAM, Redshift and EC2 clients built like s3.s3_client, and one call() that turns every
     AWS failure into a one-line DwhError naming what to fix."""
 
     def __init__(self, cfg: configparser.ConfigParser) -> None:
@@ -202,7 +203,7 @@ class Aws:
             message = aws_error(exc, what, permission(client, operation))
         except BotoCoreError as exc:
             message = aws_error(exc, what, permission(client, operation))
-        raise dwh.DwhError(dwh.redact(message, self.cfg)) from None
+        raise DwhError(settings.redact(message, self.cfg)) from None
 
 
 def permission(client: Any, operation: str) -> str:
@@ -252,8 +253,8 @@ def aws_error(exc: BaseException, what: str, action: str) -> str:
     if isinstance(exc, bex.NoCredentialsError):
         return f"{what}: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
     if isinstance(exc, bex.EndpointConnectionError | bex.ConnectTimeoutError | bex.ReadTimeoutError):
-        return f"{what}: cannot reach AWS ({dwh.first_line(exc)}); check [S3] REGION and ENDPOINT_URL"
-    return f"{what}: {dwh.first_line(exc)}"
+        return f"{what}: cannot reach AWS ({console.first_line(exc)}); check [S3] REGION and ENDPOINT_URL"
+    return f"{what}: {console.first_line(exc)}"
 
 
 def marked(tags: list[dict[str, str]] | None) -> bool:
@@ -308,7 +309,7 @@ def ensure_role(aws: Aws, setup: Setup, changes: list[str]) -> str:
                         Tags=[{"Key": TAG_KEY, "Value": TAG_VALUE}])["Role"]
         changes.append(f"created IAM role {role['Arn']}")
     elif not trusts_redshift(role):
-        raise dwh.DwhError(f"IAM role {setup.role_name} exists but does not trust redshift.amazonaws.com;"
+        raise DwhError(f"IAM role {setup.role_name} exists but does not trust redshift.amazonaws.com;"
                            f" choose another [{SECTION}] IAM_ROLE_NAME")
     arn: str = role["Arn"]
     return arn
@@ -368,12 +369,12 @@ def security_group(aws: Aws, setup: Setup) -> str:
     vpcs = aws.call(aws.ec2, "describe_vpcs", "find the default VPC",
                     Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
     if not vpcs:
-        raise dwh.DwhError(f"this region has no default VPC; set [{SECTION}] SECURITY_GROUP_ID")
+        raise DwhError(f"this region has no default VPC; set [{SECTION}] SECURITY_GROUP_ID")
     groups = aws.call(aws.ec2, "describe_security_groups", "find the default VPC's default security group",
                       Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]},
                                {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
     if not groups:
-        raise dwh.DwhError(f"the default VPC has no default security group;"
+        raise DwhError(f"the default VPC has no default security group;"
                            f" set [{SECTION}] SECURITY_GROUP_ID")
     group: str = groups[0]["GroupId"]
     return group
@@ -409,7 +410,7 @@ def ensure_ingress(aws: Aws, setup: Setup, group: str, changes: list[str]) -> No
     network = ingress_network(setup.ingress_cidr)
     cidr = str(network)
     if network.prefixlen == 0:  # allowed when asked for explicitly, but never quietly
-        dwh.say(f"warning: INGRESS_CIDR {cidr} lets the whole internet try to log in on port {setup.port}")
+        console.say(f"warning: INGRESS_CIDR {cidr} lets the whole internet try to log in on port {setup.port}")
     if any(opens(r, setup.port, cidr) for r in ingress_rules(aws, group)):
         return
     ip_range = {"CidrIp" if ":" not in cidr else "CidrIpv6": cidr,
@@ -458,11 +459,11 @@ def create_cluster(aws: Aws, setup: Setup, role_arn: str, group: str, role_is_ne
         try:
             aws.call(aws.redshift, "create_cluster", f"create cluster {setup.identifier}", **params)
             return
-        except dwh.DwhError as exc:
+        except DwhError as exc:
             unseen_role = re.search(r"InvalidParameterValue.*role", str(exc), re.IGNORECASE)
             if attempt == 5 or not role_is_new or not unseen_role:
                 raise
-            dwh.say("the new IAM role is not visible to Redshift yet; retrying")
+            console.say("the new IAM role is not visible to Redshift yet; retrying")
             time.sleep(max(poll, 1))
 
 
@@ -477,12 +478,12 @@ def ensure_cluster(aws: Aws, setup: Setup, role_arn: str, group: str, role_is_ne
         return
     # An existing cluster is used as it is: say what will not work, change nothing
     if not marked(cluster.get("Tags")):
-        dwh.say(f"note: cluster {setup.identifier} was not created by the toolkit; `down` will leave it")
+        console.say(f"note: cluster {setup.identifier} was not created by the toolkit; `down` will leave it")
     if role_arn not in [r.get("IamRoleArn") for r in cluster.get("IamRoles", [])]:
-        dwh.say(f"warning: cluster {setup.identifier} does not have role {role_arn}; COPY from S3 will fail"
+        console.say(f"warning: cluster {setup.identifier} does not have role {role_arn}; COPY from S3 will fail"
                 " until it is added (aws redshift modify-cluster-iam-roles)")
     if group not in [g.get("VpcSecurityGroupId") for g in cluster.get("VpcSecurityGroups", [])]:
-        dwh.say(f"warning: cluster {setup.identifier} is not in security group {group}; the ingress rule"
+        console.say(f"warning: cluster {setup.identifier} is not in security group {group}; the ingress rule"
                 f" there does not reach it (set [{SECTION}] SECURITY_GROUP_ID)")
 
 
@@ -492,8 +493,8 @@ def wait_for(what: str, check: Callable[[], str | None], timeout: float, poll: f
     while (state := check()) is not None:
         elapsed = time.monotonic() - start
         if elapsed >= timeout:
-            raise dwh.DwhError(f"{what}: still {state} after {int(elapsed)} s; {hint}")
-        dwh.say(f"{what}: {state} ({int(elapsed)} s)")
+            raise DwhError(f"{what}: still {state} after {int(elapsed)} s; {hint}")
+        console.say(f"{what}: {state} ({int(elapsed)} s)")
         time.sleep(poll)
 
 
@@ -503,11 +504,11 @@ def wait_available(aws: Aws, setup: Setup, timeout: float, poll: float) -> dict[
     def state() -> str | None:
         cluster = find_cluster(aws, setup)
         if cluster is None:
-            raise dwh.DwhError(f"cluster {setup.identifier} disappeared while waiting for it")
+            raise DwhError(f"cluster {setup.identifier} disappeared while waiting for it")
         latest.update(cluster)
         status = cluster.get("ClusterStatus", "?")
         if status in BAD_STATES:
-            raise dwh.DwhError(f"cluster {setup.identifier} is {status}; it cannot become available by itself"
+            raise DwhError(f"cluster {setup.identifier} is {status}; it cannot become available by itself"
                                " (see the Redshift console)")
         return None if status == "available" and cluster.get("Endpoint", {}).get("Address") else status
 
@@ -570,7 +571,7 @@ def replace_value(line: str, key_line: re.Pattern[str], value: str) -> str:
     match = key_line.fullmatch(body)
     assert match is not None
     lead, rest = match.groups()
-    comment = re.search(r"\s[;#]", rest)  # an inline comment, as dwh.load_config reads them
+    comment = re.search(r"\s[;#]", rest)  # an inline comment, as settings.load_config reads them
     new = f" {value}" if value else ""
     if comment:
         old = rest[: comment.start()]
@@ -603,7 +604,7 @@ def write_config(path: Path, updates: dict[tuple[str, str], str]) -> list[str]:
 def note_overrides(keys: list[tuple[str, str]]) -> None:
     for section, key in keys:
         if os.environ.get(f"DWH_{section}_{key}"):
-            dwh.say(f"note: DWH_{section}_{key} is set and overrides the {key} in dwh.cfg")
+            console.say(f"note: DWH_{section}_{key} is set and overrides the {key} in dwh.cfg")
 
 
 # --------------------------------------------------------------------------- commands
@@ -621,7 +622,7 @@ def up(aws: Aws, setup: Setup, args: argparse.Namespace) -> int:
     cluster = wait_available(aws, setup, args.timeout, args.poll_seconds)
     host = cluster["Endpoint"]["Address"]
     if cluster["Endpoint"].get("Port") not in (None, setup.port):
-        dwh.say(f"warning: the cluster listens on port {cluster['Endpoint']['Port']}, [CLUSTER] DB_PORT says"
+        console.say(f"warning: the cluster listens on port {cluster['Endpoint']['Port']}, [CLUSTER] DB_PORT says"
                 f" {setup.port}; set DB_PORT to match")
     written = write_config(setup.config_file, {("CLUSTER", "HOST"): host, ("IAM_ROLE", "ARN"): role_arn})
     note_overrides([("CLUSTER", "HOST"), ("IAM_ROLE", "ARN")])
@@ -677,19 +678,19 @@ def ingress_row(aws: Aws, setup: Setup) -> Row:
 
 def status(aws: Aws, setup: Setup, args: argparse.Namespace) -> int:
     rows = [*role_rows(aws, setup), cluster_row(aws, setup), ingress_row(aws, setup)]
-    print(dwh.format_table(["what", "state", "details"], rows))
+    print(console.format_table(["what", "state", "details"], rows))
     return 0
 
 
 def confirm_down(setup: Setup, cluster: dict[str, Any]) -> bool:
     """Ask before deleting the cluster; the answer to the second question: keep a final snapshot?"""
     if not sys.stdin.isatty():
-        raise dwh.DwhError(f"down deletes cluster {setup.identifier} and its data; add --yes to confirm"
+        raise DwhError(f"down deletes cluster {setup.identifier} and its data; add --yes to confirm"
                            " when not run interactively (no final snapshot is kept)")
     answer = input(f"Delete cluster {setup.identifier} ({cluster.get('NumberOfNodes')} x "
                    f"{cluster.get('NodeType')}) and its data? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
-        raise dwh.DwhError("nothing deleted")
+        raise DwhError("nothing deleted")
     answer = input("Keep a final snapshot (billed as storage until you delete it)? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
@@ -746,7 +747,7 @@ COMMANDS: dict[str, Command] = {"up": up, "status": status, "down": down}
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0])
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = __doc__.split("\n", 2)[2]
     commands = parser.add_subparsers(dest="command", required=True, metavar="{up,status,down}")
@@ -771,10 +772,10 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_arguments()
-    cfg = dwh.load_config(args.config)
-    setup = read_setup(cfg, Path(args.config).expanduser() if args.config else dwh.DEFAULT_CONFIG)
+    cfg = settings.load_config(args.config)
+    setup = read_setup(cfg, Path(args.config).expanduser() if args.config else settings.DEFAULT_CONFIG)
     return COMMANDS[args.command](Aws(cfg), setup, args)
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

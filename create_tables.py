@@ -14,12 +14,13 @@ from contextlib import closing
 import psycopg2.errors
 import psycopg2.extensions
 
-import dwh
 import sql_queries as sql
+from sparkify_dwh import catalog, cli, console, session, settings, warehouse
+from sparkify_dwh.errors import DwhError
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--drop", action="store_true",
                         help="drop every toolkit table first (deletes all loaded data)")
     parser.add_argument("--yes", action="store_true", help="do not ask before dropping")
@@ -28,26 +29,26 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def confirm_drop(target: str) -> None:
     if not sys.stdin.isatty():
-        raise dwh.DwhError("--drop deletes every loaded row; add --yes to confirm when not run interactively")
+        raise DwhError("--drop deletes every loaded row; add --yes to confirm when not run interactively")
     answer = input(f"Drop every Sparkify table on the {target} warehouse, with all their data? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
-        raise dwh.DwhError("nothing dropped")
+        raise DwhError("nothing dropped")
 
 
 def change_schema(conn: psycopg2.extensions.connection, dialect: str, drop: bool) -> list[str]:
     """Drop every table (when asked) and create the missing ones, in one transaction; return the
     names created. It waits for any other create_tables.py, and a drop for any running load."""
-    with dwh.transaction(conn) as cur:
+    with session.transaction(conn) as cur:
         if dialect == sql.POSTGRES:
-            dwh.execute(cur, sql.SCHEMA_LOCK)
+            session.execute(cur, sql.SCHEMA_LOCK)
         if drop:
-            if dwh.table_exists(cur, "etl_runs"):  # what a load locks first: so it waits its turn
-                dwh.execute(cur, sql.REDSHIFT_DROP_LOCK if dialect == sql.REDSHIFT else sql.DROP_LOCK)
-            dwh.run_all(cur, sql.drop_table_queries)
-        missing = [name for name in sql.TABLES if not dwh.table_exists(cur, name)]
-        dwh.run_all(cur, sql.create_table_queries(dialect))
+            if session.table_exists(cur, "etl_runs"):  # what a load locks first: so it waits its turn
+                session.execute(cur, sql.REDSHIFT_DROP_LOCK if dialect == sql.REDSHIFT else sql.DROP_LOCK)
+            session.run_all(cur, sql.drop_table_queries)
+        missing = [name for name in sql.TABLES if not session.table_exists(cur, name)]
+        session.run_all(cur, sql.create_table_queries(dialect))
     if drop:
-        dwh.say(f"dropped: {', '.join(reversed(sql.TABLES))}")
+        console.say(f"dropped: {', '.join(reversed(sql.TABLES))}")
     return missing
 
 
@@ -66,15 +67,15 @@ def change_schema_with_retry(conn: psycopg2.extensions.connection, dialect: str,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    cfg = dwh.load_config(args.config)
-    target, dialect = cfg["WAREHOUSE"]["TARGET"], dwh.dialect(cfg)
-    with closing(dwh.connect(cfg)) as conn:
+    cfg = settings.load_config(args.config)
+    target, dialect = cfg["WAREHOUSE"]["TARGET"], settings.dialect(cfg)
+    with closing(warehouse.connect(cfg)) as conn:
         if args.drop and not args.yes:
             confirm_drop(target)
         created = change_schema_with_retry(conn, dialect, args.drop)
-        _, differences = dwh.model_problems(conn, dialect)
+        _, differences = catalog.model_problems(conn, dialect)
     if differences:
-        raise dwh.DwhError(
+        raise DwhError(
             f"{len(differences)} difference(s) between the {target} warehouse and the model: "
             f"{'; '.join(differences)}. Existing tables were left alone; recreate them with:"
             " python create_tables.py --drop (this deletes their data)"
@@ -87,4 +88,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import psycopg2
 import psycopg2.extensions
 
-import dwh
-import sources
 import sql_queries as sql
+from sparkify_dwh import catalog, cli, console, s3, session, settings, sources, warehouse
+from sparkify_dwh.errors import DwhError
 
 
 class CheckFailed(Exception):
@@ -34,12 +34,12 @@ class Outcome:
 
 def check_connection(cfg: ConfigParser, state: dict[str, object]) -> str:
     try:
-        conn = dwh.connect(cfg)
-    except dwh.DwhError as exc:
+        conn = warehouse.connect(cfg)
+    except DwhError as exc:
         raise CheckFailed(str(exc)) from None
     state["conn"] = conn
     with conn.cursor() as cur:
-        dwh.execute(cur, sql.SERVER_VERSION)
+        session.execute(cur, sql.SERVER_VERSION)
         version = str(cur.fetchone()[0])
     conn.rollback()
     return version.split(" on ")[0].split(",")[0]
@@ -49,16 +49,16 @@ def check_create_rights(cfg: ConfigParser, state: dict[str, object]) -> str:
     conn = _conn(state)
     try:
         with conn.cursor() as cur:
-            dwh.execute(cur, sql.CREATE_RIGHTS_PROBE)
+            session.execute(cur, sql.CREATE_RIGHTS_PROBE)
     except psycopg2.Error as exc:
-        raise CheckFailed(f"{dwh.first_line(exc)}; grant CREATE on the schema to [CLUSTER] DB_USER") from None
+        raise CheckFailed(f"{console.first_line(exc)}; grant CREATE on the schema to [CLUSTER] DB_USER") from None
     finally:
         conn.rollback()
     return "may create tables (probe rolled back)"
 
 
 def check_tables(cfg: ConfigParser, state: dict[str, object]) -> str:
-    missing, differences = dwh.model_problems(_conn(state), dwh.dialect(cfg))
+    missing, differences = catalog.model_problems(_conn(state), settings.dialect(cfg))
     if missing:
         raise CheckFailed(f"missing: {', '.join(missing)}; run: python create_tables.py")
     if differences:
@@ -71,7 +71,7 @@ def check_source(source: str, key: str) -> Callable[[ConfigParser, dict[str, obj
         location = cfg["S3"][key]
         try:
             first = list(itertools.islice(sources.list_objects(cfg, source, location), 1000))
-        except dwh.DwhError as exc:
+        except DwhError as exc:
             raise CheckFailed(str(exc)) from None
         if not first:
             raise CheckFailed(f"no data objects under {location}; check [S3] {key}")
@@ -83,29 +83,29 @@ def check_source(source: str, key: str) -> Callable[[ConfigParser, dict[str, obj
 
 
 def check_iam_role(cfg: ConfigParser, state: dict[str, object]) -> str:
-    import redshift
+    from sparkify_dwh import redshift
 
     try:
         return redshift.redshift_params(cfg)["iam_role"]
-    except dwh.DwhError as exc:
+    except DwhError as exc:
         raise CheckFailed(str(exc)) from None
 
 
 def check_work_prefix(cfg: ConfigParser, state: dict[str, object]) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    import redshift
+    from sparkify_dwh import redshift
 
     try:
-        area = redshift.work_area(cfg, dwh.utc_now())
-    except dwh.DwhError as exc:
+        area = redshift.work_area(cfg, session.utc_now())
+    except DwhError as exc:
         raise CheckFailed(str(exc)) from None
-    client = dwh.s3_client(cfg)
+    client = s3.s3_client(cfg)
     try:
         client.put_object(Bucket=area.bucket, Key=area.key("doctor-probe"), Body=b"{}")
         client.delete_object(Bucket=area.bucket, Key=area.key("doctor-probe"))
     except (BotoCoreError, ClientError) as exc:
-        raise CheckFailed(dwh.describe_aws_error(exc, f"cannot write {area.uri('')}")) from None
+        raise CheckFailed(s3.describe_aws_error(exc, f"cannot write {area.uri('')}")) from None
     return f"this machine can write {area.uri('')}"
 
 
@@ -123,14 +123,15 @@ def check_role_reads(source: str) -> Callable[[ConfigParser, dict[str, object]],
         try:
             with conn.cursor() as cur:
                 fill = {"table": table, "columns": columns}
-                dwh.execute(cur, sql.REDSHIFT_PROBE_TABLE, fill=fill)
-                dwh.execute(cur, sql.REDSHIFT_PROBE_COPY,
+                session.execute(cur, sql.REDSHIFT_PROBE_TABLE, fill=fill)
+                session.execute(cur, sql.REDSHIFT_PROBE_COPY,
                             {"object": obj.key, "iam_role": cfg["IAM_ROLE"]["ARN"].strip(),
                              "jsonpaths": paths, "region": cfg["S3"]["REGION"].strip()}, fill=fill)
-                dwh.execute(cur, sql.REDSHIFT_PROBE_ROWS, fill=fill)
+                session.execute(cur, sql.REDSHIFT_PROBE_ROWS, fill=fill)
                 rows = cur.fetchone()[0]
         except psycopg2.Error as exc:
-            raise CheckFailed(f"{dwh.first_line(exc)}; the role needs s3:GetObject and s3:ListBucket on it") from None
+            raise CheckFailed(f"{console.first_line(exc)}; the role needs s3:GetObject and s3:ListBucket on it"
+                              ) from None
         finally:
             conn.rollback()
         return f"the cluster read {rows:,} records of {obj.key} with the role"
@@ -170,7 +171,7 @@ def run_checks(cfg: ConfigParser) -> list[Outcome]:
         try:
             outcomes.append(Outcome(name, True, check(cfg, state)))
         except CheckFailed as exc:
-            outcomes.append(Outcome(name, False, dwh.redact(str(exc), cfg)))
+            outcomes.append(Outcome(name, False, settings.redact(str(exc), cfg)))
     conn = state.get("conn")
     if conn is not None:
         conn.close()  # type: ignore[attr-defined]
@@ -178,21 +179,21 @@ def run_checks(cfg: ConfigParser) -> list[Outcome]:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    return dwh.argument_parser(__doc__.splitlines()[0]).parse_args(argv)
+    return cli.argument_parser(__doc__.splitlines()[0]).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    cfg = dwh.load_config(args.config)
+    cfg = settings.load_config(args.config)
     print(f"target: {cfg['WAREHOUSE']['TARGET']}")
     outcomes = run_checks(cfg)
     for outcome in outcomes:
         print(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name}: {outcome.detail}")
     failed = [o.name for o in outcomes if not o.passed]
     if failed:
-        raise dwh.DwhError(f"{len(failed)} of {len(outcomes)} checks failed: {', '.join(failed)}")
+        raise DwhError(f"{len(failed)} of {len(outcomes)} checks failed: {', '.join(failed)}")
     return 0
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

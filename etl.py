@@ -19,19 +19,27 @@ from datetime import datetime
 
 import psycopg2.extensions
 
-import analytics
-import dwh
-import sources
 import sql_queries as sql
-import staging
-import targets
-from sources import SourceObject
-from targets import FULL_LISTING_EVERY, PostgresTarget, Run, planned_batches
+from sparkify_dwh import (
+    analytics,
+    catalog,
+    cli,
+    console,
+    errors,
+    session,
+    settings,
+    sources,
+    staging,
+    targets,
+    warehouse,
+)
+from sparkify_dwh.sources import SourceObject
+from sparkify_dwh.targets import FULL_LISTING_EVERY, PostgresTarget, Run, planned_batches
 
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
 
 
-class RunFailed(dwh.DwhError):
+class RunFailed(errors.DwhError):
     """A run failed and was recorded as run_id (None when it could not be recorded)."""
 
     def __init__(self, message: str, run_id: int | None) -> None:
@@ -51,22 +59,22 @@ def list_sources(cfg: ConfigParser, known: dict[str, sources.KnownFolders] | Non
 def plan_run(cur: psycopg2.extensions.cursor, target: PostgresTarget, run: Run,
              listing: Iterator[SourceObject]) -> None:
     """Plan the run (the temporary table planned_objects): every listed object not loaded before."""
-    dwh.say("listing sources and planning ...")
-    dwh.run_all(cur, sql.PLAN_DROP)
-    dwh.execute(cur, sql.LISTED_OBJECTS_CREATE)
+    console.say("listing sources and planning ...")
+    session.run_all(cur, sql.PLAN_DROP)
+    session.execute(cur, sql.LISTED_OBJECTS_CREATE)
     target.load_listing(cur, listing)
-    dwh.execute(cur, sql.PLAN_NEW_OBJECTS)
-    dwh.execute(cur, sql.PLAN_SUMMARY)
+    session.execute(cur, sql.PLAN_NEW_OBJECTS)
+    session.execute(cur, sql.PLAN_SUMMARY)
     run.planned = {source: (int(objects), int(size)) for source, objects, size in cur.fetchall()}
 
 
 def begin_run(cur: psycopg2.extensions.cursor, target: PostgresTarget, started: datetime) -> Run:
     """Wait for any other run to finish, then take the next run id."""
     target.lock(cur)
-    dwh.execute(cur, sql.RUN_NEXT_ID)
+    session.execute(cur, sql.RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
     name = target.cfg["WAREHOUSE"]["TARGET"]
-    dwh.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": name})
+    session.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": name})
     return Run(run_id, started, name)
 
 
@@ -76,7 +84,7 @@ def stage(cur: psycopg2.extensions.cursor, target: PostgresTarget, run: Run) -> 
     target.stage(cur, run)
     targets.enforce_reject_limit(target.cfg, run)
     target.write_rejects(cur, run.rejects, run.run_id)
-    dwh.execute(cur, sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
+    session.execute(cur, sql.LOADED_OBJECTS_INSERT, {"run_id": run.run_id})
 
 
 # --------------------------------------------------------------------------- transforms
@@ -86,18 +94,18 @@ def count_rows(cur: psycopg2.extensions.cursor, *, kept: bool = True) -> dict[st
     """The star tables' rows: as table_rows keeps them (kept), counting only a table it lacks."""
     counts = {}
     if kept:
-        dwh.execute(cur, sql.KEPT_TABLE_ROWS)
+        session.execute(cur, sql.KEPT_TABLE_ROWS)
         counts = {table: rows for table, rows in cur.fetchall() if table in sql.STAR_TABLES}
     for table in sql.STAR_TABLES:
         if table not in counts:
-            dwh.execute(cur, sql.TABLE_ROWS, fill={"table": table})
+            session.execute(cur, sql.TABLE_ROWS, fill={"table": table})
             counts[table] = cur.fetchone()[0]
     return counts
 
 
 def keep_rows(cur: psycopg2.extensions.cursor, run: Run) -> None:
     for table, rows in run.rows_after.items():
-        dwh.run_all(cur, sql.KEEP_TABLE_ROWS, {"table": table, "rows": rows, "run_id": run.run_id})
+        session.run_all(cur, sql.KEEP_TABLE_ROWS, {"table": table, "rows": rows, "run_id": run.run_id})
 
 
 def transform(cur: psycopg2.extensions.cursor, target: PostgresTarget, since_run: int) -> Counter[str]:
@@ -113,7 +121,7 @@ def transform(cur: psycopg2.extensions.cursor, target: PostgresTarget, since_run
         added = analytics.add_events(cur, since_run, target.dialect)
         run_transforms(cur, sql.transform_queries, since_run, filled_from_empty, changes)
         analytics.maintain_aggregates(cur, added, target.dialect)
-    dwh.say(f"analytics: {added.events_added:,} events added, {added.devices_added:,} new devices"
+    console.say(f"analytics: {added.events_added:,} events added, {added.devices_added:,} new devices"
             + (" (backfilled from every staged record)" if added.backfilled else ""))
     return changes
 
@@ -125,17 +133,17 @@ def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since
     later statements join it, and would be planned for an empty one."""
     for statement in statements:
         started = time.monotonic()
-        rows = dwh.execute(cur, statement, {"since_run": since_run})
+        rows = session.execute(cur, statement, {"since_run": since_run})
         inserted, deleted = sql.inserted_table(statement), sql.deleted_table(statement)
         if inserted:
             changes[inserted] += rows
             if inserted in filled_from_empty:
-                dwh.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": inserted})
+                session.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": inserted})
         elif deleted:
             changes[deleted] -= rows
         seconds = time.monotonic() - started
         if seconds > 1:
-            dwh.say(f"  {dwh.statement_name(statement)}: {rows:,} rows in {seconds:.1f} s")
+            console.say(f"  {session.statement_name(statement)}: {rows:,} rows in {seconds:.1f} s")
 
 
 # --------------------------------------------------------------------------- a run
@@ -143,8 +151,8 @@ def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since
 
 def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message: str | None) -> None:
     events, songs = run.staged.get("events"), run.staged.get("songs")
-    dwh.execute(cur, sql.RUN_FINISH, {
-        "run_id": run.run_id, "finished_at": dwh.utc_now(), "outcome": outcome,
+    session.execute(cur, sql.RUN_FINISH, {
+        "run_id": run.run_id, "finished_at": session.utc_now(), "outcome": outcome,
         "objects_loaded": sum(objects for objects, _ in run.planned.values()) - len(run.rejects.unreadable),
         "events_staged": events.rows if events else 0,
         "songs_staged": songs.rows if songs else 0,
@@ -161,12 +169,12 @@ def repaired(run: Run) -> int:
 
 def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listing: bool = False) -> Run:
     """One run, all or nothing. A failed run is still recorded, with its rejects."""
-    started = dwh.utc_now()
+    started = session.utc_now()
     sources.new_run()
     target = targets.open_target(cfg, started)
     run: Run | None = None
     try:
-        with dwh.transaction(conn) as cur:
+        with session.transaction(conn) as cur:
             target.prepare(cur)
             run = begin_run(cur, target, started)
             known = target.known_folders(cur, run.run_id, full_listing)
@@ -174,7 +182,7 @@ def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listin
             run.rows_before = count_rows(cur)
             stage(cur, target, run)
             target.record_folders(cur, known, run)
-            dwh.say("transforming ...")
+            console.say("transforming ...")
             changes = transform(cur, target, since_run=run.run_id)
             run.rows_after = {table: rows + changes[table] for table, rows in run.rows_before.items()}
             keep_rows(cur, run)
@@ -185,7 +193,7 @@ def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listin
         failed_id = record_failed_run(conn, target, message, run.rejects)
         raise RunFailed(failed_run_message(failed_id, message), failed_id) from None
     except BaseException as exc:
-        record_failed_run(conn, target, dwh.redact(dwh.first_line(exc), cfg), None)
+        record_failed_run(conn, target, settings.redact(console.first_line(exc), cfg), None)
         raise
     finally:
         target.close()
@@ -204,7 +212,7 @@ def record_failed_run(conn: psycopg2.extensions.connection, target: PostgresTarg
                       rejects: staging.RejectSpool | None) -> int | None:
     """After the rollback: a run row saying why, and the rejects that caused it."""
     try:
-        with dwh.transaction(conn) as cur:
+        with session.transaction(conn) as cur:
             run = begin_run(cur, target, target.started)
             if rejects is not None:
                 run.rejects = rejects
@@ -212,19 +220,19 @@ def record_failed_run(conn: psycopg2.extensions.connection, target: PostgresTarg
             finish_run(cur, run, "failed", message[:2000])
         return run.run_id
     except Exception as exc:  # the warehouse may be what failed; the original error matters more
-        dwh.say(f"(the failed run could not be recorded: {dwh.first_line(exc)})")
+        console.say(f"(the failed run could not be recorded: {console.first_line(exc)})")
         return None
 
 
 def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
     """Empty the star schema and transform every staged record again, without reading S3."""
-    target = targets.open_target(cfg, dwh.utc_now())
+    target = targets.open_target(cfg, session.utc_now())
     try:
-        with dwh.transaction(conn) as cur:
+        with session.transaction(conn) as cur:
             run = begin_run(cur, target, target.started)
             run.rows_before = count_rows(cur)
             target.empty_rebuilt_tables(cur)
-            dwh.say("transforming every staged record ...")
+            console.say("transforming every staged record ...")
             transform(cur, target, since_run=0)
             run.rows_after = count_rows(cur, kept=False)  # a rebuild counts them afresh
             keep_rows(cur, run)
@@ -242,11 +250,11 @@ def check_after_load(conn: psycopg2.extensions.connection, run: Run, *, quiet: b
     results = check_data.run_checks(conn)
     failure = check_data.failure_summary(results)
     run.checks = "failed" if failure else "passed"
-    with dwh.transaction(conn) as cur:
-        dwh.execute(cur, sql.RUN_CHECKS, {"checks": run.checks, "run_id": run.run_id})
+    with session.transaction(conn) as cur:
+        session.execute(cur, sql.RUN_CHECKS, {"checks": run.checks, "run_id": run.run_id})
     if failure:
-        raise dwh.DwhError(f"run {run.run_id} loaded, but {failure} (details: python check_data.py)")
-    (dwh.say if quiet else print)(f"checks: all {len(results)} passed")
+        raise errors.DwhError(f"run {run.run_id} loaded, but {failure} (details: python check_data.py)")
+    (console.say if quiet else print)(f"checks: all {len(results)} passed")
 
 
 # --------------------------------------------------------------------------- reports
@@ -263,7 +271,7 @@ def print_summary(run: Run, seconds: float) -> None:
     if run.rejects.count:
         print(f"  see them with: python etl.py --rejects {run.run_id}")
     rows = [(t, run.rows_after[t] - run.rows_before.get(t, 0), run.rows_after[t]) for t in sql.STAR_TABLES]
-    print(dwh.format_table(["table", "rows added", "rows now"], rows))
+    print(console.format_table(["table", "rows added", "rows now"], rows))
 
 
 def run_document(run: Run, seconds: float) -> dict[str, object]:
@@ -291,17 +299,17 @@ def run_document(run: Run, seconds: float) -> dict[str, object]:
 def failure_document(exc: BaseException, cfg: ConfigParser) -> dict[str, object]:
     """A failed run for --json: the scheduler still gets one document (and a non-zero exit)."""
     run_id = exc.run_id if isinstance(exc, RunFailed) else None
-    return {"run_id": run_id, "outcome": "failed", "message": dwh.redact(dwh.first_line(exc), cfg)}
+    return {"run_id": run_id, "outcome": "failed", "message": settings.redact(console.first_line(exc), cfg)}
 
 
 def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
     """What a run would load now, without loading it."""
-    target = targets.open_target(cfg, dwh.utc_now())
+    target = targets.open_target(cfg, session.utc_now())
     try:
         with conn.cursor() as cur:
             run = begin_run(cur, target, target.started)
             plan_run(cur, target, run, list_sources(cfg))
-            dwh.execute(cur, sql.PLAN_ALREADY_LOADED)
+            session.execute(cur, sql.PLAN_ALREADY_LOADED)
             already = dict(cur.fetchall())
             first = {source: next(planned_batches(cur, source, 10), []) for source in SOURCES}
     finally:
@@ -318,14 +326,14 @@ def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
 
 def show_status(conn: psycopg2.extensions.connection, limit: int = 10) -> None:
     with conn.cursor() as cur:
-        dwh.execute(cur, sql.LOADED_BY_SOURCE)
+        session.execute(cur, sql.LOADED_BY_SOURCE)
         loaded = cur.fetchall()
-        dwh.execute(cur, sql.RECENT_RUNS, {"limit": limit})
+        session.execute(cur, sql.RECENT_RUNS, {"limit": limit})
         runs = cur.fetchall()
     print("Loaded objects")
-    print(dwh.format_table(["source", "objects", "bytes", "records", "rejected"], loaded))
+    print(console.format_table(["source", "objects", "bytes", "records", "rejected"], loaded))
     print(f"\nRuns (latest {limit})")
-    print(dwh.format_table(
+    print(console.format_table(
         ["run", "started (UTC)", "seconds", "outcome", "objects", "events", "songs", "rejected", "repaired",
          "songplays+", "checks", "message"],
         [(r[0], f"{r[1]:%Y-%m-%d %H:%M:%S}", (r[2] - r[1]).total_seconds() if r[2] else None, *r[3:11],
@@ -336,22 +344,22 @@ def show_status(conn: psycopg2.extensions.connection, limit: int = 10) -> None:
 def show_rejects(conn: psycopg2.extensions.connection, run_id: int | None, limit: int = 1000) -> None:
     with conn.cursor() as cur:
         if run_id is None:
-            dwh.execute(cur, sql.LATEST_REJECTS_RUN)
+            session.execute(cur, sql.LATEST_REJECTS_RUN)
             run_id = cur.fetchone()[0]
         if run_id is None:
             print("no rejects recorded")
             return
-        dwh.execute(cur, sql.FIRST_REJECTS, {"run_id": run_id, "limit": limit})
+        session.execute(cur, sql.FIRST_REJECTS, {"run_id": run_id, "limit": limit})
         rows = cur.fetchall()
     print(f"Rejects of run {run_id}" + (f" (first {limit:,})" if len(rows) == limit else ""))
-    print(dwh.format_table(["object", "line", "record", "reason"], rows))
+    print(console.format_table(["object", "line", "record", "reason"], rows))
 
 
 # --------------------------------------------------------------------------- main
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show what a run would load, and load nothing")
     mode.add_argument("--status", action="store_true", help="show what is loaded and the recent runs")
@@ -369,16 +377,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    cfg = dwh.load_config(args.config)
+    cfg = settings.load_config(args.config)
     started = time.monotonic()
-    with closing(dwh.connect(cfg)) as conn:
+    with closing(warehouse.connect(cfg)) as conn:
         if args.status:
             show_status(conn)
             return 0
         if args.rejects is not None:
             show_rejects(conn, args.rejects or None)
             return 0
-        dwh.require_model(conn, dwh.dialect(cfg))
+        catalog.require_model(conn, settings.dialect(cfg))
         if args.dry_run:
             show_plan(conn, cfg)
             return 0
@@ -401,4 +409,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

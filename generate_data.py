@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dwh
+from sparkify_dwh import cli, console, s3, settings
+from sparkify_dwh.errors import DwhError, SourceError
 
 DAY_MS = 86_400_000
 PLANTED = "planted.json"  # --plant's known answers, at the root of OUT
@@ -462,7 +463,7 @@ def plan_day(rng: random.Random, users: Users, day_start: int, budget: int,
     final = [(user, 2 + min(40, max(1, int(rng.lognormvariate(1.4, 1.1))))) for user in cancelling]
     remaining = budget - sum(size for _, size in final)
     if remaining < 0:
-        raise dwh.DwhError("too few events a day for the cancellations --plant makes; add --events")
+        raise DwhError("too few events a day for the cancellations --plant makes; add --events")
     while remaining:
         anonymous = rng.random() < ANON_SHARE
         size = 1 + int(rng.random() * 3) if anonymous else min(300, max(1, int(rng.lognormvariate(1.4, 1.1))))
@@ -496,7 +497,7 @@ def place_sessions(rng: random.Random, user: int, all_gaps: list[array], day_sta
         spans, rest = [sum(g) for g in all_gaps], int(rest * factor)
         busy = sum(spans) + rest * (len(spans) - 1)
         if busy >= DAY_MS:
-            raise dwh.DwhError("too many events per user and day to fit in a day; add --users or --days")
+            raise DwhError("too many events per user and day to fit in a day; add --users or --days")
     points = sorted(int(hour_point(rng, cum_hours) * (DAY_MS - busy)) for _ in all_gaps)
     sessions, offset = [], 0
     for point, gaps, span in zip(points, all_gaps, spans, strict=True):
@@ -778,7 +779,7 @@ class PlantedWriter(EventWriter):
             self.users.cum_weights = list(itertools.accumulate(self.weights))
         self.due = +self.due
         if self.due and (self.day + 1 == self.days or self.window_of(self.day + 1) != self.window):
-            raise dwh.DwhError("too few plays a day for what --plant plants; add --events")
+            raise DwhError("too few plays a day for what --plant plants; add --events")
 
     def planted_play(self, user: int) -> tuple[str, str, str] | None:
         """Turn this play into a planted song's with the chance that spreads what is due over the
@@ -913,7 +914,7 @@ class LocalSink(Sink):
             try:
                 os.makedirs(folder, exist_ok=True)
             except OSError as exc:
-                raise dwh.DwhError(f"cannot create {folder}: {exc.strerror}") from None
+                raise DwhError(f"cannot create {folder}: {exc.strerror}") from None
             self.folders.add(folder)
         return path
 
@@ -926,7 +927,7 @@ class LocalSink(Sink):
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise dwh.DwhError(f"cannot write {path}: {exc.strerror}") from None
+            raise DwhError(f"cannot write {path}: {exc.strerror}") from None
 
     def put_lines(self, relative: str, lines: Iterable[str]) -> None:
         """Streamed: a day file is never held in memory whole."""
@@ -935,21 +936,21 @@ class LocalSink(Sink):
             with open(path, "w", encoding="ascii", newline="") as f:
                 f.writelines(lines)
         except OSError as exc:
-            raise dwh.DwhError(f"cannot write {path}: {exc.strerror}") from None
+            raise DwhError(f"cannot write {path}: {exc.strerror}") from None
 
     def prepare(self, force: bool) -> None:
         if self.root.exists() and not self.root.is_dir():
-            raise dwh.DwhError(f"{self.root} is a file, not a folder")
+            raise DwhError(f"{self.root} is a file, not a folder")
         for name in ("song_data", "log_data"):
             existing = self.root / name
             if existing.is_dir() and any(existing.iterdir()):
                 if not force:
-                    raise dwh.DwhError(f"{existing} already holds data; use --force to replace it")
+                    raise DwhError(f"{existing} already holds data; use --force to replace it")
                 shutil.rmtree(existing)
         planted = self.root / PLANTED  # a stale one would give the wrong answers for new data
         if planted.is_file():
             if not force:
-                raise dwh.DwhError(f"{planted} is from an earlier dataset; use --force to replace it")
+                raise DwhError(f"{planted} is from an earlier dataset; use --force to replace it")
             planted.unlink()
 
 
@@ -958,7 +959,7 @@ class S3Sink(Sink):
 
     def __init__(self, uri: str, client: Any) -> None:
         super().__init__(workers=16, batch=4)
-        self.bucket, prefix = dwh.split_s3_uri(uri)
+        self.bucket, prefix = s3.split_s3_uri(uri)
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client
 
@@ -970,7 +971,7 @@ class S3Sink(Sink):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
         except (BotoCoreError, ClientError) as exc:
             where = f"cannot write s3://{self.bucket}/{key}"
-            raise dwh.SourceError(dwh.describe_aws_error(exc, where)) from None
+            raise SourceError(s3.describe_aws_error(exc, where)) from None
 
     def _keys(self, folder: str) -> Iterator[str]:
         for page in self.client.get_paginator("list_objects_v2").paginate(
@@ -986,28 +987,28 @@ class S3Sink(Sink):
                 if next(self._keys(name), None) is None:
                     continue
                 if not force:
-                    raise dwh.DwhError(f"{where}{name}/ already holds data; use --force to replace it")
+                    raise DwhError(f"{where}{name}/ already holds data; use --force to replace it")
                 keys = self._keys(name)
                 while batch := list(itertools.islice(keys, 1000)):  # delete_objects takes up to 1000
                     answer = self.client.delete_objects(
                         Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
                     if answer.get("Errors"):
                         error = answer["Errors"][0]
-                        raise dwh.SourceError(f"cannot delete s3://{self.bucket}/{error.get('Key')}: "
+                        raise SourceError(f"cannot delete s3://{self.bucket}/{error.get('Key')}: "
                                               f"{error.get('Code')} {error.get('Message', '')}".rstrip())
             planted = self.prefix + PLANTED  # a stale one would give the wrong answers for new data
             listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=planted, MaxKeys=1)
             if any(o["Key"] == planted for o in listed.get("Contents", [])):
                 if not force:
-                    raise dwh.DwhError(f"{where}{PLANTED} is from an earlier dataset; use --force to replace it")
+                    raise DwhError(f"{where}{PLANTED} is from an earlier dataset; use --force to replace it")
                 self.client.delete_object(Bucket=self.bucket, Key=planted)
         except (BotoCoreError, ClientError) as exc:
-            raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot list or clear {where}")) from None
+            raise SourceError(s3.describe_aws_error(exc, f"cannot list or clear {where}")) from None
 
 
 def open_sink(args: argparse.Namespace) -> Sink:
-    if dwh.is_s3(args.out):
-        return S3Sink(args.out, dwh.s3_client(dwh.load_config(args.config)))
+    if s3.is_s3(args.out):
+        return S3Sink(args.out, s3.s3_client(settings.load_config(args.config)))
     return LocalSink(Path(args.out).expanduser())
 
 
@@ -1044,7 +1045,7 @@ def day(text: str) -> dt.date:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.split("\n\n")[0])
+    parser = cli.argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("out", metavar="OUT",
                         help="folder or s3://bucket/prefix to write song_data/ and log_data/ in")
     parser.add_argument("--days", type=positive, default=30, help="days of event logs (default: 30)")
@@ -1094,7 +1095,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def write_songs(sink: Sink, rng: random.Random, args: argparse.Namespace,
-                progress: dwh.Progress) -> Catalogue:
+                progress: console.Progress) -> Catalogue:
     """The song files, then the songs events play that have no file."""
     catalogue = Catalogue(files=args.songs)
     keys: set[tuple[str, str, float]] = set()  # (title, artist, duration) of every song, to keep ghosts apart
@@ -1115,7 +1116,7 @@ def write_songs(sink: Sink, rng: random.Random, args: argparse.Namespace,
 
 
 def write_logs(sink: Sink, rng: random.Random, args: argparse.Namespace,
-               catalogue: Catalogue, progress: dwh.Progress) -> tuple[EventWriter, int]:
+               catalogue: Catalogue, progress: console.Progress) -> tuple[EventWriter, int]:
     """One file per day with events; returns the writer (with its counts) and the number of files."""
     start_ms = int(dt.datetime.combine(args.start, dt.time(), dt.UTC).timestamp() * 1000)
     users = make_users(rng, args.users, start_ms)
@@ -1147,7 +1148,7 @@ def main() -> int:
     args = parse_args()
     started = time.monotonic()
     rng = random.Random(args.seed)  # the only source of randomness: same arguments, same bytes
-    progress = dwh.Progress()
+    progress = console.Progress()
     sink = open_sink(args)
     sink.prepare(args.force)
     try:
@@ -1166,4 +1167,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

@@ -25,8 +25,9 @@ from typing import Any
 
 import psycopg2.extensions
 
-import dwh
 import sql_queries as sql
+from sparkify_dwh import cli, console, session, settings, warehouse
+from sparkify_dwh.errors import DwhError
 
 TOP = 20  # rows of the ranked tables
 FORECAST_MIN_DAYS = 35  # trends.py's backtest: 28 days of training and a 7-day horizon
@@ -71,13 +72,13 @@ class Period:
 def choose_period(cur: psycopg2.extensions.cursor, date_from: dt.date | None,
                   date_to: dt.date | None) -> tuple[Period, dict[str, Any]]:
     """The asked period, by default all loaded days; and the data's own range."""
-    dwh.execute(cur, sql.REPORT_DATA_RANGE)
+    session.execute(cur, sql.REPORT_DATA_RANGE)
     first, last, days = cur.fetchone()
     if first is None:
-        raise dwh.DwhError("no events are loaded yet (the analytics layer is empty); load them with: python etl.py")
+        raise DwhError("no events are loaded yet (the analytics layer is empty); load them with: python etl.py")
     period = Period(date_from or first, date_to or last)
     if period.days < 1:
-        raise dwh.DwhError(f"--from {period.date_from} is after --to {period.date_to}")
+        raise DwhError(f"--from {period.date_from} is after --to {period.date_to}")
     return period, {"first_day": first.isoformat(), "last_day": last.isoformat(), "days_with_events": days}
 
 
@@ -104,7 +105,7 @@ def json_default(value: Any) -> Any:
 
 
 def fetch(cur: psycopg2.extensions.cursor, query: str, params: dict[str, Any] | None = None) -> list[Row]:
-    dwh.execute(cur, query, params)
+    session.execute(cur, query, params)
     names = [column.name for column in cur.description]
     return [{name: plain(value) for name, value in zip(names, row, strict=True)} for row in cur.fetchall()]
 
@@ -127,8 +128,8 @@ def change(value: float | None, previous: float | None) -> dict[str, Any]:
 
 def kpi_values(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any]:
     """The KPIs of one period, from its users (report_period_users, made again for it)."""
-    dwh.execute(cur, sql.REPORT_PERIOD_USERS_DROP)
-    dwh.execute(cur, sql.REPORT_PERIOD_USERS, period.params())
+    session.execute(cur, sql.REPORT_PERIOD_USERS_DROP)
+    session.execute(cur, sql.REPORT_PERIOD_USERS, period.params())
     (row,) = fetch(cur, sql.REPORT_KPIS, period.params())
     row["paid_share"] = ratio(row["paid_users"], row["active_users"])
     return row
@@ -173,7 +174,7 @@ def stickiness(cur: psycopg2.extensions.cursor, period: Period, data: dict[str, 
 def paid_subscribers(cur: psycopg2.extensions.cursor, days: list[Row]) -> dict[str, int]:
     """Paid subscribers at the end of each day with plays: the level history's changes (each from
     its day, or the day before when it falls exactly at midnight) summed up to that day."""
-    dwh.execute(cur, sql.REPORT_PAID_CHANGES)
+    session.execute(cur, sql.REPORT_PAID_CHANGES)
     changes = sorted((day - dt.timedelta(days=at_midnight), int(change)) for day, at_midnight, change in cur.fetchall())
     result, total, i = {}, 0, 0
     for d in sorted(days, key=lambda d: d["activity_date"]):
@@ -372,7 +373,7 @@ def side_panels_apart(connect: Callable[[], psycopg2.extensions.connection], dia
     process, and a CPU, for each)."""
     with closing(connect()) as conn, conn.cursor() as cur:
         if dialect == sql.POSTGRES:
-            dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+            session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
         result = side_panels(cur, period, data, songs, artists)
         conn.rollback()
     return result
@@ -429,12 +430,12 @@ def errors(cur: psycopg2.extensions.cursor, period: Period) -> dict[str, Any]:
 
 
 def freshness(cur: psycopg2.extensions.cursor, trends: dict[str, Any] | None) -> dict[str, Any]:
-    dwh.execute(cur, sql.REPORT_LAST_EVENT)
+    session.execute(cur, sql.REPORT_LAST_EVENT)
     (last_event,) = cur.fetchone()
     runs = fetch(cur, sql.REPORT_RECENT_RUNS, {"limit": 5})
     return {"last_event": plain(last_event), "last_run": runs[0] if runs else None, "recent_runs": runs,
             "trends_computed_at": plain((trends or {}).get("computed_at")),
-            "generated_at": dwh.utc_now().isoformat(sep=" ", timespec="seconds")}
+            "generated_at": session.utc_now().isoformat(sep=" ", timespec="seconds")}
 
 
 def forecast(trends: dict[str, Any] | None, trends_problem: str | None, data: dict[str, Any]) -> dict[str, Any]:
@@ -484,13 +485,13 @@ def latest_trends(conn: psycopg2.extensions.connection) -> tuple[dict[str, Any] 
     try:
         stored = trends.latest_trends(conn)
         if stored is None or trends.trends_are_stale(conn):
-            dwh.say("computing trends (none stored, or older than the last load) ...")
+            console.say("computing trends (none stored, or older than the last load) ...")
             stored = trends.compute_trends(conn)
         conn.commit()
         return finite(stored), None
-    except dwh.DwhError as exc:
+    except DwhError as exc:
         conn.rollback()
-        return None, f"Trends could not be computed: {dwh.first_line(exc)}"
+        return None, f"Trends could not be computed: {console.first_line(exc)}"
 
 
 def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> None:
@@ -498,17 +499,17 @@ def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> No
     per song (song_totals when the period spans every day with plays, else song_days), the top
     songs and artists, and each user's active weeks."""
     if dialect == sql.POSTGRES:
-        dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)  # room for the sorts and hashes in memory
-    dwh.run_all(cur, sql.REPORT_TEMPORARY_DROP)
-    dwh.execute(cur, sql.REPORT_PLAY_DAYS)
+        session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)  # room for the sorts and hashes in memory
+    session.run_all(cur, sql.REPORT_TEMPORARY_DROP)
+    session.execute(cur, sql.REPORT_PLAY_DAYS)
     first, last = cur.fetchone()
     whole = first is None or (period.date_from <= first and period.date_to >= last)
     ranking = ([sql.REPORT_TOP_SONG_LIST_ALL, sql.REPORT_TOP_ARTIST_LIST_ALL] if whole
                else [sql.REPORT_SONG_TOTALS, sql.REPORT_TOP_SONG_LIST, sql.REPORT_TOP_ARTIST_LIST])
     for statement in [*ranking, sql.REPORT_USER_WEEKS]:
-        dwh.execute(cur, statement, period.params(limit=TOP))
+        session.execute(cur, statement, period.params(limit=TOP))
     if dialect == sql.POSTGRES:
-        dwh.execute(cur, sql.REPORT_USER_WEEKS_ANALYZE)
+        session.execute(cur, sql.REPORT_USER_WEEKS_ANALYZE)
 
 
 def panel_numbers(conn: psycopg2.extensions.connection, dialect: str, date_from: dt.date | None,
@@ -1217,7 +1218,7 @@ def render_html(numbers: dict[str, Any]) -> str:
     render_panels(page, numbers)
     bundle = vega_bundle()
     if "</script" in bundle.lower() or "<!--" in bundle:
-        raise dwh.DwhError("the Vega bundle cannot be inlined: it contains '</script' or '<!--'")
+        raise DwhError("the Vega bundle cannot be inlined: it contains '</script' or '<!--'")
     p = numbers["period"]
     title = f"Sparkify listening dashboard, {p['from']} to {p['to']}"
     return (
@@ -1245,7 +1246,7 @@ def date_argument(text: str) -> dt.date:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--out", metavar="PATH", default="report.html", help="where to write the page "
                         "(default: report.html)")
     parser.add_argument("--from", dest="date_from", type=date_argument, metavar="DATE",
@@ -1258,10 +1259,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def require_tables(conn: psycopg2.extensions.connection) -> None:
     with conn.cursor() as cur:
-        missing = [t for t in ANALYTICS_TABLES if not dwh.table_exists(cur, t)]
+        missing = [t for t in ANALYTICS_TABLES if not session.table_exists(cur, t)]
     conn.rollback()
     if missing:
-        raise dwh.DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py, then python etl.py")
+        raise DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py, then python etl.py")
 
 
 def write_page(path: Path, text: str) -> None:
@@ -1272,27 +1273,28 @@ def write_page(path: Path, text: str) -> None:
         partial.replace(path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise dwh.DwhError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise DwhError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     args = parse_arguments(argv)
-    cfg = dwh.load_config(args.config)
-    with closing(dwh.connect(cfg)) as conn:
+    cfg = settings.load_config(args.config)
+    with closing(warehouse.connect(cfg)) as conn:
         require_tables(conn)
-        numbers = panel_numbers(conn, dwh.dialect(cfg), args.date_from, args.date_to, lambda: dwh.connect(cfg))
+        numbers = panel_numbers(conn, settings.dialect(cfg), args.date_from, args.date_to,
+                                lambda: warehouse.connect(cfg))
     if args.json:
         print(json.dumps(numbers, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
-        dwh.say(f"computed the numbers of {len(numbers) - 2} panels in {time.perf_counter() - started:.1f} s")
+        console.say(f"computed the numbers of {len(numbers) - 2} panels in {time.perf_counter() - started:.1f} s")
         return 0
     text = render_html(numbers)
     out = Path(args.out).expanduser()
     write_page(out, text)
     size = len(text.encode())
-    dwh.say(f"wrote {out.resolve()} ({size / 1024:,.0f} KB) in {time.perf_counter() - started:.1f} s")
+    console.say(f"wrote {out.resolve()} ({size / 1024:,.0f} KB) in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

@@ -12,11 +12,12 @@ import threading
 from configparser import ConfigParser
 from contextlib import closing, suppress
 
-import dwh
+from sparkify_dwh import cli, console, settings, warehouse
+from sparkify_dwh.errors import ConfigError
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--once", action="store_true",
                         help="print the connection URL and exit (the server stops when no script uses it)")
     return parser.parse_args(argv)
@@ -25,12 +26,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def connection_url(cfg: ConfigParser) -> str:
     """A libpq URL for the configured database on the embedded server (started if needed)."""
     if cfg["WAREHOUSE"]["TARGET"] != "embedded":
-        raise dwh.ConfigError(
+        raise ConfigError(
             f"serve.py keeps the embedded server up; [WAREHOUSE] TARGET is {cfg['WAREHOUSE']['TARGET']}"
             " (connect to that server directly with the [CLUSTER] settings)")
-    with closing(dwh.connect(cfg)):  # starts the server and creates the database if missing
+    with closing(warehouse.connect(cfg)):  # starts the server and creates the database if missing
         pass
-    return dwh.embedded_url(cfg)
+    return warehouse.embedded_url(cfg)
 
 
 def wait_until_interrupted() -> None:
@@ -42,16 +43,16 @@ def wait_until_interrupted() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    cfg = dwh.load_config(args.config)
+    cfg = settings.load_config(args.config)
     url = connection_url(cfg)
     print(url, flush=True)
     if args.once:
         return 0
-    dwh.say(f"the embedded warehouse is up: psql \"{url}\"  (Ctrl-C stops serving)")
+    console.say(f"the embedded warehouse is up: psql \"{url}\"  (Ctrl-C stops serving)")
     wait_until_interrupted()
-    dwh.say("stopped serving; the server stops when no other script uses it")
+    console.say("stopped serving; the server stops when no other script uses it")
     return 0
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

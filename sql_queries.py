@@ -17,6 +17,8 @@ import sys
 import textwrap
 from collections.abc import Iterator
 
+from sparkify_dwh import cli, settings
+
 POSTGRES, REDSHIFT = "postgres", "redshift"  # SQL dialects; the embedded target speaks POSTGRES
 
 # ============================================================================ 1. tables
@@ -578,7 +580,7 @@ DROP_LOCK = "LOCK TABLE etl_runs IN ACCESS EXCLUSIVE MODE"
 REDSHIFT_DROP_LOCK = "LOCK etl_runs"
 
 # ---------------------------------------------------------------- the catalog
-# What the server has, to compare with the model above (dwh.model_problems, create_tables.py,
+# What the server has, to compare with the model above (catalog.model_problems, create_tables.py,
 # doctor.py). Reads only: a login that may only read can compare too.
 SERVER_VERSION = "SELECT version()"
 CURRENT_SCHEMA = "SELECT current_schema()"
@@ -1732,7 +1734,7 @@ POSTGRES_BULK_TABLES = [name for name in REBUILT_TABLES if name != "devices"]
 rebuild_queries = [f"DELETE FROM {name}" for name in REBUILT_TABLES]
 
 
-# ============================================================================ 5. a run's record (etl.py --status, --rejects)
+# ============================================================================ 5. a run's record (etl.py --status)
 
 RECENT_RUNS = """
 SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
@@ -2831,7 +2833,7 @@ REPORT_QUERIES = {
 
 
 # ============================================================================ 9. every statement, named
-# The constants above are the statements; these walk them by name, in module order: dwh.execute
+# The constants above are the statements; these walk them by name, in module order: session.execute
 # traces a statement by the name of the constant it came from (a list's or dict's items as
 # NAME[i], NAME['key']), and `python sql_queries.py postgres|redshift` prints every statement
 # the code may send to that target as it is sent: a table with its layout, {placeholders}
@@ -2954,7 +2956,7 @@ _DELETED_TABLE = re.compile(r"\s*DELETE FROM (\w+)")
 
 
 def created_table(statement: str) -> re.Match[str] | None:
-    """A CREATE TABLE statement's table name and column definitions (dwh.model_columns reads the model so)."""
+    """A CREATE TABLE statement's table name and column definitions (catalog.model_columns reads the model so)."""
     return _CREATED_TABLE.search(statement)
 
 
@@ -2977,15 +2979,14 @@ def temporary_table(statement: str) -> str | None:
 
 
 def _print_statements(argv: list[str]) -> int:
-    import dwh  # the command line only: the constants above need nothing
 
-    parser = dwh.argument_parser(
+    parser = cli.argument_parser(
         "Print every statement the toolkit may send to a target, as SQL: fully rendered, each under"
         " a '-- NAME' line (the name of its constant here), in this module's order.")
     parser.add_argument("target", nargs="?", choices=[POSTGRES, REDSHIFT],
                         help="postgres (also the embedded server) or redshift (default: the configured TARGET's)")
     args = parser.parse_args(argv)
-    target = args.target or dwh.dialect(dwh.load_config(args.config))
+    target = args.target or settings.dialect(settings.load_config(args.config))
     try:
         for name, statement in statements(target):
             print(f"-- {name}\n{textwrap.dedent(statement).strip()};\n")
@@ -2996,6 +2997,6 @@ def _print_statements(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import dwh
+    from sparkify_dwh import cli, settings
 
-    dwh.run_script(lambda: _print_statements(sys.argv[1:]))
+    cli.run_script(lambda: _print_statements(sys.argv[1:]))

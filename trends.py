@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import psycopg2.extensions
 
-import dwh
 import sql_queries as sql
+from sparkify_dwh import cli, console, session, settings, warehouse
+from sparkify_dwh.errors import DwhError
 
 SERIES = {"plays": "plays", "active_users": "active users", "paid_users": "paid subscribers"}
 SEASON = 7  # days: the weekly season
@@ -93,15 +94,15 @@ def paid_on_calendar(days: list[dt.date], changes: Sequence[tuple[dt.date, int, 
 
 
 def read_series(cur: psycopg2.extensions.cursor) -> Series:
-    dwh.execute(cur, sql.TREND_DAILY_PLAYS)
+    session.execute(cur, sql.TREND_DAILY_PLAYS)
     plays = cur.fetchall()
-    dwh.execute(cur, sql.TREND_DAILY_ACTIVE_USERS)
+    session.execute(cur, sql.TREND_DAILY_ACTIVE_USERS)
     active = cur.fetchall()
     dates = [day for day, _ in plays + active]
     if not dates:
         return Series([], {name: np.zeros(0) for name in SERIES})
     days = calendar(min(dates), max(dates))
-    dwh.execute(cur, sql.TREND_PAID_CHANGES)
+    session.execute(cur, sql.TREND_PAID_CHANGES)
     paid = paid_on_calendar(days, cur.fetchall())
     return Series(days, {"plays": on_calendar(days, plays), "active_users": on_calendar(days, active),
                          "paid_users": paid})
@@ -219,7 +220,7 @@ def forecast_series(values: np.ndarray, days: list[dt.date], horizon: int
             entry["note"] = "seasonal-naive published: the model does not beat it on mean MASE"
         bands = model_forecast(values, horizon) if better else baseline_forecast(values, horizon)
     except (ValueError, np.linalg.LinAlgError) as exc:
-        entry["note"] = f"seasonal-naive published: the model could not be fitted ({dwh.first_line(exc)})"
+        entry["note"] = f"seasonal-naive published: the model could not be fitted ({console.first_line(exc)})"
         bands = baseline_forecast(values, horizon)
     entry["model"] = entry["model"] or BASELINE
     rows = []
@@ -263,7 +264,7 @@ def trending(cur: psycopg2.extensions.cursor, days: list[dt.date]) -> dict[str, 
         result["message"] = "no plays loaded: nothing can trend"
         return result
     window = trending_window(days)
-    dwh.execute(cur, sql.TRENDING_TOTALS, window)
+    session.execute(cur, sql.TRENDING_TOTALS, window)
     plays_recent, plays_before = (int(v) for v in cur.fetchone())
     result["window"] = {**window, "plays_recent": plays_recent, "plays_before": plays_before}
     if plays_before == 0:
@@ -273,17 +274,17 @@ def trending(cur: psycopg2.extensions.cursor, days: list[dt.date]) -> dict[str, 
               "candidates": CANDIDATES, "top": TOP,
               "recent_start": dt.datetime.combine(window["recent_from"], dt.time()),
               "recent_end": dt.datetime.combine(window["last_day"] + dt.timedelta(days=1), dt.time())}
-    dwh.execute(cur, sql.TRENDING_WINDOWS_DROP)
-    dwh.execute(cur, sql.TRENDING_WINDOWS, window)
+    session.execute(cur, sql.TRENDING_WINDOWS_DROP)
+    session.execute(cur, sql.TRENDING_WINDOWS, window)
     for kind, statement in (("songs", sql.TRENDING_SONGS), ("artists", sql.TRENDING_ARTISTS)):
-        dwh.execute(cur, statement, params)
+        session.execute(cur, statement, params)
         for row in cur.fetchall():
             *names, plays, before, expected, score, listeners = row
             entry = dict(zip(["song", "artist"] if kind == "songs" else ["artist"], names, strict=True))
             entry |= {"score": float(score), "plays": int(plays), "expected": float(expected),
                       "listeners": int(listeners), "p_value": None, "plays_before": int(before)}
             result[kind].append(entry)
-    dwh.execute(cur, sql.TRENDING_WINDOWS_DROP)
+    session.execute(cur, sql.TRENDING_WINDOWS_DROP)
     return result
 
 
@@ -309,7 +310,7 @@ def build_document(cur: psycopg2.extensions.cursor, horizon: int) -> dict[str, A
     importing statsmodels alone takes a second or two, and the warehouse waits for nothing."""
     with ThreadPoolExecutor(max_workers=1) as models:
         models.submit(load_models)
-        dwh.execute(cur, sql.TREND_LOAD_RUN)
+        session.execute(cur, sql.TREND_LOAD_RUN)
         (load_run_id,) = cur.fetchone()
         series = read_series(cur)
         forecasting = models.submit(forecast_all, series, horizon)
@@ -350,7 +351,7 @@ def day_or_none(text: str | None) -> dt.date | None:
 
 def warehouse_dialect(conn: psycopg2.extensions.connection) -> str:
     with conn.cursor() as cur:
-        dwh.execute(cur, sql.SERVER_VERSION)
+        session.execute(cur, sql.SERVER_VERSION)
         (version,) = cur.fetchone()
     return sql.REDSHIFT if "redshift" in str(version).lower() else sql.POSTGRES
 
@@ -358,20 +359,20 @@ def warehouse_dialect(conn: psycopg2.extensions.connection) -> str:
 def require_tables(cur: psycopg2.extensions.cursor) -> None:
     needed = ["etl_runs", "hour_plays", "user_days", "user_levels", "song_days", "app_events",
               "trend_runs", "trend_backtests", "trend_forecasts", "trending"]
-    missing = [name for name in needed if not dwh.table_exists(cur, name)]
+    missing = [name for name in needed if not session.table_exists(cur, name)]
     if missing:
-        raise dwh.DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
+        raise DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
 
 
 def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: str) -> None:
     """The document as one trend run: one multi-row INSERT per table. Sets its id and time."""
-    dwh.execute(cur, sql.REDSHIFT_TREND_RUN_LOCK if dialect == sql.REDSHIFT else sql.TREND_RUN_LOCK)
-    dwh.execute(cur, sql.TREND_RUN_NEXT_ID)
+    session.execute(cur, sql.REDSHIFT_TREND_RUN_LOCK if dialect == sql.REDSHIFT else sql.TREND_RUN_LOCK)
+    session.execute(cur, sql.TREND_RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
-    computed_at = dwh.utc_now().replace(microsecond=0)
+    computed_at = session.utc_now().replace(microsecond=0)
     document["trend_run_id"], document["computed_at"] = run_id, computed_at.isoformat(sep=" ")
     w = document["trending_window"]
-    insert = dwh.insert_values
+    insert = session.insert_values
     insert(cur, sql.TREND_RUNS_INSERT, [(
         run_id, computed_at, document["load_run_id"], document["horizon"], day_or_none(document["first_day"]),
         day_or_none(document["last_day"]), document["days"], day_or_none(w["recent_from"]),
@@ -398,12 +399,12 @@ def compute_trends(conn: psycopg2.extensions.connection, horizon: int = 14,
     """Compute the trends from the warehouse, store them as a new trend run (committed), and
     return the --json document."""
     if not 1 <= horizon <= MAX_HORIZON:
-        raise dwh.DwhError(f"the horizon is {horizon} days; use 1 to {MAX_HORIZON}")
+        raise DwhError(f"the horizon is {horizon} days; use 1 to {MAX_HORIZON}")
     dialect = dialect or warehouse_dialect(conn)
-    with dwh.transaction(conn) as cur:
+    with session.transaction(conn) as cur:
         require_tables(cur)
         if dialect == sql.POSTGRES:
-            dwh.run_all(cur, sql.TREND_POSTGRES_SETTINGS)
+            session.run_all(cur, sql.TREND_POSTGRES_SETTINGS)
         document = build_document(cur, horizon)
         store(cur, document, dialect)
     return ordered(document)
@@ -419,19 +420,19 @@ def latest_trends(conn: psycopg2.extensions.connection) -> dict[str, Any] | None
     """The document of the newest stored trend run, as compute_trends returned it; None when
     there is none (or no trend tables yet)."""
     with conn.cursor() as cur:
-        if not dwh.table_exists(cur, "trend_runs"):
+        if not session.table_exists(cur, "trend_runs"):
             return None
-        dwh.execute(cur, sql.TREND_LATEST_RUN)
+        session.execute(cur, sql.TREND_LATEST_RUN)
         run = cur.fetchone()
         if run is None:
             return None
         (run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from,
          plays_recent, plays_before, prior_plays, min_listeners, message, trending_note) = run
-        dwh.execute(cur, sql.TREND_RUN_BACKTESTS, {"trend_run_id": run_id})
+        session.execute(cur, sql.TREND_RUN_BACKTESTS, {"trend_run_id": run_id})
         backtests = cur.fetchall()
-        dwh.execute(cur, sql.TREND_RUN_FORECASTS, {"trend_run_id": run_id})
+        session.execute(cur, sql.TREND_RUN_FORECASTS, {"trend_run_id": run_id})
         forecasts = cur.fetchall()
-        dwh.execute(cur, sql.TREND_RUN_TRENDING, {"trend_run_id": run_id})
+        session.execute(cur, sql.TREND_RUN_TRENDING, {"trend_run_id": run_id})
         ranked = cur.fetchall()
     names = ["model", "candidate", "mase", "mase_baseline", "smape", "smape_baseline", "origins", "note"]
     stored = {series: dict(zip(names, rest, strict=True)) for series, *rest in backtests}
@@ -464,13 +465,13 @@ def trends_are_stale(conn: psycopg2.extensions.connection) -> bool:
     """True when no trends are stored, or a load that brought new objects succeeded after the
     one the latest trends were computed from."""
     with conn.cursor() as cur:
-        if not (dwh.table_exists(cur, "trend_runs") and dwh.table_exists(cur, "etl_runs")):
+        if not (session.table_exists(cur, "trend_runs") and session.table_exists(cur, "etl_runs")):
             return True
-        dwh.execute(cur, sql.TREND_LATEST_RUN)
+        session.execute(cur, sql.TREND_LATEST_RUN)
         run = cur.fetchone()
         if run is None:
             return True
-        dwh.execute(cur, sql.TRENDS_NEWER_LOADS, {"load_run_id": run[2] or 0})
+        session.execute(cur, sql.TRENDS_NEWER_LOADS, {"load_run_id": run[2] or 0})
         (newer,) = cur.fetchone()
     return bool(newer)
 
@@ -483,7 +484,7 @@ def summary_text(document: dict[str, Any], seconds: float) -> str:
              f" from load run {document['load_run_id'] or '-'}: {document['days']} days of data"
              + (f" ({document['first_day']} to {document['last_day']})" if document["days"] else "")]
     parts.append(f"\nForecast models (rolling-origin backtest, {TEST_DAYS} days ahead, against seasonal-naive)")
-    parts.append(dwh.format_table(
+    parts.append(console.format_table(
         ["series", "published", "MASE", "MASE s-naive", "sMAPE %", "sMAPE % s-naive", "origins", "note"],
         [(SERIES[name], b["model"] or "none", b["mase"], b["mase_baseline"], b["smape"], b["smape_baseline"],
           b["origins"], b["note"]) for name, b in document["backtest"].items()]))
@@ -491,7 +492,7 @@ def summary_text(document: dict[str, Any], seconds: float) -> str:
     if forecast:
         parts.append(f"\nForecast for the next {document['horizon']} days: value (80% interval) [95% interval]")
         dates = [p["date"] for p in next(iter(forecast.values()))]
-        parts.append(dwh.format_table(["date", *(SERIES[name] for name in forecast)], [
+        parts.append(console.format_table(["date", *(SERIES[name] for name in forecast)], [
             [day, *(band(points[i]) for points in forecast.values())] for i, day in enumerate(dates)]))
     w = document["trending_window"]
     if w["recent_from"]:
@@ -506,7 +507,7 @@ def summary_text(document: dict[str, Any], seconds: float) -> str:
             parts.append(f"\n{title}: none" + (f" ({w['message']})" if w["message"] else ""))
             continue
         parts.append(f"\n{title} (top {len(entries)} of {len(document[key])})")
-        parts.append(dwh.format_table(
+        parts.append(console.format_table(
             ["#", *names, "score", "plays", "expected", "listeners", "p-value"],
             [[i, *(entry[n] for n in names), entry["score"], entry["plays"], entry["expected"], entry["listeners"],
               p_value_text(entry["p_value"])] for i, entry in enumerate(entries, start=1)]))
@@ -530,7 +531,7 @@ def horizon_argument(text: str) -> int:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = dwh.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--horizon", type=horizon_argument, default=14, metavar="N",
                         help=f"days to forecast (default: 14; at most {MAX_HORIZON})")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
@@ -540,9 +541,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     started = time.perf_counter()
-    cfg = dwh.load_config(args.config)
-    with closing(dwh.connect(cfg)) as conn:
-        document = compute_trends(conn, args.horizon, dwh.dialect(cfg))
+    cfg = settings.load_config(args.config)
+    with closing(warehouse.connect(cfg)) as conn:
+        document = compute_trends(conn, args.horizon, settings.dialect(cfg))
     seconds = time.perf_counter() - started
     print(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) if args.json
           else summary_text(document, seconds))
@@ -550,4 +551,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    dwh.run_script(main)
+    cli.run_script(main)

@@ -42,9 +42,14 @@ from urllib.parse import unquote, urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import dwh  # noqa: E402
-import sources  # noqa: E402
-import staging  # noqa: E402
+from sparkify_dwh import (  # noqa: E402
+    console,
+    session,
+    settings,
+    sources,
+    staging,
+    warehouse,
+)
 
 OUT = ROOT / "bench" / "out"
 FLOOR_COPY = "COPY {table} (doc) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
@@ -185,13 +190,13 @@ def lines_of(objects: list[sources.SourceObject], cfg: object) -> object:
 
 def floor_in_process(config: Path) -> dict[str, float]:
     """Seconds to COPY every object of each source, one jsonb value per row."""
-    cfg = dwh.load_config(config)
-    conn = dwh.connect(cfg)
+    cfg = settings.load_config(config)
+    conn = warehouse.connect(cfg)
     seconds = {}
     for source, key in (("events", "LOG_DATA"), ("songs", "SONG_DATA")):
         started = time.perf_counter()
         objects = list(sources.list_objects(cfg, source, cfg["S3"][key]))
-        with dwh.transaction(conn) as cur:
+        with session.transaction(conn) as cur:
             cur.execute(f"CREATE TABLE floor_{source} (doc jsonb)")
             staging.copy_in(cur, FLOOR_COPY.format(table=f"floor_{source}"), lines_of(objects, cfg))
         seconds[source] = time.perf_counter() - started
@@ -300,8 +305,8 @@ def checking_overhead(target: Target, data: Path) -> dict[str, float]:
             name = f"overhead-{label}-{i}"
             config = target.fresh_config(name, data / "log_data", data / "song_data")
             subprocess.run(script("create_tables.py", config), check=True, stdout=subprocess.DEVNULL, env=target.env())
-            cfg = dwh.load_config(config)
-            conn = dwh.connect(cfg)
+            cfg = settings.load_config(config)
+            conn = warehouse.connect(cfg)
             staging.RecordTyper.__init__ = trusting_init if label == "trusting" else original  # type: ignore
             started = time.perf_counter()
             etl.load(conn, cfg)
@@ -380,7 +385,7 @@ def print_report(results: list[dict[str, object]], target: str) -> None:
                      f"{s['new_day_events']:,} events: {fig('ours_new_day')} vs {fig('songs_new_day')}",
                      fig("new_day_ratio", "×"), fig("ours_peak_mb", " MB"), fig("ours_trends"), fig("ours_report")])
     print(f"\nMedians ({target}):")
-    print(dwh.format_table(["size", "rounds", "floor (events + songs)", "ours (create_tables + etl)", "ratio",
+    print(console.format_table(["size", "rounds", "floor (events + songs)", "ours (create_tables + etl)", "ratio",
                             "ours without analytics", "ratio", "analytics cost: load / new day", "nothing new",
                             "one new day: big vs songs-only",
                             "ratio", "peak memory", "trends.py", "report.py"], rows))

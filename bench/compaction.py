@@ -26,11 +26,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import dwh  # noqa: E402
-import redshift  # noqa: E402
-import sources  # noqa: E402
 import sql_queries as sql  # noqa: E402
-import staging  # noqa: E402
+from sparkify_dwh import (  # noqa: E402
+    console,
+    redshift,
+    s3,
+    session,
+    settings,
+    sources,
+    staging,
+    warehouse,
+)
 
 OUT = ROOT / "bench" / "out"
 
@@ -56,9 +62,9 @@ def staging_columns() -> dict[str, list[staging.Column]]:
     shutil.rmtree(server, ignore_errors=True)
     server.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f"[WAREHOUSE]\nEMBEDDED_DIR = {server}\n[CLUSTER]\nDB_NAME = bench\n")
-    conn = dwh.connect(dwh.load_config(config))
+    conn = warehouse.connect(settings.load_config(config))
     with conn.cursor() as cur:
-        dwh.run_all(cur, sql.create_table_queries(sql.POSTGRES))
+        session.run_all(cur, sql.create_table_queries(sql.POSTGRES))
         columns = {table: staging.staging_columns(cur, table) for table in ("staging_events", "staging_songs")}
     conn.rollback()
     conn.close()
@@ -70,10 +76,10 @@ def measure(source: str, count: int, endpoint: str, columns: dict[str, list[stag
     bucket = f"compaction-{source}-{count}"
     table, folder = {"songs": ("staging_songs", "song_data"), "events": ("staging_events", "log_data")}[source]
     sizes = {"songs": ["--songs", str(count), "--events", "1000"], "events": ["--songs", "10", "--events", str(count)]}
-    cfg = dwh.load_config(ROOT / "dwh.cfg")
+    cfg = settings.load_config(ROOT / "dwh.cfg")
     cfg["S3"]["ENDPOINT_URL"], cfg["S3"]["REGION"] = endpoint, "us-east-1"
     cfg["S3"]["WORK_PREFIX"] = f"s3://{bucket}/work"
-    client = dwh.s3_client(cfg)
+    client = s3.s3_client(cfg)
     client.create_bucket(Bucket=bucket)
     days = ["--days", "1"] if source == "songs" else []
     subprocess.run([sys.executable, str(ROOT / "generate_data.py"), f"s3://{bucket}/data", *sizes[source], *days],
@@ -84,7 +90,7 @@ def measure(source: str, count: int, endpoint: str, columns: dict[str, list[stag
     planned = list(enumerate(listed, start=1))
     work = Path(tempfile.mkdtemp(prefix="compaction-"))
     counts, rejects = staging.StageCounts(), staging.RejectSpool()
-    stage = redshift.RedshiftStage(cfg, redshift.work_area(cfg, dwh.utc_now()), work, client, dwh.utc_now())
+    stage = redshift.RedshiftStage(cfg, redshift.work_area(cfg, session.utc_now()), work, client, session.utc_now())
     parts = redshift.part_count(sum(obj.size for _, obj in planned), slices=4)
     written = redshift.compact(cfg, planned, columns[table], 1, rejects, counts, work, table, parts)
     compacted = time.perf_counter() - started
@@ -116,7 +122,7 @@ def main() -> None:
                 for source, counts in (("songs", args.songs), ("events", args.events)) for count in counts]
     finally:
         moto.terminate()
-    print(dwh.format_table(list(rows[0]), [list(r.values()) for r in rows]))
+    print(console.format_table(list(rows[0]), [list(r.values()) for r in rows]))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ from typing import Any
 import boto3
 import pytest
 
+from sparkify_dwh import cli
+from sparkify_dwh import settings as dwh_settings
+from sparkify_dwh import warehouse as dwh_warehouse
+from sparkify_dwh.errors import DwhError
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,7 +87,7 @@ def raw_events(log_data: Path = SAMPLE / "log_data") -> list[dict[str, Any]]:
     import datetime as dt
     import json
 
-    import staging
+    from sparkify_dwh import staging
 
     seen, events = set(), []
     for path in sorted(log_data.rglob("*.json")):
@@ -196,7 +201,7 @@ MACHINE_PG = {"host": "127.0.0.1", "port": 5432, "user": os.environ.get("DWH_TES
 
 
 # Scripts whose main takes argv: `Warehouse.run` calls them in this process, through the same edge as
-# `python script` (dwh.run_script). The others (etl.py) still start as a subprocess.
+# `python script` (cli.run_script). The others (etl.py) still start as a subprocess.
 IN_PROCESS = ("create_tables.py", "etl.py", "check_data.py", "report.py", "trends.py", "doctor.py")
 
 
@@ -212,14 +217,13 @@ def _as_script(script: str, args: list[str], env: dict[str, str], cwd: Path) -> 
     """This process as `python script *args` would start: exactly `env` as the environment, `cwd`
     as the folder, sys.argv set (argparse's prog), stdin not a terminal, and no configuration
     known yet to the edge's redaction. Everything is put back afterwards."""
-    import dwh
 
-    saved = dict(os.environ), os.getcwd(), sys.argv, sys.stdin, list(dwh._LOADED)
+    saved = dict(os.environ), os.getcwd(), sys.argv, sys.stdin, list(dwh_settings._LOADED)
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
     sys.argv, sys.stdin = [str(ROOT / script), *args], io.StringIO()
-    dwh._LOADED.clear()
+    dwh_settings._LOADED.clear()
     try:
         yield
     finally:
@@ -227,14 +231,14 @@ def _as_script(script: str, args: list[str], env: dict[str, str], cwd: Path) -> 
         os.environ.update(saved[0])
         os.chdir(saved[1])
         sys.argv, sys.stdin = saved[2], saved[3]
-        dwh._LOADED[:] = saved[4]
+        dwh_settings._LOADED[:] = saved[4]
 
 
 @contextlib.contextmanager
 def _leaving_new_servers() -> Iterator[None]:
     """An embedded server joined inside, that this process had not joined before, is left
     afterwards, as a script's exit leaves it (the last one out stops it)."""
-    import embedded as embedded_module
+    from sparkify_dwh import embedded as embedded_module
 
     joined = set(embedded_module._joined)
     try:
@@ -246,15 +250,14 @@ def _leaving_new_servers() -> Iterator[None]:
 
 def call_main(script: str, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """script's main(argv) in this process, through the edge `python script *args` goes through
-    (dwh.run_script: the exit code, the one-line error), with stdout and stderr captured."""
-    import dwh
+    (cli.run_script: the exit code, the one-line error), with stdout and stderr captured."""
 
     module = importlib.import_module(script.removesuffix(".py"))
     out, err, code = io.StringIO(), io.StringIO(), 0
     with _leaving_new_servers(), _as_script(script, args, env, cwd):
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                dwh.run_script(lambda: module.main(args))
+                cli.run_script(lambda: module.main(args))
         except SystemExit as exc:
             code = _exit_code(exc)
     return subprocess.CompletedProcess([sys.executable, str(ROOT / script), *args], code,
@@ -353,14 +356,13 @@ class Warehouse:
 @pytest.fixture(scope="session")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The toolkit's own embedded PostgreSQL, started once; scripts join it by its folder."""
-    import dwh
 
     folder = tmp_path_factory.mktemp("embedded")
-    cfg = dwh.load_config(ROOT / "dwh.cfg")
+    cfg = dwh_settings.load_config(ROOT / "dwh.cfg")
     cfg["WAREHOUSE"]["EMBEDDED_DIR"] = str(folder)
     try:
-        dwh.start_embedded(cfg)
-    except dwh.DwhError as exc:
+        dwh_warehouse.start_embedded(cfg)
+    except DwhError as exc:
         unavailable(f"the embedded PostgreSQL server did not start: {exc}")
     yield folder
 
@@ -411,11 +413,12 @@ def _base_settings() -> dict[str, dict[str, str]]:
 def _embedded_warehouse(folder: Path, workdir: Path, name: str) -> Iterator[Warehouse]:
     import psycopg2
 
-    import dwh
 
-    cfg = dwh.load_config(ROOT / "dwh.cfg")
+
+
+    cfg = dwh_settings.load_config(ROOT / "dwh.cfg")
     cfg["WAREHOUSE"]["EMBEDDED_DIR"] = str(folder)
-    uri = dwh.start_embedded(cfg)
+    uri = dwh_warehouse.start_embedded(cfg)
     admin = psycopg2.connect(uri)
     dsn = dict(admin.get_dsn_parameters())
     admin.close()

@@ -18,9 +18,8 @@ import pytest
 from conftest import SAMPLE, Warehouse, _warehouse_of_kind, raw_events
 from test_rerun import copy_sample
 
-import analytics
 import sql_queries as sql
-import staging
+from sparkify_dwh import analytics, staging
 
 EPOCH = dt.datetime(1970, 1, 1)
 TABLES = sql.ANALYTICS_TABLES

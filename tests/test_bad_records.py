@@ -27,9 +27,9 @@ from conftest import SAMPLE, Warehouse, _embedded_warehouse, one_line_error
 
 import etl
 import sql_queries as sql
-import staging
-from sources import split_records
-from staging import DELIMITER, EMPTY_STRING, JSON_LINES, QUOTE, Column, RecordTyper, Reject, converter
+from sparkify_dwh import staging
+from sparkify_dwh.sources import split_records
+from sparkify_dwh.staging import DELIMITER, EMPTY_STRING, JSON_LINES, QUOTE, Column, RecordTyper, Reject, converter
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 CASES: dict[str, dict[str, Any]] = json.loads((CORPUS / "cases.json").read_text())

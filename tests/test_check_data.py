@@ -22,8 +22,8 @@ from test_load_sample import SAMPLE_COUNTS
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import check_data
-import dwh
 import sql_queries as sql
+from sparkify_dwh import catalog
 
 ALL_CHECKS = list(sql.CHECKS)
 
@@ -484,9 +484,9 @@ def test_the_model_read_from_the_ddl_is_what_the_server_creates(warehouse: Wareh
     find out): that reading must be exactly what each server makes of the DDL."""
     warehouse.run("create_tables.py")
     with warehouse.connect() as conn, conn.cursor() as cur:
-        created = dwh._columns(cur, "public")
-    assert dwh.model_columns(sql.POSTGRES) == created
-    assert dwh.model_columns(sql.REDSHIFT) == created  # Redshift's DDL differs only in its physical design
+        created = catalog._columns(cur, "public")
+    assert catalog.model_columns(sql.POSTGRES) == created
+    assert catalog.model_columns(sql.REDSHIFT) == created  # Redshift's DDL differs only in its physical design
 
 
 def test_a_login_that_may_only_read_can_check(postgres: Warehouse, tmp_path: Path) -> None:

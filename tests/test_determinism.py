@@ -24,10 +24,10 @@ import sqlglot
 from conftest import SAMPLE, Warehouse, _embedded_warehouse
 from test_redshift import POSTGRES_ONLY, render
 
-import dwh
 import etl
 import sql_queries as sql
-import staging
+from sparkify_dwh import session, settings, staging
+from sparkify_dwh import warehouse as dwh_warehouse
 
 UTC = dt.UTC
 DAY = SAMPLE / "log_data/2018/11/2018-11-15-events.json"
@@ -112,9 +112,9 @@ def snapshot(wh: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
 
 def load_on(wh: Warehouse, day: dt.datetime, monkeypatch: pytest.MonkeyPatch) -> etl.Run:
     """The whole load, in this process, with the process clock at `day`."""
-    monkeypatch.setattr(dwh, "utc_now", lambda: day)
-    cfg = dwh.load_config(wh.write_config())
-    with closing(dwh.connect(cfg)) as conn:
+    monkeypatch.setattr(session, "utc_now", lambda: day)
+    cfg = settings.load_config(wh.write_config())
+    with closing(dwh_warehouse.connect(cfg)) as conn:
         return etl.load(conn, cfg)
 
 

@@ -24,9 +24,9 @@ import psycopg2.sql
 import pytest
 from conftest import PLANTED_SECRETS, ROOT, SAMPLE, Warehouse, one_line_error
 
-import dwh
-import embedded
 import sql_queries as sql
+from sparkify_dwh import console, embedded
+from sparkify_dwh import settings as dwh_settings
 
 AS_ROOT = os.geteuid() == 0
 SERVER_USER = embedded.SERVER_USER_AS_ROOT if AS_ROOT else pwd.getpwuid(os.geteuid()).pw_name
@@ -95,8 +95,9 @@ def scratch() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-HOLD = ("import sys; sys.path.insert(0, sys.argv[1]); import dwh;"
-        " print(dwh.start_embedded(dwh.load_config(sys.argv[2])), flush=True); sys.stdin.read()")
+HOLD = ("import sys; sys.path.insert(0, sys.argv[1]);"
+        " from sparkify_dwh import settings as dwh_settings, warehouse as dwh_warehouse;"
+        " print(dwh_warehouse.start_embedded(dwh_settings.load_config(sys.argv[2])), flush=True); sys.stdin.read()")
 
 
 @contextmanager
@@ -150,12 +151,14 @@ def test_a_long_embedded_dir_still_gives_a_private_server(scratch: Path) -> None
         assert query(owner, "SELECT type, auth_method FROM pg_hba_file_rules ORDER BY rule_number") == [
             ("local", "peer"), ("host", "scram-sha-256")]
         assert query(owner, "SHOW listen_addresses") == [("127.0.0.1",)]
-        assert query(owner, "SHOW wal_level") == [("minimal",)]  # bulk fills skip WAL (dwh.truncate_empty)
+        assert query(owner, "SHOW wal_level") == [("minimal",)]  # bulk fills skip WAL (session.truncate_empty)
         password = (folder / "pgpass").read_text().strip().split(":")[-1]
         assert stat.S_IMODE((folder / "pgpass").stat().st_mode) == 0o600
         # the URL for psql or a BI tool: TCP with the password file, which it names but does not show
-        url = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import dwh;"
-                              " print(dwh.embedded_url(dwh.load_config(sys.argv[2])))", str(ROOT), str(config)],
+        url = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+                              " from sparkify_dwh import settings as dwh_settings, warehouse as dwh_warehouse;"
+                              " print(dwh_warehouse.embedded_url(dwh_settings.load_config(sys.argv[2])))",
+                              str(ROOT), str(config)],
                              capture_output=True, text=True, timeout=60).stdout.strip()
         assert url == f"postgresql://postgres@127.0.0.1:{port}/dev?passfile={folder / 'pgpass'}"
         assert password not in url
@@ -239,7 +242,7 @@ def test_config_errors_name_the_line_never_its_value(tmp_path: Path, text: str, 
 def test_a_password_with_a_real_comment_after_nothing_is_fine(tmp_path: Path) -> None:
     config = tmp_path / "dwh.cfg"
     config.write_text("[WAREHOUSE]\nTARGET = postgres\n[CLUSTER]\nDB_PASSWORD =     ; prefer the environment\n")
-    cfg = dwh.load_config(config)
+    cfg = dwh_settings.load_config(config)
     assert cfg["CLUSTER"]["DB_PASSWORD"] == ""
 
 
@@ -276,7 +279,7 @@ def test_unknown_and_misplaced_keys_are_warned_about(tmp_path: Path) -> None:
         "warning: the environment variable DWH_ETL_MAX_REJECT is not a setting the toolkit reads; ignored",
     ]
     assert one_line_error(proc).startswith("error: TARGET = postgres needs [CLUSTER] HOST")
-    assert dwh.load_config(config, warn=False)["ETL"]["MAX_REJECTS"] == "1"
+    assert dwh_settings.load_config(config, warn=False)["ETL"]["MAX_REJECTS"] == "1"
 
 
 # --------------------------------------------------------------------------- 4: terminals
@@ -285,7 +288,7 @@ HOSTILE = "Evil\x1b[2J\x1b]0;owned\x07\nTitle\u202e"
 
 
 def test_format_table_escapes_control_characters() -> None:
-    text = dwh.format_table(["song\n"], [[HOSTILE], ["fine \u00e9 \\ ok"]])
+    text = console.format_table(["song\n"], [[HOSTILE], ["fine \u00e9 \\ ok"]])
     assert text.splitlines() == [
         "song\\n",
         "----------------------------------------",

@@ -20,6 +20,8 @@ from conftest import ROOT, Warehouse, _embedded_warehouse
 from test_rerun import STAR_FINGERPRINT
 
 import sql_queries as sql
+from sparkify_dwh import settings as dwh_settings
+from sparkify_dwh import warehouse as dwh_warehouse
 
 DAYS = 20
 HELD_BACK = 40  # song files that arrive only with the last day, after many of their plays
@@ -213,17 +215,16 @@ def test_a_run_reads_only_its_own_pages_of_staging(grown: Grown) -> None:
 
 def test_a_run_with_nothing_new_changes_nothing_and_lists_no_file(grown: Grown) -> None:
     sys.path.insert(0, str(ROOT))
-    import dwh
     import etl
-    import targets
+    from sparkify_dwh import targets
 
     before = {t: grown.wh.scalar(q) for t, q in MATCH_FINGERPRINT.items()}
     proc = grown.wh.load(grown.logs, grown.songs)
     assert "0 event and 0 song objects" in proc.stdout
     assert {t: grown.wh.scalar(q) for t, q in MATCH_FINGERPRINT.items()} == before
     # the folders the runs recorded: a listing now stats no file at all
-    cfg = dwh.load_config(grown.wh.write_config())
-    conn = dwh.connect(cfg)
+    cfg = dwh_settings.load_config(grown.wh.write_config())
+    conn = dwh_warehouse.connect(cfg)
     try:
         with conn.cursor() as cur:
             known = targets.known_folders(cur, run_id=1, full=False)

@@ -14,8 +14,8 @@ from conftest import SAMPLE, Warehouse
 from test_rerun import fingerprint
 
 import sql_queries as sql
-import staging
-from sources import TRUNCATED, RawRecord, is_data_file, split_records
+from sparkify_dwh import staging
+from sparkify_dwh.sources import TRUNCATED, RawRecord, is_data_file, split_records
 
 LOGS = SAMPLE / "log_data/2018/11"
 

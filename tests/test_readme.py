@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-import dwh
+from sparkify_dwh import settings
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # A configuration row: | `[SECTION] KEY` | default | environment variable | meaning |
@@ -37,7 +37,7 @@ def shipped_keys() -> set[tuple[str, str]]:
 
 def read_keys() -> set[tuple[str, str]]:
     """Every key dwh.py reads (its DEFAULTS: load_config warns about any other)."""
-    return {(section, key) for section, keys in dwh.DEFAULTS.items() for key in keys}
+    return {(section, key) for section, keys in settings.DEFAULTS.items() for key in keys}
 
 
 def test_the_shipped_dwh_cfg_holds_only_keys_the_toolkit_reads() -> None:
@@ -49,7 +49,7 @@ def test_every_config_key_is_documented_with_its_default(section: str, key: str)
     rows = documented_keys()
     assert (section, key) in rows, f"[{section}] {key} is not in the README's configuration table"
     default, env = rows[(section, key)]
-    expected = dwh.DEFAULTS.get(section, {}).get(key, "")
+    expected = settings.DEFAULTS.get(section, {}).get(key, "")
     assert default == (f"`{expected}`" if expected else ""), f"[{section}] {key}: the README's default is {default!r}"
     assert env == f"`DWH_{section}_{key}`"
 

@@ -32,11 +32,9 @@ from conftest import SAMPLE, S3Server, Warehouse
 from sqlglot import exp
 from test_load_sample import upload_sample
 
-import dwh
-import redshift
-import sources
 import sql_queries as sql
-import staging
+from sparkify_dwh import redshift, settings, sources, staging
+from sparkify_dwh.errors import ConfigError
 
 PARAMS = {
     "run_id": 7, "since_run": 7, "started_at": dt.datetime(2026, 11, 25, 12, 0), "target": "redshift",
@@ -258,7 +256,7 @@ def test_compaction_holds_every_planned_record_once_typed_as_on_postgresql(
 ) -> None:
     """The sample from moto's S3, compacted into parts, against the same sample staged on PostgreSQL."""
     upload_sample(s3, "compaction")
-    cfg = dwh.load_config(loaded.write_config())
+    cfg = settings.load_config(loaded.write_config())
     with loaded.connect() as conn, conn.cursor() as cur:
         columns = {t: staging.staging_columns(cur, t) for t in sql.STAGING_FIELDS}
     for source, table, parts_wanted in (("events", "staging_events", 4), ("songs", "staging_songs", 3)):
@@ -287,7 +285,7 @@ def test_compaction_holds_every_planned_record_once_typed_as_on_postgresql(
 
 
 def test_normalised_values_are_what_redshift_needs(tmp_path: Path, loaded: Warehouse) -> None:
-    cfg = dwh.load_config(loaded.write_config())
+    cfg = settings.load_config(loaded.write_config())
     with loaded.connect() as conn, conn.cursor() as cur:
         columns = staging.staging_columns(cur, "staging_events")
     day = tmp_path / "2018-11-30-events.json"
@@ -306,7 +304,7 @@ def test_normalised_values_are_what_redshift_needs(tmp_path: Path, loaded: Wareh
 
 def test_the_manifest_lists_exactly_the_uploaded_parts(s3: S3Server, tmp_path: Path) -> None:
     s3.make_bucket("work")
-    cfg = dwh.load_config(Path(__file__).parents[1] / "dwh.cfg")
+    cfg = settings.load_config(Path(__file__).parents[1] / "dwh.cfg")
     cfg["S3"]["WORK_PREFIX"] = "s3://work/sparkify"
     area = redshift.work_area(cfg, dt.datetime(2026, 11, 25, 12, 0, 1))
     assert area.prefix.startswith("sparkify/run-20261125T120001-")
@@ -348,10 +346,10 @@ def test_load_errors_name_their_source_records() -> None:
 
 
 def test_a_redshift_target_needs_a_work_prefix_and_a_role() -> None:
-    cfg = dwh.load_config(Path(__file__).parents[1] / "dwh.cfg")
-    with pytest.raises(dwh.ConfigError, match=r"needs \[S3\] WORK_PREFIX"):
+    cfg = settings.load_config(Path(__file__).parents[1] / "dwh.cfg")
+    with pytest.raises(ConfigError, match=r"needs \[S3\] WORK_PREFIX"):
         redshift.work_area(cfg, dt.datetime(2026, 1, 1))
-    with pytest.raises(dwh.ConfigError, match=r"needs \[IAM_ROLE\] ARN"):
+    with pytest.raises(ConfigError, match=r"needs \[IAM_ROLE\] ARN"):
         redshift.redshift_params(cfg)
 
 
@@ -444,7 +442,7 @@ def parts_now(cfg: ConfigParser, columns: dict[str, list[staging.Column]], tmp: 
 
 
 def test_the_parts_are_byte_for_byte_what_they_were(loaded: Warehouse, tmp_path: Path) -> None:
-    cfg = dwh.load_config(loaded.write_config())
+    cfg = settings.load_config(loaded.write_config())
     with loaded.connect() as conn, conn.cursor() as cur:
         columns = {t: staging.staging_columns(cur, t) for t in sql.STAGING_FIELDS}
     now = parts_now(cfg, columns, tmp_path)
@@ -462,7 +460,7 @@ def test_the_parts_are_byte_for_byte_what_they_were(loaded: Warehouse, tmp_path:
 def test_hostile_values_in_the_parts_are_what_postgresql_stages(loaded: Warehouse, tmp_path: Path) -> None:
     """The same hostile objects through both outputs of the one typing loop: the parts' JSON values
     equal what PostgreSQL's own COPY reads from the COPY text, record for record."""
-    cfg = dwh.load_config(loaded.write_config())
+    cfg = settings.load_config(loaded.write_config())
     with loaded.connect() as conn, conn.cursor() as cur:
         for table in sql.STAGING_FIELDS:
             columns = staging.staging_columns(cur, table)

@@ -18,13 +18,11 @@ import orjson
 import pytest
 from conftest import SAMPLE, S3Server, Warehouse, _embedded_warehouse, one_line_error
 
-import dwh
 import generate_data
-import redshift
-import sources
 import sql_queries as sql
-import staging
-from staging import Column, RecordTyper, Reject
+from sparkify_dwh import redshift, settings, sources, staging
+from sparkify_dwh.errors import ConfigError
+from sparkify_dwh.staging import Column, RecordTyper, Reject
 
 TEXT_FIELDS = {"staging_events": ["artist", "auth", "firstName", "gender", "lastName", "level", "location", "method",
                                   "page", "song", "userAgent"]}
@@ -162,11 +160,11 @@ def test_repaired_text_is_measured_after_repair() -> None:
 def test_repair_text_false_in_the_config(tmp_path: Path) -> None:
     config = tmp_path / "dwh.cfg"
     config.write_text("[ETL]\nREPAIR_TEXT = false\n")
-    assert staging.new_typer(dwh.load_config(config), [ARTIST], 1).row(
+    assert staging.new_typer(settings.load_config(config), [ARTIST], 1).row(
         {"artist": "Bj\u00c3\u0083\u00c2\u00b6rk"}, 1, 1, 1).startswith("Bj\u00c3\u0083")
     config.write_text("[ETL]\nREPAIR_TEXT = sometimes\n")
-    with pytest.raises(dwh.ConfigError, match=r"^\[ETL\] REPAIR_TEXT is 'sometimes'; use true or false$"):
-        dwh.load_config(config)
+    with pytest.raises(ConfigError, match=r"^\[ETL\] REPAIR_TEXT is 'sometimes'; use true or false$"):
+        settings.load_config(config)
 
 
 # --------------------------------------------------------------------------- loads
@@ -389,7 +387,7 @@ def test_compaction_repairs_as_the_postgresql_path(planted: tuple[Warehouse, Any
     staged = sorted(wh.query(f"SELECT {', '.join(sql.STAGING_FIELDS['staging_events'])} FROM staging_events"
                              " WHERE run_id = 1"), key=repr)
     for repair, expected_repaired in (("true", PLANTED_REPAIRED), ("false", 0)):
-        cfg = dwh.load_config(wh.write_config(ETL={"REPAIR_TEXT": repair}))
+        cfg = settings.load_config(wh.write_config(ETL={"REPAIR_TEXT": repair}))
         planted_objects = list(enumerate(sources.list_objects(cfg, "events", "s3://repair/log_data"), start=1))
         counts, rejects = staging.StageCounts(), staging.RejectSpool()
         folder = tmp_path / repair

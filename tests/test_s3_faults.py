@@ -15,7 +15,7 @@ from s3_fault_proxy import FaultProxy
 from test_load_sample import SAMPLE_COUNTS, upload_sample
 from test_rerun import STAR_FINGERPRINT
 
-import sources
+from sparkify_dwh import sources
 
 BUCKET = "sparkify-faults"
 LOG_DATA, SONG_DATA = f"s3://{BUCKET}/udacity/log_data", f"s3://{BUCKET}/udacity/song_data"

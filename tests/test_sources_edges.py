@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, SAMPLE, Warehouse, one_line_error
 from test_load_sample import SAMPLE_COUNTS
 
-import sources
+from sparkify_dwh import sources
 
 MOVED_SONG = "A/A/B/TRAABJV128F1460C49.json"  # moved out of the source and linked back in from outside
 
@@ -91,8 +91,8 @@ def list_keys(location: Path, *, as_root_may: bool = True) -> tuple[list[str], s
         if shutil.which("setpriv") is None:
             pytest.skip("running as root, and no setpriv to list folders without root's override")
         command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable]
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); import dwh, sources\n"
-              "cfg = dwh.load_config(sys.argv[1] + '/dwh.cfg', warn=False)\n"
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from sparkify_dwh import settings, sources\n"
+              "cfg = settings.load_config(sys.argv[1] + '/dwh.cfg', warn=False)\n"
               "for o in sources.list_objects(cfg, 'songs', sys.argv[2]): print(o.key)\n")
     proc = subprocess.run([*command, "-c", script, str(ROOT), str(location)], capture_output=True, text=True,
                           timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("DWH_")})
@@ -235,8 +235,7 @@ def test_decompress_names_the_problem(name: str) -> None:
 def test_redshift_compaction_rejects_an_unreadable_object_the_same_way(embedded: Warehouse, tmp_path: Path) -> None:
     """Redshift's compaction reads through the same reader: the unreadable object is one reject,
     the others' records are in the parts."""
-    import redshift
-    import staging
+    from sparkify_dwh import redshift, staging
 
     embedded.run("create_tables.py")
     cfg = sources.dwh.load_config(embedded.write_config())

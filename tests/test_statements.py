@@ -1,4 +1,4 @@
-"""Every statement is run by name (dwh.execute): DWH_TRACE=1 logs its name, duration and rows,
+"""Every statement is run by name (session.execute): DWH_TRACE=1 logs its name, duration and rows,
 never a parameter's value, and a failed statement is named in the script's error line."""
 
 from __future__ import annotations
@@ -11,25 +11,25 @@ import psycopg2
 import pytest
 from conftest import PLANTED_SECRETS, SAMPLE, Warehouse
 
-import dwh
 import sql_queries as sql
+from sparkify_dwh import cli, console, session
 
 TRACE = re.compile(r"trace: (?P<name>\S+(?: \(.*\))?): (?P<outcome>[\d,]+ rows|failed) in [\d,]+\.\d ms")
 
 
 def test_every_statement_is_known_by_the_name_of_its_constant() -> None:
-    assert dwh.statement_name(sql.RUN_NEXT_ID) == "RUN_NEXT_ID"
-    assert dwh.statement_name(sql.PLAN_DROP[1]) == "PLAN_DROP[1]"  # a list's own item
-    assert dwh.statement_name(sql.transform_queries[7]) == "ARTIST_CANDIDATES"  # an item that is a constant
+    assert session.statement_name(sql.RUN_NEXT_ID) == "RUN_NEXT_ID"
+    assert session.statement_name(sql.PLAN_DROP[1]) == "PLAN_DROP[1]"  # a list's own item
+    assert session.statement_name(sql.transform_queries[7]) == "ARTIST_CANDIDATES"  # an item that is a constant
     # ... even in a list assigned before the constant existed (extended by += further down)
-    assert dwh.statement_name(sql.SONG_TOTALS_ADD) == "SONG_TOTALS_ADD"
-    assert "SONG_TOTALS_ADD" in [dwh.statement_name(s) for s in sql.analytics_aggregate_queries]
-    assert dwh.statement_name(sql.drop_table_queries[0]) == "drop_table_queries[0]"
-    assert dwh.statement_name(sql.CHECKS["dup_users_user_id"][1]) == "CHECKS['dup_users_user_id'][1]"
-    assert dwh.statement_name("SELECT 1 AS inline") == "unnamed statement SELECT 1 AS"
+    assert session.statement_name(sql.SONG_TOTALS_ADD) == "SONG_TOTALS_ADD"
+    assert "SONG_TOTALS_ADD" in [session.statement_name(s) for s in sql.analytics_aggregate_queries]
+    assert session.statement_name(sql.drop_table_queries[0]) == "drop_table_queries[0]"
+    assert session.statement_name(sql.CHECKS["dup_users_user_id"][1]) == "CHECKS['dup_users_user_id'][1]"
+    assert session.statement_name("SELECT 1 AS inline") == "unnamed statement SELECT 1 AS"
     # Two names, one text: the first is found by identity; the name itself picks the other.
     assert sql.REDSHIFT_RUN_LOCK is sql.REDSHIFT_DROP_LOCK
-    assert dwh.statement_name(sql.REDSHIFT_RUN_LOCK) == "REDSHIFT_DROP_LOCK"
+    assert session.statement_name(sql.REDSHIFT_RUN_LOCK) == "REDSHIFT_DROP_LOCK"
     names = [name for name, _ in sql.named()]
     assert len(names) == len(set(names))
     assert names.index("ETL_RUNS_CREATE") < names.index("RUN_NEXT_ID") < names.index("REPORT_KPIS")  # module order
@@ -40,14 +40,14 @@ def test_the_trace_names_each_statement_with_its_rows_and_never_a_value(
 ) -> None:
     conn = postgres.connect()
     with conn.cursor() as cur:
-        assert dwh.execute(cur, sql.CURRENT_SCHEMA) == 1  # untraced
+        assert session.execute(cur, sql.CURRENT_SCHEMA) == 1  # untraced
         assert capsys.readouterr().err == ""
         monkeypatch.setenv("DWH_TRACE", "1")
-        assert dwh.execute(cur, sql.CURRENT_SCHEMA) == 1 and cur.fetchone() == ("public",)
-        assert dwh.execute(cur, sql.TABLE_EXISTS, {"table": "Planted-value-7f3e"}) == 0
-        assert dwh.execute(cur, "PLAN_DROP[0]") == 0  # by name
+        assert session.execute(cur, sql.CURRENT_SCHEMA) == 1 and cur.fetchone() == ("public",)
+        assert session.execute(cur, sql.TABLE_EXISTS, {"table": "Planted-value-7f3e"}) == 0
+        assert session.execute(cur, "PLAN_DROP[0]") == 0  # by name
         with pytest.raises(psycopg2.errors.UndefinedTable) as failed:
-            dwh.execute(cur, sql.TABLE_HAS_ROWS, fill={"table": "no_such_table"})
+            session.execute(cur, sql.TABLE_HAS_ROWS, fill={"table": "no_such_table"})
     conn.close()
     err = capsys.readouterr().err
     lines = err.splitlines()
@@ -55,7 +55,7 @@ def test_the_trace_names_each_statement_with_its_rows_and_never_a_value(
         "CURRENT_SCHEMA", "TABLE_EXISTS", "PLAN_DROP[0]", "TABLE_HAS_ROWS (table=no_such_table)"]
     assert [TRACE.fullmatch(line)["outcome"] for line in lines] == ["1 rows", "0 rows", "0 rows", "failed"]  # type: ignore[index]
     assert "Planted-value-7f3e" not in err
-    assert dwh.first_line(failed.value) == (
+    assert console.first_line(failed.value) == (
         'relation "no_such_table" does not exist (in TABLE_HAS_ROWS (table=no_such_table))')
 
 
@@ -65,11 +65,11 @@ def test_a_failed_statement_is_named_in_the_error_line(
     def main() -> int:
         conn = postgres.connect()
         with conn.cursor() as cur:
-            dwh.execute(cur, sql.CHECK_COUNT, fill={"check": sql.CHECKS["dup_users_user_id"][1]})
+            session.execute(cur, sql.CHECK_COUNT, fill={"check": sql.CHECKS["dup_users_user_id"][1]})
         return 0
 
     with pytest.raises(SystemExit) as exited:
-        dwh.run_script(main)
+        cli.run_script(main)
     assert exited.value.code == 1
     assert capsys.readouterr().err == ('error: the warehouse said: relation "users" does not exist'
                                        " (in CHECK_COUNT (check=CHECKS['dup_users_user_id'][1]))\n")
@@ -80,7 +80,7 @@ def test_a_script_traces_every_statement_it_sends(postgres: Warehouse) -> None:
     traced = [m["name"] for m in map(TRACE.fullmatch, proc.stderr.splitlines()) if m]
     assert traced[:2] == ["SCHEMA_LOCK", "TABLE_EXISTS"]
     created = [name for name in traced if name.endswith("_CREATE")]
-    assert created == [dwh.statement_name(text) for text in sql.TABLES.values()]
+    assert created == [session.statement_name(text) for text in sql.TABLES.values()]
     assert created[0] == "ETL_RUNS_CREATE" and "SONGPLAYS_CREATE" in created and len(created) == len(sql.TABLES)
     indexes = [f"POSTGRES_INDEXES[{i}]" for i in range(len(sql.POSTGRES_INDEXES))]
     assert traced[traced.index(indexes[0]):] == [*indexes, "SCHEMA_LOCK_SHARED", "CURRENT_SCHEMA", "SCHEMA_COLUMNS"]

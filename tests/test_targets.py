@@ -13,9 +13,7 @@ import inspect
 import pytest
 from conftest import ROOT, S3Server
 
-import dwh
-import redshift
-import targets
+from sparkify_dwh import redshift, settings, targets
 
 STARTED = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
 
@@ -59,7 +57,7 @@ def test_redshift_overrides_only_what_postgresql_defines() -> None:
 
 @pytest.mark.parametrize("target", ["embedded", "postgres"])
 def test_the_embedded_server_and_postgresql_are_one_target(target: str) -> None:
-    cfg = dwh.load_config(ROOT / "dwh.cfg")
+    cfg = settings.load_config(ROOT / "dwh.cfg")
     cfg["WAREHOUSE"]["TARGET"] = target
     chosen = targets.open_target(cfg, STARTED)
     assert type(chosen) is targets.PostgresTarget
@@ -68,7 +66,7 @@ def test_the_embedded_server_and_postgresql_are_one_target(target: str) -> None:
 
 def test_a_redshift_target_holds_its_work_area_until_closed(s3: S3Server) -> None:
     bucket = s3.make_bucket("targets-work")
-    cfg = dwh.load_config(ROOT / "dwh.cfg")  # after the s3 fixture: the endpoint is moto's
+    cfg = settings.load_config(ROOT / "dwh.cfg")  # after the s3 fixture: the endpoint is moto's
     cfg["WAREHOUSE"]["TARGET"] = "redshift"
     cfg["IAM_ROLE"]["ARN"] = "arn:aws:iam::123456789012:role/dwhRole"
     cfg["S3"]["WORK_PREFIX"] = f"s3://{bucket}/work"

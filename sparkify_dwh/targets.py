@@ -20,12 +20,10 @@ from datetime import datetime
 
 import psycopg2.extensions
 
-import dwh
-import redshift
-import sources
 import sql_queries as sql
-import staging
-from sources import SourceObject
+from sparkify_dwh import console, redshift, session, settings, sources, staging
+from sparkify_dwh.errors import DwhError
+from sparkify_dwh.sources import SourceObject
 
 PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
 FULL_LISTING_EVERY = 24  # runs: every 24th lists every file of a folder source (hourly runs: daily)
@@ -44,7 +42,7 @@ class Run:
     checks: str | None = None  # passed | failed, when [ETL] RUN_CHECKS ran them
 
 
-class RejectLimitExceeded(dwh.DwhError):
+class RejectLimitExceeded(DwhError):
     """More records were rejected than MAX_REJECTS allows."""
 
 
@@ -55,7 +53,7 @@ STAGING_FAILURES = (RejectLimitExceeded, redshift.CopyFailed)
 def enforce_reject_limit(cfg: ConfigParser, run: Run) -> int:
     """Fail the run past MAX_REJECTS; return how many rejects it allows."""
     records = sum(c.rows + c.rejected for c in run.staged.values())
-    allowed = dwh.allowed_rejects(cfg, records)
+    allowed = settings.allowed_rejects(cfg, records)
     rejected = run.rejects.count
     if rejected > allowed:
         raise RejectLimitExceeded(
@@ -71,7 +69,7 @@ def planned_batches(cur: psycopg2.extensions.cursor, source: str, limit: int = P
     """The run's planned objects of a source, in object id order, `limit` at a time."""
     after = 0
     while True:
-        dwh.execute(cur, sql.PLANNED_BATCH, {"source": source, "after": after, "limit": limit})
+        session.execute(cur, sql.PLANNED_BATCH, {"source": source, "after": after, "limit": limit})
         batch = [(oid, SourceObject(source, key, size, etag)) for oid, key, etag, size in cur.fetchall()]
         if not batch:
             return
@@ -82,7 +80,7 @@ def planned_batches(cur: psycopg2.extensions.cursor, source: str, limit: int = P
 def planned_by_id(cur: psycopg2.extensions.cursor, ids: set[int]) -> dict[int, SourceObject]:
     if not ids:
         return {}
-    dwh.execute(cur, sql.PLANNED_BY_ID, {"ids": tuple(ids)})
+    session.execute(cur, sql.PLANNED_BY_ID, {"ids": tuple(ids)})
     return {oid: SourceObject(source, key, size, etag) for oid, source, key, etag, size in cur.fetchall()}
 
 
@@ -100,7 +98,7 @@ def known_folders(cur: psycopg2.extensions.cursor, run_id: int, full: bool) -> d
     for source in sql.STAGING_TABLE:
         recorded: dict[str, tuple[int, int]] = {}
         if not full and run_id % FULL_LISTING_EVERY != 0:
-            dwh.execute(cur, sql.KNOWN_FOLDERS, {"source": source})
+            session.execute(cur, sql.KNOWN_FOLDERS, {"source": source})
             recorded = {folder: (mtime, subfolders) for folder, mtime, subfolders in cur.fetchall()}
         known[source] = sources.KnownFolders(recorded, started, [])
     return known
@@ -117,11 +115,11 @@ class PostgresTarget:
         self.started = started
 
     def prepare(self, cur: psycopg2.extensions.cursor) -> None:
-        dwh.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+        session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
 
     def lock(self, cur: psycopg2.extensions.cursor) -> None:
         """Wait for any other run (or create_tables.py --drop) to finish."""
-        dwh.execute(cur, sql.RUN_LOCK)
+        session.execute(cur, sql.RUN_LOCK)
 
     def known_folders(self, cur: psycopg2.extensions.cursor, run_id: int, full: bool,
                       ) -> dict[str, sources.KnownFolders] | None:
@@ -137,9 +135,9 @@ class PostgresTarget:
         for source, table in sql.STAGING_TABLE.items():
             run.staged[source] = self.stage_source(cur, run, source, table)
         if run.planned:
-            dwh.run_all(cur, sql.POSTGRES_AFTER_STAGING)
+            session.run_all(cur, sql.POSTGRES_AFTER_STAGING)
             for source, table in sql.STAGING_TABLE.items():
-                dwh.analyze_if_grown(cur, table, run.staged[source].rows)
+                session.analyze_if_grown(cur, table, run.staged[source].rows)
 
     def stage_source(self, cur: psycopg2.extensions.cursor, run: Run, source: str, table: str,
                      ) -> staging.StageCounts:
@@ -149,9 +147,9 @@ class PostgresTarget:
         if not total:
             return counts
         typer = staging.new_typer(self.cfg, staging.staging_columns(cur, table), run.run_id)
-        copy = sql.STAGING_COPY_FROZEN if dwh.truncate_empty(cur, [table]) else sql.STAGING_COPY  # a first load
+        copy = sql.STAGING_COPY_FROZEN if session.truncate_empty(cur, [table]) else sql.STAGING_COPY  # a first load
         copy = copy.format(table=table, columns=", ".join(typer.columns))
-        progress = dwh.Progress()
+        progress = console.Progress()
 
         def report() -> None:
             progress(lambda: f"staging {source}: {counts.objects:,}/{total:,} objects, "
@@ -168,7 +166,7 @@ class PostgresTarget:
                     objects = sources.read_objects(self.cfg, [obj for _, obj in batch])
                     chunks = staging.typed_chunks(objects, ids, typer, run.rejects, counts, report)
                 staging.copy_in(cur, copy, chunks)
-        dwh.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected,"
+        console.say(f"staged {source}: {counts.objects:,} objects, {counts.rows:,} rows, {counts.rejected:,} rejected,"
                 f" {counts.repaired:,} text values repaired")
         return counts
 
@@ -185,18 +183,18 @@ class PostgresTarget:
                 for source, k in (known or {}).items() for folder, mtime, subfolders in k.seen
                 if folder not in incomplete]
         if rows:
-            dwh.execute(cur, sql.SEEN_FOLDERS_CREATE)
+            session.execute(cur, sql.SEEN_FOLDERS_CREATE)
             staging.copy_in(cur, sql.SEEN_FOLDERS_COPY, iter(rows))
-            dwh.run_all(cur, sql.LISTED_FOLDERS_RECORD, {"run_id": run.run_id})
+            session.run_all(cur, sql.LISTED_FOLDERS_RECORD, {"run_id": run.run_id})
 
     def bulk_fill(self, cur: psycopg2.extensions.cursor) -> AbstractContextManager[list[str]]:
         """The tables a transform fills from empty, their indexes built after (see POSTGRES_BULK_TABLES)."""
-        return dwh.indexes_built_after(cur, sql.POSTGRES_BULK_TABLES)
+        return session.indexes_built_after(cur, sql.POSTGRES_BULK_TABLES)
 
     def empty_rebuilt_tables(self, cur: psycopg2.extensions.cursor) -> None:
-        dwh.execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(sql.REBUILT_TABLES)})
+        session.execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(sql.REBUILT_TABLES)})
 
-    def failure_message(self, conn: psycopg2.extensions.connection, run: Run, exc: dwh.DwhError) -> str:
+    def failure_message(self, conn: psycopg2.extensions.connection, run: Run, exc: DwhError) -> str:
         """After staging failed and the transaction rolled back: the line the failed run keeps."""
         return str(exc)
 
@@ -218,7 +216,7 @@ class RedshiftTarget(PostgresTarget):
         """Redshift keeps its own memory settings (WLM)."""
 
     def lock(self, cur: psycopg2.extensions.cursor) -> None:
-        dwh.execute(cur, sql.REDSHIFT_RUN_LOCK)
+        session.execute(cur, sql.REDSHIFT_RUN_LOCK)
 
     def known_folders(self, cur: psycopg2.extensions.cursor, run_id: int, full: bool,
                       ) -> dict[str, sources.KnownFolders] | None:
@@ -242,7 +240,7 @@ class RedshiftTarget(PostgresTarget):
             redshift.copy_source(cur, self.work, table, allowed - run.rejects.count)
         self._add_load_errors(cur, run, redshift.load_errors(cur, run.started))
         for source, table in sql.STAGING_TABLE.items():
-            dwh.execute(cur, sql.STAGED_ROWS, {"run_id": run.run_id}, fill={"table": table})
+            session.execute(cur, sql.STAGED_ROWS, {"run_id": run.run_id}, fill={"table": table})
             run.staged[source].rows = cur.fetchone()[0]
 
     @staticmethod
@@ -267,9 +265,9 @@ class RedshiftTarget(PostgresTarget):
 
     def empty_rebuilt_tables(self, cur: psycopg2.extensions.cursor) -> None:
         """DELETE, not TRUNCATE: Redshift's TRUNCATE commits the transaction."""
-        dwh.run_all(cur, sql.rebuild_queries)
+        session.run_all(cur, sql.rebuild_queries)
 
-    def failure_message(self, conn: psycopg2.extensions.connection, run: Run, exc: dwh.DwhError) -> str:
+    def failure_message(self, conn: psycopg2.extensions.connection, run: Run, exc: DwhError) -> str:
         """A failed COPY: its load errors (Redshift keeps them outside the transaction), traced
         back to source objects and added to the run's rejects."""
         if not isinstance(exc, redshift.CopyFailed):
@@ -290,4 +288,4 @@ class RedshiftTarget(PostgresTarget):
 
 def open_target(cfg: ConfigParser, started: datetime) -> PostgresTarget:
     """The target TARGET names, for a run that started at `started` (close it when done)."""
-    return RedshiftTarget(cfg, started) if dwh.dialect(cfg) == sql.REDSHIFT else PostgresTarget(cfg, started)
+    return RedshiftTarget(cfg, started) if settings.dialect(cfg) == sql.REDSHIFT else PostgresTarget(cfg, started)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import psycopg2.extensions
 import ua_parser
 
-import dwh
 import sql_queries as sql
+from sparkify_dwh import console, session
 
 # OS families whose user agents are desktops; mobile and tablet ones are told apart below.
 DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian", "FreeBSD", "OpenBSD",
@@ -84,29 +84,29 @@ def parse_agent(user_agent: str) -> tuple[str | None, ...]:
 
 def add_devices(cur: psycopg2.extensions.cursor, since_run: int) -> int:
     """Parse the user agents of the run's new events that devices lacks, and insert them at once."""
-    dwh.execute(cur, sql.DEVICES_NEW_AGENTS, {"since_run": since_run})
+    session.execute(cur, sql.DEVICES_NEW_AGENTS, {"since_run": since_run})
     rows = [parse_agent(agent) for (agent,) in cur.fetchall()]
     if rows:
-        dwh.insert_values(cur, sql.DEVICES_INSERT, rows, page_size=len(rows))
+        session.insert_values(cur, sql.DEVICES_INSERT, rows, page_size=len(rows))
     return len(rows)
 
 
 def needs_backfill(cur: psycopg2.extensions.cursor, run_id: int) -> bool:
     """An empty analytics layer over a staging that earlier runs filled: the layer is new."""
-    dwh.execute(cur, sql.ANALYTICS_BACKFILL_NEEDED, {"since_run": run_id})
+    session.execute(cur, sql.ANALYTICS_BACKFILL_NEEDED, {"since_run": run_id})
     return bool(cur.fetchone()[0])
 
 
 def timed(cur: psycopg2.extensions.cursor, statement: str, since_run: int, dialect: str) -> int:
     """Run one statement of the layer; return the rows it changed."""
     started = time.monotonic()
-    rows = dwh.execute(cur, statement, {"since_run": since_run})
+    rows = session.execute(cur, statement, {"since_run": since_run})
     made = sql.temporary_table(statement)
     if made and dialect == sql.POSTGRES:  # its size and values, for the plans that join it
-        dwh.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": made})
+        session.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": made})
     seconds = time.monotonic() - started
     if seconds > 1:
-        dwh.say(f"  {dwh.statement_name(statement)}: {rows:,} rows in {seconds:.1f} s")
+        console.say(f"  {session.statement_name(statement)}: {rows:,} rows in {seconds:.1f} s")
     return rows
 
 
@@ -116,7 +116,7 @@ def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) ->
     songplays from app_events."""
     backfilled = since_run > 0 and needs_backfill(cur, since_run)
     if backfilled:
-        dwh.say("analytics layer empty: filling it from every staged record once ...")
+        console.say("analytics layer empty: filling it from every staged record once ...")
         since_run = 0
     events_added = 0
     for statement in sql.analytics_app_events_queries:
@@ -124,8 +124,8 @@ def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) ->
         if statement is sql.APP_EVENTS_INSERT:
             events_added = rows
     if dialect == sql.POSTGRES:
-        dwh.run_all(cur, sql.POSTGRES_AFTER_APP_EVENTS)
-        dwh.analyze_if_grown(cur, "app_events", events_added)  # for the plans of what reads it
+        session.run_all(cur, sql.POSTGRES_AFTER_APP_EVENTS)
+        session.analyze_if_grown(cur, "app_events", events_added)  # for the plans of what reads it
     devices_added = add_devices(cur, since_run)
     return NewEvents(since_run, events_added, devices_added, backfilled)
 

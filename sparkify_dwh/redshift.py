@@ -31,11 +31,10 @@ from typing import IO, Any
 import orjson
 import psycopg2.extensions
 
-import dwh
-import sources
 import sql_queries as sql
-import staging
-from sources import SourceObject
+from sparkify_dwh import console, s3, session, sources, staging
+from sparkify_dwh.errors import ConfigError, DwhError, SourceError
+from sparkify_dwh.sources import SourceObject
 
 PART_TARGET_BYTES = 512 << 20  # uncompressed; NDJSON gzips ~6-10x, so parts land at 50-90 MB
 PART_MIN_COMPRESSED = 1 << 20  # AWS: files of 1 MB to 125 MB after compression
@@ -63,12 +62,12 @@ class WorkArea:
 
 def work_area(cfg: ConfigParser, started: datetime) -> WorkArea:
     base = cfg["S3"]["WORK_PREFIX"].strip()
-    if not dwh.is_s3(base):
-        raise dwh.ConfigError(
+    if not s3.is_s3(base):
+        raise ConfigError(
             "TARGET = redshift needs [S3] WORK_PREFIX: an s3:// prefix this machine can write and the"
             " IAM role can read (e.g. s3://my-bucket/sparkify-work)"
         )
-    bucket, prefix = dwh.split_s3_uri(base)
+    bucket, prefix = s3.split_s3_uri(base)
     prefix = (prefix.rstrip("/") + "/" if prefix else "") + f"run-{started:%Y%m%dT%H%M%S}-{os.getpid()}/"
     return WorkArea(bucket, prefix)
 
@@ -76,7 +75,7 @@ def work_area(cfg: ConfigParser, started: datetime) -> WorkArea:
 def redshift_params(cfg: ConfigParser) -> dict[str, str]:
     arn = cfg["IAM_ROLE"]["ARN"].strip()
     if not arn.startswith("arn:"):
-        raise dwh.ConfigError("TARGET = redshift needs [IAM_ROLE] ARN (or DWH_IAM_ROLE_ARN): the role COPY assumes")
+        raise ConfigError("TARGET = redshift needs [IAM_ROLE] ARN (or DWH_IAM_ROLE_ARN): the role COPY assumes")
     return {"iam_role": arn, "region": cfg["S3"]["REGION"].strip()}
 
 
@@ -152,7 +151,7 @@ def compact(
             ids[obj.key] = oid
             yield obj
 
-    progress = dwh.Progress()
+    progress = console.Progress()
     for obj, data in sources.read_objects(cfg, objects()):
         lines: list[bytes] = []
         for _ in staging.type_object(obj, ids.pop(obj.key), data, typer, lines, counts, rejects.add):
@@ -178,7 +177,7 @@ def upload(client: Any, area: WorkArea, files: Iterable[tuple[Path, str]]) -> No
         try:
             client.upload_file(str(path), area.bucket, area.key(name), Config=transfer)
         except (BotoCoreError, ClientError) as exc:
-            raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot write {area.uri(name)}")) from None
+            raise SourceError(s3.describe_aws_error(exc, f"cannot write {area.uri(name)}")) from None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(put, files))
@@ -191,7 +190,7 @@ def put_json(client: Any, area: WorkArea, name: str, document: object) -> str:
         body = orjson.dumps(document, option=orjson.OPT_INDENT_2)
         client.put_object(Bucket=area.bucket, Key=area.key(name), Body=body, ContentType="application/json")
     except (BotoCoreError, ClientError) as exc:
-        raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot write {area.uri(name)}")) from None
+        raise SourceError(s3.describe_aws_error(exc, f"cannot write {area.uri(name)}")) from None
     return area.uri(name)
 
 
@@ -212,13 +211,13 @@ def remove_work_area(client: Any, area: WorkArea) -> None:
             if keys:
                 client.delete_objects(Bucket=area.bucket, Delete={"Objects": keys, "Quiet": True})
     except (BotoCoreError, ClientError) as exc:
-        dwh.say(f"(could not remove the work files under {area.uri('')}: {dwh.first_line(exc)})")
+        console.say(f"(could not remove the work files under {area.uri('')}: {console.first_line(exc)})")
 
 
 # --------------------------------------------------------------------------- the run's steps
 
 
-class CopyFailed(dwh.DwhError):
+class CopyFailed(DwhError):
     """A COPY failed; its load errors can be read once the transaction is rolled back."""
 
     def __init__(self, table: str, message: str) -> None:
@@ -259,7 +258,7 @@ class LoadError:
 def new_stage(cfg: ConfigParser, started: datetime) -> RedshiftStage:
     redshift_params(cfg)  # fail early on a missing role
     folder = Path(tempfile.mkdtemp(prefix="sparkify-redshift-"))
-    return RedshiftStage(cfg, work_area(cfg, started), folder, dwh.s3_client(cfg), started)
+    return RedshiftStage(cfg, work_area(cfg, started), folder, s3.s3_client(cfg), started)
 
 
 def close_stage(stage: RedshiftStage) -> None:
@@ -283,12 +282,12 @@ def listing_file(folder: Path, listing: Iterator[SourceObject]) -> Path:
 def copy_listing(cur: psycopg2.extensions.cursor, stage: RedshiftStage, listing: Iterator[SourceObject]) -> None:
     path = listing_file(stage.folder, listing)
     upload(stage.client, stage.area, [(path, "listing.csv.gz")])
-    dwh.execute(cur, sql.REDSHIFT_LISTED_OBJECTS_COPY,
+    session.execute(cur, sql.REDSHIFT_LISTED_OBJECTS_COPY,
                 dict(redshift_params(stage.cfg), listing=stage.area.uri("listing.csv.gz")))
 
 
 def cluster_slices(cur: psycopg2.extensions.cursor) -> int:
-    dwh.execute(cur, sql.REDSHIFT_SLICES)
+    session.execute(cur, sql.REDSHIFT_SLICES)
     return max(1, int(cur.fetchone()[0]))
 
 
@@ -304,7 +303,7 @@ def compact_source(
     parts = part_count(planned_bytes, cluster_slices(cur))
     written = compact(stage.cfg, planned, columns, run_id, rejects, counts, stage.folder, table, parts)
     stage.parts[table] = [(f"{table}/{p.path.name}", p) for p in written]
-    dwh.say(f"compacted {table}: {counts.objects:,} objects into {len(written)} parts, {counts.rows:,} records,"
+    console.say(f"compacted {table}: {counts.objects:,} objects into {len(written)} parts, {counts.rows:,} records,"
             f" {counts.rejected:,} rejected, {counts.repaired:,} values repaired")
     return counts
 
@@ -320,18 +319,18 @@ def copy_source(cur: psycopg2.extensions.cursor, stage: RedshiftStage, table: st
              manifest(stage.area, [(name, p.path.stat().st_size) for name, p in names]))
     started = time.monotonic()
     try:
-        dwh.execute(cur, sql.REDSHIFT_STAGING_COPY,
+        session.execute(cur, sql.REDSHIFT_STAGING_COPY,
                     dict(redshift_params(stage.cfg), manifest=stage.area.uri(f"{table}.manifest"),
                          jsonpaths=stage.area.uri(f"{table}.jsonpaths"), max_errors=max(0, min(max_errors, 100000))),
                     fill={"table": table, "columns": ", ".join(copy_columns(table))})
     except psycopg2.Error as exc:
-        raise CopyFailed(table, dwh.first_line(exc)) from None
-    dwh.say(f"COPY {table}: {time.monotonic() - started:.1f} s")
+        raise CopyFailed(table, console.first_line(exc)) from None
+    console.say(f"COPY {table}: {time.monotonic() - started:.1f} s")
 
 
 def load_errors(cur: psycopg2.extensions.cursor, since: datetime) -> list[LoadError]:
     """The rows this session's COPYs skipped or failed on since the run began."""
-    dwh.execute(cur, sql.REDSHIFT_LOAD_ERRORS, {"since": since})
+    session.execute(cur, sql.REDSHIFT_LOAD_ERRORS, {"since": since})
     return [load_error(str(f).strip(), int(n), str(c or "").strip(), str(r or "").strip(), str(raw or ""))
             for f, n, c, r, raw in cur.fetchall()]
 
@@ -358,4 +357,4 @@ def copy_rejects(cur: psycopg2.extensions.cursor, stage: RedshiftStage, rejects:
     with gzip.open(path, "wt", 3, encoding="utf-8", errors="replace", newline="") as out:
         csv.writer(out).writerows(rejects.records(run_id))  # a CSV like the listing: keys kept as they are
     upload(stage.client, stage.area, [(path, path.name)])
-    dwh.execute(cur, sql.REDSHIFT_REJECTS_COPY, dict(redshift_params(stage.cfg), rejects=stage.area.uri(path.name)))
+    session.execute(cur, sql.REDSHIFT_REJECTS_COPY, dict(redshift_params(stage.cfg), rejects=stage.area.uri(path.name)))

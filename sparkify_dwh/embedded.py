@@ -38,12 +38,12 @@ from urllib.parse import quote
 
 import psycopg2
 
-import dwh
 import sql_queries as sql
+from sparkify_dwh import console, session
 
 # A private server for bulk loads: room for the load's pages and WAL in memory, and checkpoints
 # by time rather than every GB of WAL. No replication (wal_level = minimal): a table filled in the
-# transaction that truncated it is written without WAL and fsynced at commit (dwh.truncate_empty).
+# transaction that truncated it is written without WAL and fsynced at commit (session.truncate_empty).
 # Durability is unchanged (fsync and full-page writes on).
 SETTINGS = {"shared_buffers": "512MB", "wal_buffers": "64MB", "max_wal_size": "8GB",
             "checkpoint_timeout": "30min", "wal_level": "minimal", "max_wal_senders": 0}
@@ -374,7 +374,7 @@ def ensure_auth(server: Server, user: pwd.struct_passwd) -> None:
         conn = psycopg2.connect(server.uri)
         try:
             with conn.cursor() as cur:
-                dwh.execute(cur, sql.POSTGRES_RELOAD_CONF)
+                session.execute(cur, sql.POSTGRES_RELOAD_CONF)
         finally:
             conn.close()
 
@@ -431,8 +431,8 @@ def ensure_password(folder: Path, server: Server) -> None:
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            dwh.execute(cur, sql.POSTGRES_PASSWORD_ENCRYPTION)
-            dwh.execute(cur, sql.POSTGRES_SET_PASSWORD, {"password": password})  # the login's role: ROLE
+            session.execute(cur, sql.POSTGRES_PASSWORD_ENCRYPTION)
+            session.execute(cur, sql.POSTGRES_SET_PASSWORD, {"password": password})  # the login's role: ROLE
     finally:
         conn.close()
     write_private(pgpass, f"127.0.0.1:*:*:{ROLE}:{password}\n")
@@ -503,7 +503,7 @@ def leave(folder: Path) -> None:
             if not clients and postmaster is not None:
                 stop_postmaster(folder, server_user(), postmaster)
     except Exception as exc:
-        print(f"warning: the embedded server in {folder} was not stopped: {dwh.first_line(exc)}",
+        print(f"warning: the embedded server in {folder} was not stopped: {console.first_line(exc)}",
               file=sys.stderr)
 
 

@@ -35,10 +35,9 @@ import orjson
 import psycopg2
 import psycopg2.extensions
 
-import dwh
-import sources
 import sql_queries as sql
-from sources import RawRecord, SourceObject, Unreadable, split_records
+from sparkify_dwh import session, sources
+from sparkify_dwh.sources import RawRecord, SourceObject, Unreadable, split_records
 
 DELIMITER, QUOTE = "\x02", "\x01"  # the COPY format of sql.STAGING_COPY
 EMPTY_STRING = QUOTE + QUOTE  # a quoted empty field: '' rather than NULL
@@ -100,7 +99,7 @@ class Column:
 
 def staging_columns(cur: psycopg2.extensions.cursor, table: str) -> list[Column]:
     """The source columns of a staging table, typed as the server has them."""
-    dwh.execute(cur, sql.TABLE_COLUMNS, {"table": table})
+    session.execute(cur, sql.TABLE_COLUMNS, {"table": table})
     declared = {name: (dtype, size, nullable == "NO") for name, dtype, size, nullable in cur.fetchall()}
     ranges = RANGES[table]
     columns = []
@@ -628,7 +627,7 @@ def _start_worker(settings: dict[str, dict[str, str]], columns: list[Column], ru
 def _type_group(group: list[tuple[int, SourceObject]]) -> tuple[bytes, list[tuple[Any, ...]], int, int, int, int]:
     """In a worker: (COPY data, rejects, rows, objects, repaired values, throttling answers from S3)
     of a group of objects."""
-    from sources import read_objects
+    from sparkify_dwh.sources import read_objects
 
     throttled = sources.throttling_seen()
     spool: list[tuple[Any, ...]] = []
@@ -738,7 +737,7 @@ def copy_in(cur: psycopg2.extensions.cursor, statement: str, chunks: Iterable[by
         return max(cur.rowcount, 0)
 
     try:
-        dwh.traced(dwh.statement_name(statement), send)  # DWH_TRACE=1: the COPY's name, rows and time
+        session.traced(session.statement_name(statement), send)  # DWH_TRACE=1: the COPY's name, rows and time
     except psycopg2.Error:
         if reader.error is not None:
             raise reader.error from None

@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-import dwh
+from sparkify_dwh import console, s3, settings
+from sparkify_dwh.errors import SourceError
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -96,10 +97,10 @@ def list_objects(cfg: ConfigParser, source: str, location: str, known: KnownFold
                  ) -> Iterator[SourceObject]:
     """Every data object under an s3:// prefix or a folder, in key order; with known, a folder's
     files only where the folder changed since it was recorded."""
-    if dwh.is_s3(location):
+    if s3.is_s3(location):
         yield from _list_s3(cfg, source, location)
     else:
-        yield from _list_folder(source, dwh.config_path(cfg, location), known)
+        yield from _list_folder(source, settings.config_path(cfg, location), known)
 
 
 def _list_folder(source: str, root: Path, known: KnownFolders | None = None) -> Iterator[SourceObject]:
@@ -111,7 +112,7 @@ def _list_folder(source: str, root: Path, known: KnownFolders | None = None) -> 
     files listed under their own) or to a folder already listed. A folder with a skipped entry is
     not recorded in `known`, so every run says so again until it is fixed."""
     if not root.is_dir():
-        raise dwh.SourceError(f"{source} folder not found: {root}; check [S3] in dwh.cfg")
+        raise SourceError(f"{source} folder not found: {root}; check [S3] in dwh.cfg")
     recorded = known.recorded if known is not None else {}
     top = str(root.resolve())
     visited: set[tuple[int, int]] = set()  # (device, inode) of every folder listed: loops and duplicates
@@ -229,13 +230,13 @@ def _is_utf8(name: str) -> bool:
 
 def _skip(path: str, reason: str) -> None:
     shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # bytes that are not UTF-8 as \xe9
-    dwh.say(f"skipped {dwh.printable(shown)}: {reason}")
+    console.say(f"skipped {console.printable(shown)}: {reason}")
 
 
 def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bucket, prefix = dwh.split_s3_uri(uri)
+    bucket, prefix = s3.split_s3_uri(uri)
     if prefix and not prefix.endswith("/"):
         prefix += "/"  # log_data must not also match log_data_old/
     client = s3_client(cfg)
@@ -245,12 +246,12 @@ def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]
                 if is_data_file(item["Key"][len(prefix) :]):
                     key = f"s3://{bucket}/{item['Key']}"
                     if len(key) * 4 > KEY_BYTES and len(key.encode()) > KEY_BYTES:
-                        dwh.say(f"skipped {dwh.printable(key)}: its key is {len(key.encode()):,} bytes with"
+                        console.say(f"skipped {console.printable(key)}: its key is {len(key.encode()):,} bytes with"
                                 f" s3://{bucket}/, longer than the {KEY_BYTES:,} an object key can hold")
                         continue
                     yield SourceObject(source, key, item["Size"], item["ETag"].strip('"'))
     except (BotoCoreError, ClientError) as exc:
-        raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot list {source} at s3://{bucket}/{prefix}")) from None
+        raise SourceError(s3.describe_aws_error(exc, f"cannot list {source} at s3://{bucket}/{prefix}")) from None
 
 
 # --------------------------------------------------------------------------- reading
@@ -277,7 +278,7 @@ THROTTLING_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLim
                     "TooManyRequestsException", "RequestThrottled", "ServiceUnavailable"}
 
 
-class Unreadable(dwh.SourceError):
+class Unreadable(SourceError):
     """An object that cannot be read; the message says why."""
 
 
@@ -344,7 +345,7 @@ def _get_s3(client: Any, obj: SourceObject) -> bytes:
     fails its checksum or does not match its MD5 ETag. The client itself does not retry (botocore
     would not for a body that fails after the headers, and its 1-s throttling backoff made a
     sporadically throttled load several times slower)."""
-    bucket, key = dwh.split_s3_uri(obj.key)
+    bucket, key = s3.split_s3_uri(obj.key)
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
             return _get_s3_once(client, bucket, key, obj)
@@ -369,15 +370,15 @@ def _get_s3_once(client: Any, bucket: str, key: str, obj: SourceObject) -> bytes
     except bex.ClientError as exc:
         raise _object_error(exc, obj) from None
     except (bex.ConnectionError, bex.ConnectionClosedError, bex.ReadTimeoutError) as exc:  # reset, refused
-        fatal = dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}"))
-        raise _Retry(f"the connection failed ({dwh.first_line(exc)})", fatal=fatal) from None
+        fatal = SourceError(s3.describe_aws_error(exc, f"cannot read {obj.key}"))
+        raise _Retry(f"the connection failed ({console.first_line(exc)})", fatal=fatal) from None
     except bex.BotoCoreError as exc:  # no credentials, say: about the configuration
-        raise dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}")) from None
+        raise SourceError(s3.describe_aws_error(exc, f"cannot read {obj.key}")) from None
     try:
         body: bytes = response["Body"].read()
     except (bex.ResponseStreamingError, bex.IncompleteReadError, bex.ReadTimeoutError,
             bex.ConnectionClosedError, bex.FlexibleChecksumError) as exc:
-        raise _Retry(f"the response broke off or was damaged ({dwh.first_line(exc)})") from None
+        raise _Retry(f"the response broke off or was damaged ({console.first_line(exc)})") from None
     if len(body) != obj.size:
         raise _Retry(f"{len(body):,} bytes came of the {obj.size:,} listed")
     if _etag_is_md5(obj.etag, response) and hashlib.md5(body, usedforsecurity=False).hexdigest() != obj.etag:
@@ -396,7 +397,7 @@ def _object_error(exc: Any, obj: SourceObject) -> Exception:
     throttled = code in THROTTLING_CODES or status == 429
     if throttled or status >= 500:
         return _Retry(f"S3 kept answering {status} {code}".rstrip(), throttled=throttled)
-    return dwh.SourceError(dwh.describe_aws_error(exc, f"cannot read {obj.key}"))  # NoSuchBucket, InvalidAccessKeyId
+    return SourceError(s3.describe_aws_error(exc, f"cannot read {obj.key}"))  # NoSuchBucket, InvalidAccessKeyId
 
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
@@ -430,8 +431,8 @@ _throttling_lock = threading.Lock()
 
 
 def s3_client(cfg: ConfigParser, attempts: int = 8) -> Any:
-    """dwh.s3_client, telling the user when S3 throttles."""
-    client = dwh.s3_client(cfg, attempts=attempts)
+    """s3.s3_client, telling the user when S3 throttles."""
+    client = s3.s3_client(cfg, attempts=attempts)
     client.meta.events.register("needs-retry.s3", _on_retry)
     return client
 
@@ -452,7 +453,7 @@ def note_throttling(count: int, what: str = "503 SlowDown") -> None:
         tell = count and _throttling["tell"] and not _throttling["told"]
         _throttling["told"] |= bool(tell)
     if tell:
-        dwh.say(THROTTLE_NOTICE.format(what))
+        console.say(THROTTLE_NOTICE.format(what))
 
 
 def new_run() -> None:

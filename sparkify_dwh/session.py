@@ -1,0 +1,180 @@
+"""The database session: every statement by its sql_queries name (traced with DWH_TRACE=1, named
+in errors), transactions, and the PostgreSQL bulk-load helpers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+import sql_queries as sql
+from sparkify_dwh.console import say
+
+
+def utc_now() -> datetime:
+    """Now, as the warehouse keeps time: UTC in a TIMESTAMP without time zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor whose work commits together, or not at all."""
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+@cache
+def _statement_names() -> tuple[dict[int, str], dict[str, str], dict[str, str]]:
+    """(id(text) -> name, name -> text, rendered text -> name) of sql_queries' statements. First by
+    identity: the constants live as long as the module, and two names may hold one text (the
+    constant's own name is kept over a list's NAME[i], else the first); then by text, for a
+    statement rendered from its constant (create_table_queries)."""
+    by_id: dict[int, str] = {}
+    by_name: dict[str, str] = {}
+    for name, text in sql.named():
+        if id(text) not in by_id or ("[" in by_id[id(text)] and "[" not in name):
+            by_id[id(text)] = name
+        by_name[name] = text
+    by_text: dict[str, str] = {}
+    for dialect_name in (sql.POSTGRES, sql.REDSHIFT):
+        for name, text in sql.statements(dialect_name):
+            by_text.setdefault(text, name)
+    return by_id, by_name, by_text
+
+
+def statement_name(statement: str) -> str:
+    """The sql_queries name of a statement (its constant, or NAME[i] for a list's item)."""
+    by_id, _, by_text = _statement_names()
+    name = by_id.get(id(statement)) or by_text.get(statement)
+    return name or "unnamed statement " + " ".join(statement.split()[:3])
+
+
+def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None, *,
+            fill: dict[str, str] | None = None, name: str | None = None) -> int:
+    """Run one statement of sql_queries, given as its constant or by name ('RUN_LOCK', 'PLAN_DROP[1]',
+    needed where two names hold one text), a template's {placeholders} filled from `fill`. Returns
+    the rows it returned or changed (0 for none). `name`: for a statement the catalog wrote."""
+    by_name = _statement_names()[1]
+    if statement in by_name:
+        name, text = statement, by_name[statement]
+    else:
+        name, text = name or statement_name(statement), statement
+    if fill:
+        text = text.format(**fill)
+        name += " (" + ", ".join(f"{key}={_fill_label(value)}" for key, value in fill.items()) + ")"
+
+    def send() -> int:
+        cur.execute(text, params)
+        return max(cur.rowcount, 0)
+
+    return traced(name, send)
+
+
+def traced(name: str, send: Callable[[], int]) -> int:
+    """send() the statement `name`; its trace line, and its name on a failure (first_line shows it)."""
+    started = time.monotonic()
+    try:
+        rows = send()
+    except psycopg2.Error as exc:
+        exc.dwh_statement = name  # type: ignore[attr-defined]
+        trace(name, started, None)
+        raise
+    trace(name, started, rows)
+    return rows
+
+
+def _fill_label(value: str) -> str:
+    """A filled-in value as the trace shows it: a statement by its name, a table by itself."""
+    name = _statement_names()[0].get(id(value))
+    return name or (value if len(value) <= 60 else " ".join(value.split()[:3]) + " ...")
+
+
+def trace(name: str, started: float, rows: int | None) -> None:
+    """With DWH_TRACE=1: one line on stderr for a statement that ran (rows None: it failed)."""
+    if os.environ.get("DWH_TRACE", "") not in ("", "0"):
+        outcome = "failed" if rows is None else f"{rows:,} rows"
+        say(f"trace: {name}: {outcome} in {(time.monotonic() - started) * 1000:,.1f} ms")
+
+
+def insert_values(cur: psycopg2.extensions.cursor, statement: str, rows: list[Any], page_size: int = 100) -> None:
+    """An `INSERT ... VALUES %s` of sql_queries for many rows (psycopg2's execute_values), traced as one."""
+    import psycopg2.extras
+
+    def send() -> int:
+        psycopg2.extras.execute_values(cur, statement, rows, page_size=page_size)
+        return len(rows)
+
+    traced(statement_name(statement), send)
+
+
+def run_all(cur: psycopg2.extensions.cursor, statements: Iterable[str], params: dict[str, Any] | None = None) -> None:
+    for statement in statements:
+        execute(cur, statement, params)
+
+
+def analyze_if_grown(cur: psycopg2.extensions.cursor, table: str, rows_added: int) -> None:
+    """PostgreSQL: fresh statistics for a table only when a run added a large share of its rows
+    (sql_queries.POSTGRES_ANALYZE_SHARE), or it was never analyzed: ANALYZE costs the same
+    sample however few rows are new."""
+    if not rows_added:
+        return
+    execute(cur, sql.POSTGRES_ESTIMATED_ROWS, {"table": table})
+    (estimated,) = cur.fetchone()
+    if estimated <= 0 or rows_added >= sql.POSTGRES_ANALYZE_SHARE * estimated:
+        execute(cur, sql.POSTGRES_ANALYZE, fill={"table": table})
+
+
+def is_empty(cur: psycopg2.extensions.cursor, table: str) -> bool:
+    execute(cur, sql.TABLE_HAS_ROWS, fill={"table": table})
+    return not cur.fetchone()[0]
+
+
+def truncate_empty(cur: psycopg2.extensions.cursor, tables: Iterable[str]) -> list[str]:
+    """PostgreSQL: those of `tables` that are empty, truncated (a fresh file each, within the
+    caller's transaction), so that the embedded server (wal_level = minimal) fills them without
+    WAL and a COPY may write their rows frozen. Returns them."""
+    emptied = [table for table in tables if is_empty(cur, table)]
+    if emptied:
+        execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(emptied)})
+    return emptied
+
+
+@contextmanager
+def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) -> Iterator[list[str]]:
+    """PostgreSQL: the indexes and key constraints of those of `tables` that are empty now are
+    dropped, and built again once the block has filled them (see POSTGRES_BULK_TABLES). Yields
+    the tables it did that for. Within the caller's transaction: a failure rolls the drops back."""
+    emptied = truncate_empty(cur, tables)
+    rebuild: list[str] = []
+    for table in emptied:
+        execute(cur, sql.POSTGRES_TABLE_INDEXES, {"table": table})
+        for index, constraint, definition in cur.fetchall():
+            if constraint:
+                execute(cur, sql.POSTGRES_DROP_CONSTRAINT, fill={"table": table, "name": constraint})
+                rebuild.append({"table": table, "name": constraint, "definition": definition})
+            else:
+                execute(cur, sql.POSTGRES_DROP_INDEX, fill={"name": index})
+                rebuild.append({"index": index, "definition": definition})
+    yield emptied
+    for again in rebuild:  # a constraint as it was declared; an index by the catalog's own CREATE INDEX
+        if "index" in again:
+            execute(cur, again["definition"], name=f"POSTGRES_TABLE_INDEXES ({again['index']})")
+        else:
+            execute(cur, sql.POSTGRES_ADD_CONSTRAINT, fill=again)
+
+
+def table_exists(cur: psycopg2.extensions.cursor, name: str) -> bool:
+    execute(cur, sql.TABLE_EXISTS, {"table": name})
+    return cur.fetchone() is not None
