@@ -26,6 +26,7 @@ import psycopg2.extensions
 
 import sql_queries as sql
 from sparkify_dwh import catalog, cli, console, session, settings, warehouse
+from sparkify_dwh.dialects import Postgres
 from sparkify_dwh.errors import DwhError
 
 EXAMPLES = 3  # offending rows shown per failed check
@@ -278,7 +279,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def require_tables(conn: psycopg2.extensions.connection, dialect: str) -> None:
+def require_tables(conn: psycopg2.extensions.connection, dialect: Postgres) -> None:
     """Refuse only when tables are missing. Checking only reads, so tables that differ from the
     model (a dropped constraint, say) are still checked, with a warning."""
     missing, differences = catalog.model_problems(conn, dialect)
@@ -289,14 +290,13 @@ def require_tables(conn: psycopg2.extensions.connection, dialect: str) -> None:
                 " checking them anyway")
 
 
-def use_memory_for_checks(conn: psycopg2.extensions.connection, dialect: str) -> None:
+def use_memory_for_checks(conn: psycopg2.extensions.connection, dialect: Postgres) -> None:
     """PostgreSQL: the memory a run's session has (POSTGRES_SESSION_SETTINGS), for the reconciliations'
     hashes and sorts of whole tables (at 10M events, 64 s instead of 104 s for the slowest). A
     setting of this session only: any login may make it, and nothing is written."""
-    if dialect == sql.POSTGRES:
-        with conn.cursor() as cur:
-            session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
-        conn.commit()
+    with conn.cursor() as cur:
+        session.run_all(cur, dialect.session_settings())
+    conn.commit()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ import psycopg2.extensions
 
 import sql_queries as sql
 from sparkify_dwh import catalog, cli, console, session, settings, warehouse
+from sparkify_dwh.dialects import Postgres
 from sparkify_dwh.errors import DwhError
 
 
@@ -35,24 +36,24 @@ def confirm_drop(target: str) -> None:
         raise DwhError("nothing dropped")
 
 
-def change_schema(conn: psycopg2.extensions.connection, dialect: str, drop: bool) -> list[str]:
+def change_schema(conn: psycopg2.extensions.connection, dialect: Postgres, drop: bool) -> list[str]:
     """Drop every table (when asked) and create the missing ones, in one transaction; return the
     names created. It waits for any other create_tables.py, and a drop for any running load."""
     with session.transaction(conn) as cur:
-        if dialect == sql.POSTGRES:
-            session.execute(cur, sql.SCHEMA_LOCK)
+        if dialect.advisory_locks:
+            session.execute(cur, "SCHEMA_LOCK")
         if drop:
             if session.table_exists(cur, "etl_runs"):  # what a load locks first: so it waits its turn
-                session.execute(cur, sql.REDSHIFT_DROP_LOCK if dialect == sql.REDSHIFT else sql.DROP_LOCK)
+                session.execute(cur, dialect.variant("DROP_LOCK"))
             session.run_all(cur, sql.drop_table_queries)
         missing = [name for name in sql.TABLES if not session.table_exists(cur, name)]
-        session.run_all(cur, sql.create_table_queries(dialect))
+        session.run_all(cur, dialect.table_statements())
     if drop:
         console.say(f"dropped: {', '.join(reversed(sql.TABLES))}")
     return missing
 
 
-def change_schema_with_retry(conn: psycopg2.extensions.connection, dialect: str, drop: bool) -> list[str]:
+def change_schema_with_retry(conn: psycopg2.extensions.connection, dialect: Postgres, drop: bool) -> list[str]:
     """Redshift has no advisory lock: when another create_tables.py created the same table
     meanwhile, this transaction fails as a whole, and the next attempt finds it there."""
     for attempt in range(3):
@@ -60,7 +61,7 @@ def change_schema_with_retry(conn: psycopg2.extensions.connection, dialect: str,
             return change_schema(conn, dialect, drop)
         except (psycopg2.IntegrityError, psycopg2.errors.DuplicateTable, psycopg2.errors.DuplicateObject,
                 psycopg2.errors.SerializationFailure, psycopg2.errors.InternalError_):
-            if dialect != sql.REDSHIFT or attempt == 2:
+            if dialect.advisory_locks or attempt == 2:
                 raise
     raise AssertionError("unreachable")
 

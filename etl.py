@@ -34,6 +34,7 @@ from sparkify_dwh import (
     warehouse,
 )
 from sparkify_dwh.sources import SourceObject
+from sparkify_dwh.statements import deleted_table, inserted_table
 from sparkify_dwh.targets import FULL_LISTING_EVERY, PostgresTarget, Run, planned_batches
 
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
@@ -134,7 +135,7 @@ def run_transforms(cur: psycopg2.extensions.cursor, statements: list[str], since
     for statement in statements:
         started = time.monotonic()
         rows = session.execute(cur, statement, {"since_run": since_run})
-        inserted, deleted = sql.inserted_table(statement), sql.deleted_table(statement)
+        inserted, deleted = inserted_table(statement), deleted_table(statement)
         if inserted:
             changes[inserted] += rows
             if inserted in filled_from_empty:

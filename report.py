@@ -27,6 +27,7 @@ import psycopg2.extensions
 
 import sql_queries as sql
 from sparkify_dwh import cli, console, session, settings, warehouse
+from sparkify_dwh.dialects import Postgres
 from sparkify_dwh.errors import DwhError
 
 TOP = 20  # rows of the ranked tables
@@ -174,7 +175,7 @@ def stickiness(cur: psycopg2.extensions.cursor, period: Period, data: dict[str, 
 def paid_subscribers(cur: psycopg2.extensions.cursor, days: list[Row]) -> dict[str, int]:
     """Paid subscribers at the end of each day with plays: the level history's changes (each from
     its day, or the day before when it falls exactly at midnight) summed up to that day."""
-    session.execute(cur, sql.REPORT_PAID_CHANGES)
+    session.execute(cur, "REPORT_PAID_CHANGES")  # by name: the text is TREND_PAID_CHANGES'
     changes = sorted((day - dt.timedelta(days=at_midnight), int(change)) for day, at_midnight, change in cur.fetchall())
     result, total, i = {}, 0, 0
     for d in sorted(days, key=lambda d: d["activity_date"]):
@@ -367,13 +368,12 @@ def side_panels(cur: psycopg2.extensions.cursor, period: Period, data: dict[str,
             "engagement": engagement(cur, period), "errors": errors(cur, period)}
 
 
-def side_panels_apart(connect: Callable[[], psycopg2.extensions.connection], dialect: str, period: Period,
+def side_panels_apart(connect: Callable[[], psycopg2.extensions.connection], dialect: Postgres, period: Period,
                       data: dict[str, Any], songs: list[Row], artists: list[Row]) -> dict[str, Any]:
     """side_panels on a connection of its own, beside the main one's queries (the server has a
     process, and a CPU, for each)."""
     with closing(connect()) as conn, conn.cursor() as cur:
-        if dialect == sql.POSTGRES:
-            session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+        session.run_all(cur, dialect.session_settings())
         result = side_panels(cur, period, data, songs, artists)
         conn.rollback()
     return result
@@ -494,12 +494,11 @@ def latest_trends(conn: psycopg2.extensions.connection) -> tuple[dict[str, Any] 
         return None, f"Trends could not be computed: {console.first_line(exc)}"
 
 
-def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> None:
+def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: Postgres) -> None:
     """The session's settings and the temporary tables several panels read: the period's plays
     per song (song_totals when the period spans every day with plays, else song_days), the top
     songs and artists, and each user's active weeks."""
-    if dialect == sql.POSTGRES:
-        session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)  # room for the sorts and hashes in memory
+    session.run_all(cur, dialect.session_settings())  # room for the sorts and hashes in memory
     session.run_all(cur, sql.REPORT_TEMPORARY_DROP)
     session.execute(cur, sql.REPORT_PLAY_DAYS)
     first, last = cur.fetchone()
@@ -508,11 +507,11 @@ def prepare(cur: psycopg2.extensions.cursor, period: Period, dialect: str) -> No
                else [sql.REPORT_SONG_TOTALS, sql.REPORT_TOP_SONG_LIST, sql.REPORT_TOP_ARTIST_LIST])
     for statement in [*ranking, sql.REPORT_USER_WEEKS]:
         session.execute(cur, statement, period.params(limit=TOP))
-    if dialect == sql.POSTGRES:
+    if dialect.keeps_statistics:
         session.execute(cur, sql.REPORT_USER_WEEKS_ANALYZE)
 
 
-def panel_numbers(conn: psycopg2.extensions.connection, dialect: str, date_from: dt.date | None,
+def panel_numbers(conn: psycopg2.extensions.connection, dialect: Postgres, date_from: dt.date | None,
                   date_to: dt.date | None,
                   connect: Callable[[], psycopg2.extensions.connection] | None = None) -> dict[str, Any]:
     """The numbers behind every panel, under the stable keys of --json. With `connect`, some of

@@ -2,24 +2,16 @@
 
 One dialect serves every target: PostgreSQL (the embedded server and a real one) and Amazon
 Redshift share the transforms. What Redshift does differently stands right beside the shared
-statement as a REDSHIFT_ constant or a {placeholder} filled from a per-target dict: its
-physical design (DISTSTYLE, DISTKEY, SORTKEY) and how staging is fed.
+statement as a REDSHIFT_ constant (REDSHIFT_X is what Redshift is sent instead of X), its
+physical design (DISTSTYLE, DISTKEY, SORTKEY) in REDSHIFT_LAYOUT. A POSTGRES_ constant is sent to
+PostgreSQL only. The rule is applied by sparkify_dwh/dialects.py; sparkify_dwh/statements.py names,
+renders and prints these constants (`python sql_queries.py postgres|redshift`).
 
 Parameters use psycopg2's %(name)s style; `since_run` means "the records staged by this run"
 (the run's own id) or, for a rebuild, 0: every record ever staged.
 """
 
 from __future__ import annotations
-
-import os
-import re
-import sys
-import textwrap
-from collections.abc import Iterator
-
-from sparkify_dwh import cli, settings
-
-POSTGRES, REDSHIFT = "postgres", "redshift"  # SQL dialects; the embedded target speaks POSTGRES
 
 # ============================================================================ 1. tables
 
@@ -556,16 +548,6 @@ TABLES = {  # name -> CREATE statement, in creation order
 }
 STAR_TABLES = ["songplays", "users", "songs", "artists", "time"]
 
-
-def create_table_queries(dialect: str) -> list[str]:
-    """CREATE TABLE (and, on PostgreSQL, CREATE INDEX) statements for one dialect."""
-    statements = [
-        sql.format(
-            layout=REDSHIFT_LAYOUT[name] if dialect == REDSHIFT else "",
-        ).strip()
-        for name, sql in TABLES.items()
-    ]
-    return statements + (POSTGRES_INDEXES if dialect == POSTGRES else [])
 
 
 drop_table_queries = [f"DROP TABLE IF EXISTS {name}" for name in reversed(TABLES)]
@@ -2832,171 +2814,9 @@ REPORT_QUERIES = {
 }
 
 
-# ============================================================================ 9. every statement, named
-# The constants above are the statements; these walk them by name, in module order: session.execute
-# traces a statement by the name of the constant it came from (a list's or dict's items as
-# NAME[i], NAME['key']), and `python sql_queries.py postgres|redshift` prints every statement
-# the code may send to that target as it is sent: a table with its layout, {placeholders}
-# filled as the code fills them. tests/test_redshift.py parses that same rendering.
+if __name__ == "__main__":  # python sql_queries.py postgres|redshift: every statement as sent, as SQL
+    import sys
 
-SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "LOCK", "WITH", "ANALYZE", "SET",
-             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT"}
+    from sparkify_dwh import statements
 
-# What PostgreSQL alone is sent, by a rule applied to every constant: a name with a POSTGRES
-# part (POSTGRES_ANALYZE, TREND_POSTGRES_SETTINGS), or a name X beside a REDSHIFT_X, which is
-# what Redshift gets instead (RUN_LOCK, STAGING_COPY). Beyond the rule, only these:
-POSTGRES_ONLY_BY_USE = {
-    "SCHEMA_LOCK": "advisory locks: create_tables.py and model_problems take them on PostgreSQL only",
-    "SCHEMA_LOCK_SHARED": "advisory locks: as SCHEMA_LOCK",
-    "KNOWN_FOLDERS": "folder sources: a Redshift run lists S3 only (RedshiftTarget.known_folders is None)",
-    "SEEN_FOLDERS_CREATE": "folder sources: as KNOWN_FOLDERS",
-    "SEEN_FOLDERS_COPY": "folder sources: as KNOWN_FOLDERS",
-    "LISTED_FOLDERS_RECORD": "folder sources: as KNOWN_FOLDERS",
-    "STAGING_COPY_FROZEN": "COPY FROM STDIN: PostgresTarget.stage_source only (Redshift COPYs from S3)",
-    "STAR_ONLY_RUN_PLAYS": "bench/ only (DWH_BENCH_NO_ANALYTICS), on the embedded server",
-    "star_only_transform_queries": "bench/ only, as STAR_ONLY_RUN_PLAYS",
-}
-# Templates the code renders into other constants, which are walked instead.
-TEMPLATES = {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS"}
-_WALK = {"SQL_VERBS", "POSTGRES_ONLY_BY_USE", "TEMPLATES"}  # this section's own constants: no statements
-
-
-def sql_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
-    """(path, text) of every SQL statement in a constant: a string, or one inside lists, tuples and
-    dicts (CHECKS holds (description, query) pairs: only the query is SQL)."""
-    if isinstance(value, str):
-        words = value.split(None, 1)
-        if words and words[0].upper() in SQL_VERBS:
-            yield path, value
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from sql_strings(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from sql_strings(item, f"{path}[{key!r}]")
-
-
-def named() -> Iterator[tuple[str, str]]:
-    """(name, text) of every statement constant, in module order, as written (templates unfilled)."""
-    for name, value in list(globals().items()):
-        if not name.startswith("_") and name not in _WALK and not callable(value):
-            yield from sql_strings(value, name)
-
-
-def postgres_only(name: str) -> bool:
-    return ("POSTGRES" in name.split("_") or f"REDSHIFT_{name}" in globals() or name in POSTGRES_ONLY_BY_USE
-            or name in TEMPLATES)
-
-
-def sent_to(dialect: str, path: str) -> bool:
-    """Whether the statement of that name (NAME or NAME[...]) may be sent to the dialect."""
-    if dialect == REDSHIFT:
-        return not postgres_only(path.split("[")[0])
-    words = re.findall(r"\w+", path)  # TREND_STATEMENTS['REDSHIFT_TREND_RUN_LOCK'] is Redshift's too
-    return not any("REDSHIFT" in word.split("_") for word in words) and path.split("[")[0] not in TEMPLATES
-
-
-def staged_columns(table: str) -> list[str]:
-    """A staging table's COPY column list: its fields, then the provenance (as staging and redshift send it)."""
-    return [*STAGING_FIELDS[table], *PROVENANCE_COLUMNS]
-
-
-def fills(name: str) -> list[tuple[str, dict[str, str]]]:
-    """(label, values) for each way the code fills the {placeholders} of the template `name`."""
-    if name.startswith(("POSTGRES_DROP_CONSTRAINT", "POSTGRES_ADD_CONSTRAINT")):  # from POSTGRES_TABLE_INDEXES
-        key = {"table": "songplays", "name": "songplays_pkey", "definition": "PRIMARY KEY (songplay_id)"}
-        return [("songplays", key)]
-    if name == "POSTGRES_DROP_INDEX":
-        return [("app_events_user_day", {"name": "app_events_user_day"})]
-    if name.startswith("REDSHIFT_PROBE_"):  # doctor.py: a source's fields, no provenance
-        return [(table, {"table": table, "columns": ", ".join(STAGING_FIELDS[table])}) for table in STAGING_FIELDS]
-    checks = [(f"{group}[{key!r}]", {"check": query}) for group, named_checks in (("CHECKS", CHECKS),
-              ("WARNINGS", WARNINGS)) for key, (_, query) in named_checks.items()]
-    return [
-        *[(table, {"table": table, "columns": ", ".join(staged_columns(table))}) for table in STAGING_FIELDS],
-        ("songs", {"table": "songs"}),
-        *checks,
-        ("REBUILT_TABLES", {"tables": ", ".join(REBUILT_TABLES)}),
-        ("dev", {"database": "dev"}),
-    ]
-
-
-def rendered(name: str, text: str, layouts: dict[str, str]) -> list[tuple[str, str]]:
-    """(label, statement) as sent: a table with its layout (`layouts`: create_table_queries), every
-    {placeholder} filled each way the code fills it (an unknown placeholder fails here)."""
-    if text in layouts:
-        return [(name, layouts[text])]
-    placeholders = set(re.findall(r"(?<!{){(\w+)}(?!})", text))
-    if not placeholders:
-        return [(name, text)]
-    ways = [(label, values) for label, values in fills(name) if placeholders <= values.keys()]
-    if not ways:
-        raise ValueError(f"{name}: no value for {{{', '.join(sorted(placeholders))}}}; add one to fills()")
-    return [(f"{name} ({label})", text.format(**{p: values[p] for p in placeholders})) for label, values in ways]
-
-
-def statements(dialect: str) -> Iterator[tuple[str, str]]:
-    """(name, SQL) of every statement the code may send to `dialect`, fully rendered, in module
-    order; a text met again under another name (a list repeating its items) is given once."""
-    layouts = dict(zip(TABLES.values(), create_table_queries(dialect), strict=False))
-    seen: set[str] = set()
-    for path, text in named():
-        if not sent_to(dialect, path):
-            continue
-        for label, statement in rendered(path, text, layouts):
-            if statement not in seen:
-                seen.add(statement)
-                yield label, statement
-
-
-_CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\n\)", re.DOTALL)
-_INSERTED_TABLE = re.compile(r"\s*INSERT INTO (\w+)")
-_TEMPORARY_TABLE = re.compile(r"\s*CREATE TEMPORARY TABLE (\w+)")
-_DELETED_TABLE = re.compile(r"\s*DELETE FROM (\w+)")
-
-
-def created_table(statement: str) -> re.Match[str] | None:
-    """A CREATE TABLE statement's table name and column definitions (catalog.model_columns reads the model so)."""
-    return _CREATED_TABLE.search(statement)
-
-
-def inserted_table(statement: str) -> str | None:
-    """The table an INSERT statement fills (etl.py analyzes a table it filled from empty)."""
-    found = _INSERTED_TABLE.match(statement)
-    return found[1] if found else None
-
-
-def deleted_table(statement: str) -> str | None:
-    """The table a DELETE statement empties rows of (etl.py keeps the star tables' row counts)."""
-    found = _DELETED_TABLE.match(statement)
-    return found[1] if found else None
-
-
-def temporary_table(statement: str) -> str | None:
-    """The temporary table a statement creates (analytics.py analyzes it for the plans that join it)."""
-    found = _TEMPORARY_TABLE.match(statement)
-    return found[1] if found else None
-
-
-def _print_statements(argv: list[str]) -> int:
-
-    parser = cli.argument_parser(
-        "Print every statement the toolkit may send to a target, as SQL: fully rendered, each under"
-        " a '-- NAME' line (the name of its constant here), in this module's order.")
-    parser.add_argument("target", nargs="?", choices=[POSTGRES, REDSHIFT],
-                        help="postgres (also the embedded server) or redshift (default: the configured TARGET's)")
-    args = parser.parse_args(argv)
-    target = args.target or settings.dialect(settings.load_config(args.config))
-    try:
-        for name, statement in statements(target):
-            print(f"-- {name}\n{textwrap.dedent(statement).strip()};\n")
-        sys.stdout.flush()
-    except BrokenPipeError:  # | head, or a pager quit early: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # what Python flushes at exit
-    return 0
-
-
-if __name__ == "__main__":
-    from sparkify_dwh import cli, settings
-
-    cli.run_script(lambda: _print_statements(sys.argv[1:]))
+    statements.print_script(sys.argv[1:])

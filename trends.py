@@ -27,7 +27,8 @@ import numpy as np
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import cli, console, session, settings, warehouse
+from sparkify_dwh import cli, console, dialects, session, settings, warehouse
+from sparkify_dwh.dialects import Postgres
 from sparkify_dwh.errors import DwhError
 
 SERIES = {"plays": "plays", "active_users": "active users", "paid_users": "paid subscribers"}
@@ -102,7 +103,7 @@ def read_series(cur: psycopg2.extensions.cursor) -> Series:
     if not dates:
         return Series([], {name: np.zeros(0) for name in SERIES})
     days = calendar(min(dates), max(dates))
-    session.execute(cur, sql.TREND_PAID_CHANGES)
+    session.execute(cur, "TREND_PAID_CHANGES")  # by name: REPORT_PAID_CHANGES shares its text
     paid = paid_on_calendar(days, cur.fetchall())
     return Series(days, {"plays": on_calendar(days, plays), "active_users": on_calendar(days, active),
                          "paid_users": paid})
@@ -349,11 +350,11 @@ def day_or_none(text: str | None) -> dt.date | None:
 # --------------------------------------------------------------------------- the warehouse
 
 
-def warehouse_dialect(conn: psycopg2.extensions.connection) -> str:
+def warehouse_dialect(conn: psycopg2.extensions.connection) -> Postgres:
     with conn.cursor() as cur:
         session.execute(cur, sql.SERVER_VERSION)
         (version,) = cur.fetchone()
-    return sql.REDSHIFT if "redshift" in str(version).lower() else sql.POSTGRES
+    return dialects.for_server(str(version))
 
 
 def require_tables(cur: psycopg2.extensions.cursor) -> None:
@@ -364,9 +365,9 @@ def require_tables(cur: psycopg2.extensions.cursor) -> None:
         raise DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
 
 
-def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: str) -> None:
+def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: Postgres) -> None:
     """The document as one trend run: one multi-row INSERT per table. Sets its id and time."""
-    session.execute(cur, sql.REDSHIFT_TREND_RUN_LOCK if dialect == sql.REDSHIFT else sql.TREND_RUN_LOCK)
+    session.execute(cur, dialect.variant("TREND_RUN_LOCK"))
     session.execute(cur, sql.TREND_RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
     computed_at = session.utc_now().replace(microsecond=0)
@@ -395,7 +396,7 @@ def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: st
 
 
 def compute_trends(conn: psycopg2.extensions.connection, horizon: int = 14,
-                   dialect: str | None = None) -> dict[str, Any]:
+                   dialect: Postgres | None = None) -> dict[str, Any]:
     """Compute the trends from the warehouse, store them as a new trend run (committed), and
     return the --json document."""
     if not 1 <= horizon <= MAX_HORIZON:
@@ -403,8 +404,7 @@ def compute_trends(conn: psycopg2.extensions.connection, horizon: int = 14,
     dialect = dialect or warehouse_dialect(conn)
     with session.transaction(conn) as cur:
         require_tables(cur)
-        if dialect == sql.POSTGRES:
-            session.run_all(cur, sql.TREND_POSTGRES_SETTINGS)
+        session.run_all(cur, dialect.trend_settings())
         document = build_document(cur, horizon)
         store(cur, document, dialect)
     return ordered(document)

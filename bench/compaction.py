@@ -26,9 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sql_queries as sql  # noqa: E402
 from sparkify_dwh import (  # noqa: E402
     console,
+    dialects,
     redshift,
     s3,
     session,
@@ -64,7 +64,7 @@ def staging_columns() -> dict[str, list[staging.Column]]:
     config.write_text(f"[WAREHOUSE]\nEMBEDDED_DIR = {server}\n[CLUSTER]\nDB_NAME = bench\n")
     conn = warehouse.connect(settings.load_config(config))
     with conn.cursor() as cur:
-        session.run_all(cur, sql.create_table_queries(sql.POSTGRES))
+        session.run_all(cur, dialects.POSTGRES.table_statements())
         columns = {table: staging.staging_columns(cur, table) for table in ("staging_events", "staging_songs")}
     conn.rollback()
     conn.close()

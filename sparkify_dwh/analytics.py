@@ -17,7 +17,8 @@ import psycopg2.extensions
 import ua_parser
 
 import sql_queries as sql
-from sparkify_dwh import console, session
+from sparkify_dwh import console, session, statements
+from sparkify_dwh.dialects import Postgres
 
 # OS families whose user agents are desktops; mobile and tablet ones are told apart below.
 DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian", "FreeBSD", "OpenBSD",
@@ -97,12 +98,12 @@ def needs_backfill(cur: psycopg2.extensions.cursor, run_id: int) -> bool:
     return bool(cur.fetchone()[0])
 
 
-def timed(cur: psycopg2.extensions.cursor, statement: str, since_run: int, dialect: str) -> int:
+def timed(cur: psycopg2.extensions.cursor, statement: str, since_run: int, dialect: Postgres) -> int:
     """Run one statement of the layer; return the rows it changed."""
     started = time.monotonic()
     rows = session.execute(cur, statement, {"since_run": since_run})
-    made = sql.temporary_table(statement)
-    if made and dialect == sql.POSTGRES:  # its size and values, for the plans that join it
+    made = statements.temporary_table(statement)
+    if made and dialect.keeps_statistics:  # its size and values, for the plans that join it
         session.execute(cur, sql.POSTGRES_ANALYZE, fill={"table": made})
     seconds = time.monotonic() - started
     if seconds > 1:
@@ -110,7 +111,7 @@ def timed(cur: psycopg2.extensions.cursor, statement: str, since_run: int, diale
     return rows
 
 
-def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) -> NewEvents:
+def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: Postgres) -> NewEvents:
     """The run's new events into app_events (every staged record once, when the layer is new),
     and their new user agents into devices. Before the transforms: they read the run's new
     songplays from app_events."""
@@ -123,14 +124,14 @@ def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: str) ->
         rows = timed(cur, statement, since_run, dialect)
         if statement is sql.APP_EVENTS_INSERT:
             events_added = rows
-    if dialect == sql.POSTGRES:
+    if dialect.keeps_statistics:
         session.run_all(cur, sql.POSTGRES_AFTER_APP_EVENTS)
         session.analyze_if_grown(cur, "app_events", events_added)  # for the plans of what reads it
     devices_added = add_devices(cur, since_run)
     return NewEvents(since_run, events_added, devices_added, backfilled)
 
 
-def maintain_aggregates(cur: psycopg2.extensions.cursor, added: NewEvents, dialect: str) -> None:
+def maintain_aggregates(cur: psycopg2.extensions.cursor, added: NewEvents, dialect: Postgres) -> None:
     """Every aggregate of the layer, for the keys of the events add_events added (after the
     transforms, which the song-days' matches follow)."""
     for statement in sql.analytics_aggregate_queries:

@@ -8,6 +8,8 @@ import psycopg2
 import psycopg2.extensions
 
 import sql_queries as sql
+from sparkify_dwh import statements
+from sparkify_dwh.dialects import Postgres
 from sparkify_dwh.errors import DwhError
 from sparkify_dwh.session import execute
 
@@ -35,13 +37,13 @@ _COLUMN = re.compile(r"(\w+)\s+(DOUBLE PRECISION|[A-Z]+)(?:\((\d+)(?:,\s*\d+)?\)
 _TABLE_CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|CONSTRAINT)\b")
 
 
-def model_columns(dialect_name: str) -> dict[str, dict[str, str]]:
+def model_columns(dialect: Postgres) -> dict[str, dict[str, str]]:
     """The model's tables as the catalog would describe them (as _columns does), read from the
     DDL of sql_queries, the only description of the model: nothing is created to find out, so a
     login that may only read can compare too."""
     model: dict[str, dict[str, str]] = {}
-    for statement in sql.create_table_queries(dialect_name):
-        table = sql.created_table(statement)
+    for statement in dialect.table_statements():
+        table = statements.created_table(statement)
         if table is None:  # an index
             continue
         columns: dict[str, str] = {}
@@ -67,19 +69,19 @@ def model_columns(dialect_name: str) -> dict[str, dict[str, str]]:
     return model
 
 
-def model_problems(conn: psycopg2.extensions.connection, dialect_name: str) -> tuple[list[str], list[str]]:
+def model_problems(conn: psycopg2.extensions.connection, dialect: Postgres) -> tuple[list[str], list[str]]:
     """(missing tables, differences) between the warehouse and the model in sql_queries,
     column by column. It only reads the catalog (a read-only login can run check_data.py)."""
     try:
         with conn.cursor() as cur:
-            if dialect_name == sql.POSTGRES:  # a create_tables.py in progress: see its outcome
+            if dialect.advisory_locks:  # a create_tables.py in progress: see its outcome
                 execute(cur, sql.SCHEMA_LOCK_SHARED)
             execute(cur, sql.CURRENT_SCHEMA)
             (schema,) = cur.fetchone()
             actual = _columns(cur, schema)
     finally:
         conn.rollback()  # ends the reading transaction (and the shared lock)
-    model = model_columns(dialect_name)
+    model = model_columns(dialect)
     missing = [t for t in sql.TABLES if t not in actual]
     differences = []
     for table in sql.TABLES:
@@ -95,9 +97,9 @@ def model_problems(conn: psycopg2.extensions.connection, dialect_name: str) -> t
     return missing, differences
 
 
-def require_model(conn: psycopg2.extensions.connection, dialect_name: str) -> None:
+def require_model(conn: psycopg2.extensions.connection, dialect: Postgres) -> None:
     """Refuse to load into tables that are missing or differ from the model."""
-    missing, differences = model_problems(conn, dialect_name)
+    missing, differences = model_problems(conn, dialect)
     if missing:
         raise DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
     if differences:

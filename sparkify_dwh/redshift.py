@@ -32,7 +32,7 @@ import orjson
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import console, s3, session, sources, staging
+from sparkify_dwh import console, s3, session, sources, staging, statements
 from sparkify_dwh.errors import ConfigError, DwhError, SourceError
 from sparkify_dwh.sources import SourceObject
 
@@ -90,7 +90,7 @@ def jsonpaths(table: str) -> dict[str, list[str]]:
 
 
 def copy_columns(table: str) -> list[str]:
-    return sql.staged_columns(table)
+    return statements.staged_columns(table)
 
 
 # --------------------------------------------------------------------------- compaction

@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 
 import sql_queries as sql
+from sparkify_dwh import statements
 from sparkify_dwh.console import say
 
 
@@ -35,30 +35,9 @@ def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.exten
         raise
 
 
-@cache
-def _statement_names() -> tuple[dict[int, str], dict[str, str], dict[str, str]]:
-    """(id(text) -> name, name -> text, rendered text -> name) of sql_queries' statements. First by
-    identity: the constants live as long as the module, and two names may hold one text (the
-    constant's own name is kept over a list's NAME[i], else the first); then by text, for a
-    statement rendered from its constant (create_table_queries)."""
-    by_id: dict[int, str] = {}
-    by_name: dict[str, str] = {}
-    for name, text in sql.named():
-        if id(text) not in by_id or ("[" in by_id[id(text)] and "[" not in name):
-            by_id[id(text)] = name
-        by_name[name] = text
-    by_text: dict[str, str] = {}
-    for dialect_name in (sql.POSTGRES, sql.REDSHIFT):
-        for name, text in sql.statements(dialect_name):
-            by_text.setdefault(text, name)
-    return by_id, by_name, by_text
-
-
 def statement_name(statement: str) -> str:
-    """The sql_queries name of a statement (its constant, or NAME[i] for a list's item)."""
-    by_id, _, by_text = _statement_names()
-    name = by_id.get(id(statement)) or by_text.get(statement)
-    return name or "unnamed statement " + " ".join(statement.split()[:3])
+    """The sql_queries name of a statement given by its text (statements.name_of)."""
+    return statements.name_of(statement)
 
 
 def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None, *,
@@ -66,9 +45,9 @@ def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None,
     """Run one statement of sql_queries, given as its constant or by name ('RUN_LOCK', 'PLAN_DROP[1]',
     needed where two names hold one text), a template's {placeholders} filled from `fill`. Returns
     the rows it returned or changed (0 for none). `name`: for a statement the catalog wrote."""
-    by_name = _statement_names()[1]
-    if statement in by_name:
-        name, text = statement, by_name[statement]
+    known = statements.text_of(statement)
+    if known is not None:
+        name, text = statement, known
     else:
         name, text = name or statement_name(statement), statement
     if fill:
@@ -97,8 +76,10 @@ def traced(name: str, send: Callable[[], int]) -> int:
 
 def _fill_label(value: str) -> str:
     """A filled-in value as the trace shows it: a statement by its name, a table by itself."""
-    name = _statement_names()[0].get(id(value))
-    return name or (value if len(value) <= 60 else " ".join(value.split()[:3]) + " ...")
+    if len(value) <= 60 and "\n" not in value:
+        return value
+    name = statements.name_of(value)
+    return name if not name.startswith("unnamed") else " ".join(value.split()[:3]) + " ..."
 
 
 def trace(name: str, started: float, rows: int | None) -> None:

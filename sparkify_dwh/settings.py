@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import sql_queries as sql
+from sparkify_dwh import dialects
 from sparkify_dwh.console import say
 from sparkify_dwh.errors import ConfigError
 
@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent.parent  # the project folder: the scripts
 DEFAULT_CONFIG = HERE / "dwh.cfg"
 
 
-TARGETS = ("embedded", "postgres", "redshift")
+TARGETS = dialects.TARGETS
 
 
 # Every key the toolkit reads, with its default. The environment variable
@@ -289,6 +289,6 @@ def embedded_folder(cfg: configparser.ConfigParser) -> Path:
     return config_path(cfg, cfg["WAREHOUSE"]["EMBEDDED_DIR"])
 
 
-def dialect(cfg: configparser.ConfigParser) -> str:
+def dialect(cfg: configparser.ConfigParser) -> dialects.Postgres:
     """The SQL dialect of the configured target: the embedded server is PostgreSQL."""
-    return sql.REDSHIFT if cfg["WAREHOUSE"]["TARGET"] == "redshift" else sql.POSTGRES
+    return dialects.for_target(cfg["WAREHOUSE"]["TARGET"])

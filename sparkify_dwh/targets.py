@@ -21,7 +21,7 @@ from datetime import datetime
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import console, redshift, session, settings, sources, staging
+from sparkify_dwh import console, dialects, redshift, session, settings, sources, staging
 from sparkify_dwh.errors import DwhError
 from sparkify_dwh.sources import SourceObject
 
@@ -108,18 +108,18 @@ class PostgresTarget:
     """The embedded server and PostgreSQL: rows typed here (by worker processes on a large run)
     and streamed with COPY … FROM STDIN, one COPY per batch of planned objects."""
 
-    dialect = sql.POSTGRES
+    dialect: dialects.Postgres = dialects.POSTGRES
 
     def __init__(self, cfg: ConfigParser, started: datetime) -> None:
         self.cfg = cfg
         self.started = started
 
     def prepare(self, cur: psycopg2.extensions.cursor) -> None:
-        session.run_all(cur, sql.POSTGRES_SESSION_SETTINGS)
+        session.run_all(cur, self.dialect.session_settings())
 
     def lock(self, cur: psycopg2.extensions.cursor) -> None:
         """Wait for any other run (or create_tables.py --drop) to finish."""
-        session.execute(cur, sql.RUN_LOCK)
+        session.execute(cur, self.dialect.variant("RUN_LOCK"))
 
     def known_folders(self, cur: psycopg2.extensions.cursor, run_id: int, full: bool,
                       ) -> dict[str, sources.KnownFolders] | None:
@@ -206,17 +206,11 @@ class RedshiftTarget(PostgresTarget):
     """Redshift: the typed records compacted into gzip NDJSON parts in the run's S3 work area,
     then one COPY per staging table from a manifest of them."""
 
-    dialect = sql.REDSHIFT
+    dialect: dialects.Postgres = dialects.REDSHIFT
 
     def __init__(self, cfg: ConfigParser, started: datetime) -> None:
         super().__init__(cfg, started)
         self.work = redshift.new_stage(cfg, started)
-
-    def prepare(self, cur: psycopg2.extensions.cursor) -> None:
-        """Redshift keeps its own memory settings (WLM)."""
-
-    def lock(self, cur: psycopg2.extensions.cursor) -> None:
-        session.execute(cur, sql.REDSHIFT_RUN_LOCK)
 
     def known_folders(self, cur: psycopg2.extensions.cursor, run_id: int, full: bool,
                       ) -> dict[str, sources.KnownFolders] | None:
@@ -288,4 +282,5 @@ class RedshiftTarget(PostgresTarget):
 
 def open_target(cfg: ConfigParser, started: datetime) -> PostgresTarget:
     """The target TARGET names, for a run that started at `started` (close it when done)."""
-    return RedshiftTarget(cfg, started) if settings.dialect(cfg) == sql.REDSHIFT else PostgresTarget(cfg, started)
+    target = RedshiftTarget if settings.dialect(cfg) is dialects.REDSHIFT else PostgresTarget
+    return target(cfg, started)

@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import check_data
 import sql_queries as sql
-from sparkify_dwh import catalog
+from sparkify_dwh import catalog, dialects
 
 ALL_CHECKS = list(sql.CHECKS)
 
@@ -485,8 +485,8 @@ def test_the_model_read_from_the_ddl_is_what_the_server_creates(warehouse: Wareh
     warehouse.run("create_tables.py")
     with warehouse.connect() as conn, conn.cursor() as cur:
         created = catalog._columns(cur, "public")
-    assert catalog.model_columns(sql.POSTGRES) == created
-    assert catalog.model_columns(sql.REDSHIFT) == created  # Redshift's DDL differs only in its physical design
+    assert catalog.model_columns(dialects.POSTGRES) == created
+    assert catalog.model_columns(dialects.REDSHIFT) == created  # Redshift's DDL differs only in its physical design
 
 
 def test_a_login_that_may_only_read_can_check(postgres: Warehouse, tmp_path: Path) -> None:

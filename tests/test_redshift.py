@@ -33,7 +33,7 @@ from sqlglot import exp
 from test_load_sample import upload_sample
 
 import sql_queries as sql
-from sparkify_dwh import redshift, settings, sources, staging
+from sparkify_dwh import dialects, redshift, settings, sources, staging, statements
 from sparkify_dwh.errors import ConfigError
 
 PARAMS = {
@@ -86,23 +86,24 @@ def redshift_statements() -> dict[str, str]:
     """Every statement of sql_queries the Redshift path may send, by name, rendered as
     `python sql_queries.py redshift` prints it (sql_queries.statements walks the module: a
     statement added there is parsed here without being listed)."""
-    return dict(sql.statements(sql.REDSHIFT))
+    return dict(statements.statements(dialects.REDSHIFT))
 
 
 def test_the_walk_finds_every_kind_of_statement() -> None:
-    statements = redshift_statements()
-    names = {re.split(r"[\[ ]", name)[0] for name in statements}
+    rendered_statements = redshift_statements()
+    names = {re.split(r"[\[ ]", name)[0] for name in rendered_statements}
     for expected in ("REDSHIFT_STAGING_COPY", "REDSHIFT_REJECTS_COPY", "APP_EVENTS_INSERT", "TREND_DAILY_PLAYS",
                      "REPORT_KPIS", "CHECK_COUNT", "CHECKS", "ANALYTICS_QUERIES", "SONGPLAYS_CREATE"):
         assert expected in names, expected
-    assert sql.REDSHIFT_RUN_LOCK in statements.values()  # the same text as REDSHIFT_DROP_LOCK: parsed once
+    assert sql.REDSHIFT_RUN_LOCK in rendered_statements.values()  # the same text as REDSHIFT_DROP_LOCK: parsed once
     assert not names & {"RUN_LOCK", "STAGING_COPY", "POSTGRES_ANALYZE", "SCHEMA_LOCK", "TRENDING_RANKED"}
     # Every statement of the lists the scripts run on Redshift is among them.
     for queries in (sql.transform_queries, sql.rebuild_queries, sql.drop_table_queries,
                     sql.analytics_app_events_queries, sql.analytics_aggregate_queries,
-                    sql.create_table_queries(sql.REDSHIFT)):
-        assert set(queries) <= set(statements.values())
-    assert all(name in vars(sql) for name in [*sql.POSTGRES_ONLY_BY_USE, *sql.TEMPLATES])  # no stale exclusion
+                    dialects.REDSHIFT.table_statements()):
+        assert set(queries) <= set(rendered_statements.values())
+    # (no stale exclusion above)
+    assert all(name in vars(sql) for name in [*dialects.POSTGRES_ONLY_BY_USE, *dialects.sql_templates()])
 
 
 GOLDEN = Path(__file__).parent / "golden" / "redshift.sql"
@@ -122,15 +123,15 @@ def test_the_redshift_rendering_is_the_checked_in_one() -> None:
 
 def test_the_rendering_fills_placeholders_as_the_code_does() -> None:
     for table in sql.STAGING_FIELDS:
-        assert sql.staged_columns(table) == redshift.copy_columns(table)
-    postgres = dict(sql.statements(sql.POSTGRES))
+        assert statements.staged_columns(table) == redshift.copy_columns(table)
+    postgres = dict(statements.statements(dialects.POSTGRES))
     for queries in (sql.transform_queries, sql.rebuild_queries, sql.analytics_aggregate_queries,
-                    sql.POSTGRES_SESSION_SETTINGS, sql.create_table_queries(sql.POSTGRES)):
+                    sql.POSTGRES_SESSION_SETTINGS, dialects.POSTGRES.table_statements()):
         assert set(queries) <= set(postgres.values())
     assert sql.REDSHIFT_STAGING_COPY not in postgres.values() and "REDSHIFT_RUN_LOCK" not in postgres
     assert postgres["POSTGRES_EMPTY (REBUILT_TABLES)"] == f"TRUNCATE {', '.join(sql.REBUILT_TABLES)}"
     with pytest.raises(ValueError, match=r"X: no value for \{nothing\}"):
-        sql.rendered("X", "SELECT {nothing}", {})
+        statements.rendered("X", "SELECT {nothing}", {})
 
 
 def test_sql_queries_prints_each_statement_under_its_name() -> None:
@@ -141,7 +142,7 @@ def test_sql_queries_prints_each_statement_under_its_name() -> None:
     assert blocks[0].endswith("\n);")  # no layout on PostgreSQL
     assert "-- transform_queries" not in proc.stdout  # its items are printed under their own names
     headers = [block.split("\n", 1)[0] for block in proc.stdout.split(";\n\n") if block]
-    assert headers == [f"-- {name}" for name, _ in sql.statements(sql.POSTGRES)]
+    assert headers == [f"-- {name}" for name, _ in statements.statements(dialects.POSTGRES)]
     bad = subprocess.run([sys.executable, "sql_queries.py", "mysql"], cwd=Path(__file__).parents[1],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice: 'mysql'" in bad.stderr
@@ -176,7 +177,7 @@ def test_the_staging_copy_is_pinned() -> None:
 
 
 def test_the_physical_design_is_in_the_redshift_ddl() -> None:
-    ddl = {re.search(r"EXISTS (\w+)", s).group(1): " ".join(s.split()) for s in sql.create_table_queries(sql.REDSHIFT)}
+    ddl = {re.search(r"EXISTS (\w+)", s).group(1): " ".join(s.split()) for s in dialects.REDSHIFT.table_statements()}
     # songplay_id is numbered by the load (SONGPLAYS_INSERT), not by an IDENTITY: the same ids on every target
     assert ddl["songplays"].startswith("CREATE TABLE IF NOT EXISTS songplays ( songplay_id BIGINT NOT NULL PRIMARY KEY")
     assert ddl["songplays"].endswith(") DISTKEY (start_time) SORTKEY (start_time)")
@@ -186,7 +187,7 @@ def test_the_physical_design_is_in_the_redshift_ddl() -> None:
     for table in ("staging_events", "staging_songs"):
         assert ddl[table].endswith(") DISTSTYLE EVEN SORTKEY (run_id)")
     assert len(ddl) == len(sql.TABLES)  # and no PostgreSQL index statements
-    postgres = sql.create_table_queries(sql.POSTGRES)
+    postgres = dialects.POSTGRES.table_statements()
     brin = {re.search(r" ON (\w+) USING brin", s).group(1) for s in postgres if "USING brin" in s}
     assert brin == {"staging_events", "staging_songs", "app_events"}
     assert not any("IDENTITY" in statement for statement in postgres)

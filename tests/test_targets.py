@@ -13,7 +13,7 @@ import inspect
 import pytest
 from conftest import ROOT, S3Server
 
-from sparkify_dwh import redshift, settings, targets
+from sparkify_dwh import dialects, redshift, settings, targets
 
 STARTED = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
 
@@ -51,7 +51,7 @@ def test_redshift_overrides_only_what_postgresql_defines() -> None:
     assert public_methods(targets.RedshiftTarget) == public_methods(targets.PostgresTarget)
     overridden = {name for name in public_methods(targets.RedshiftTarget) if name in vars(targets.RedshiftTarget)}
     # What differs, and nothing else: typing and streaming a source (stage_source) are shared.
-    assert overridden == {"prepare", "lock", "known_folders", "load_listing", "stage", "write_rejects",
+    assert overridden == {"known_folders", "load_listing", "stage", "write_rejects",
                           "record_folders", "bulk_fill", "empty_rebuilt_tables", "failure_message", "close"}
 
 
@@ -61,7 +61,7 @@ def test_the_embedded_server_and_postgresql_are_one_target(target: str) -> None:
     cfg["WAREHOUSE"]["TARGET"] = target
     chosen = targets.open_target(cfg, STARTED)
     assert type(chosen) is targets.PostgresTarget
-    assert chosen.dialect == "postgres" and chosen.started == STARTED
+    assert chosen.dialect is dialects.POSTGRES and chosen.started == STARTED
 
 
 def test_a_redshift_target_holds_its_work_area_until_closed(s3: S3Server) -> None:
@@ -71,7 +71,7 @@ def test_a_redshift_target_holds_its_work_area_until_closed(s3: S3Server) -> Non
     cfg["IAM_ROLE"]["ARN"] = "arn:aws:iam::123456789012:role/dwhRole"
     cfg["S3"]["WORK_PREFIX"] = f"s3://{bucket}/work"
     chosen = targets.open_target(cfg, STARTED)
-    assert type(chosen) is targets.RedshiftTarget and chosen.dialect == "redshift"
+    assert type(chosen) is targets.RedshiftTarget and chosen.dialect is dialects.REDSHIFT
     folder, area = chosen.work.folder, chosen.work.area
     assert folder.is_dir() and area.bucket == bucket and area.prefix.startswith("work/run-20261203T000000-")
     redshift.put_json(chosen.work.client, area, "probe.json", {"a": 1})

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]  # the tests, and the project (conftest imports it)
 from conftest import SAMPLE  # noqa: E402 - the tests' own way of finding the real sample
 
 EVENTS = "log_data/events.json"
