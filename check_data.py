@@ -14,148 +14,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import psycopg2.extensions
-
-import sql_queries as sql
-from sparkify_dwh import catalog, cli, console, session, settings, warehouse
-from sparkify_dwh.dialects import Postgres
+from sparkify_dwh import cli, console, settings, warehouse
+from sparkify_dwh.checks import (
+    Report,
+    failure_summary,
+    require_tables,
+    run_checks,
+    run_warnings,
+    sample_tables,
+    song_match_rate,
+    time_analytics_queries,
+    use_memory_for_checks,
+)
 from sparkify_dwh.errors import DwhError
 
-EXAMPLES = 3  # offending rows shown per failed check
 WIDEST_VALUE = 40  # characters of a value shown in the terminal; --json has them whole
-
-
-@dataclass
-class CheckResult:
-    name: str
-    description: str
-    count: int  # offending rows
-    columns: list[str]
-    examples: list[tuple[Any, ...]]  # the first few offending rows
-
-    @property
-    def passed(self) -> bool:
-        return self.count == 0
-
-
-@dataclass
-class MatchRate:
-    matched: int  # songplays with a song_id
-    total: int
-
-    @property
-    def percent(self) -> float | None:
-        return 100 * self.matched / self.total if self.total else None
-
-
-@dataclass
-class Timing:
-    name: str
-    description: str
-    median_ms: float
-    rows: int
-    runs: int
-
-
-@dataclass
-class TableSample:
-    table: str
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-
-
-@dataclass
-class Report:
-    checks: list[CheckResult]
-    match_rate: MatchRate
-    timings: list[Timing]
-    samples: list[TableSample]
-    warnings: list[CheckResult] = field(default_factory=list)  # only those that found rows
-
-
-# --------------------------------------------------------------------------- measuring
-
-
-def column_names(cur: psycopg2.extensions.cursor) -> list[str]:
-    return [column.name for column in cur.description]
-
-
-def run_check(cur: psycopg2.extensions.cursor, name: str, description: str, query: str,
-              examples: int = EXAMPLES) -> CheckResult:
-    """Count the check's offending rows in the warehouse, and fetch the first few of them."""
-    session.execute(cur, sql.CHECK_COUNT, fill={"check": query})
-    (count,) = cur.fetchone()
-    if count == 0:
-        return CheckResult(name, description, 0, [], [])
-    session.execute(cur, sql.CHECK_EXAMPLES, {"limit": examples}, fill={"check": query})
-    return CheckResult(name, description, count, column_names(cur), cur.fetchall())
-
-
-def run_checks(conn: psycopg2.extensions.connection, examples: int = EXAMPLES) -> list[CheckResult]:
-    """Every check of sql_queries.CHECKS, in order. Only reads: commits and rolls back nothing."""
-    with conn.cursor() as cur:
-        return [run_check(cur, name, description, query, examples)
-                for name, (description, query) in sql.CHECKS.items()]
-
-
-def run_warnings(conn: psycopg2.extensions.connection, examples: int = EXAMPLES) -> list[CheckResult]:
-    """The warnings of sql_queries.WARNINGS that find rows, each with its first examples."""
-    found = []
-    with conn.cursor() as cur:
-        for name, (description, query) in sql.WARNINGS.items():
-            session.execute(cur, sql.CHECK_COUNT, fill={"check": query})
-            (count,) = cur.fetchone()
-            if count:
-                session.execute(cur, sql.WARNING_EXAMPLES, {"limit": examples}, fill={"check": query})
-                found.append(CheckResult(name, description, count, column_names(cur), cur.fetchall()))
-    return found
-
-
-def failure_summary(results: Sequence[CheckResult]) -> str | None:
-    """'2 of 25 checks failed: dup_users_user_id, ...', or None when all passed."""
-    failed = [result.name for result in results if not result.passed]
-    return f"{len(failed)} of {len(results)} checks failed: {', '.join(failed)}" if failed else None
-
-
-def song_match_rate(conn: psycopg2.extensions.connection) -> MatchRate:
-    with conn.cursor() as cur:
-        session.execute(cur, sql.SONG_MATCH_RATE)
-        matched, total = cur.fetchone()
-    return MatchRate(matched, total)
-
-
-def time_analytics_queries(conn: psycopg2.extensions.connection, repeat: int) -> list[Timing]:
-    """Each typical analytics query `repeat` times; the median is what a user would usually wait."""
-    timings = []
-    with conn.cursor() as cur:
-        for name, (description, query) in sql.ANALYTICS_QUERIES.items():
-            seconds = []
-            for _ in range(repeat):
-                started = time.perf_counter()
-                session.execute(cur, query)
-                rows = len(cur.fetchall())
-                seconds.append(time.perf_counter() - started)
-            timings.append(Timing(name, description, 1000 * statistics.median(seconds), rows, repeat))
-    return timings
-
-
-def sample_tables(conn: psycopg2.extensions.connection, limit: int) -> list[TableSample]:
-    if limit == 0:
-        return []
-    samples = []
-    with conn.cursor() as cur:
-        for table in sql.TABLES:
-            session.execute(cur, sql.SAMPLE_ROWS, {"limit": limit}, fill={"table": table})
-            samples.append(TableSample(table, column_names(cur), cur.fetchall()))
-    return samples
 
 
 # --------------------------------------------------------------------------- reporting
@@ -277,26 +155,6 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample", type=count_argument(0), default=5, metavar="N",
                         help="show N rows of every table (default: 5; 0 shows none)")
     return parser.parse_args(argv)
-
-
-def require_tables(conn: psycopg2.extensions.connection, dialect: Postgres) -> None:
-    """Refuse only when tables are missing. Checking only reads, so tables that differ from the
-    model (a dropped constraint, say) are still checked, with a warning."""
-    missing, differences = catalog.model_problems(conn, dialect)
-    if missing:
-        raise DwhError(f"tables missing: {', '.join(missing)}; run: python create_tables.py")
-    if differences:
-        console.say(f"warning: the warehouse's tables differ from the model ({'; '.join(differences)});"
-                " checking them anyway")
-
-
-def use_memory_for_checks(conn: psycopg2.extensions.connection, dialect: Postgres) -> None:
-    """PostgreSQL: the memory a run's session has (POSTGRES_SESSION_SETTINGS), for the reconciliations'
-    hashes and sorts of whole tables (at 10M events, 64 s instead of 104 s for the slowest). A
-    setting of this session only: any login may make it, and nothing is written."""
-    with conn.cursor() as cur:
-        session.run_all(cur, dialect.session_settings())
-    conn.commit()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -291,7 +291,7 @@ def trusting_row(columns: list[staging.Column]) -> object:
 def checking_overhead(target: Target, data: Path) -> dict[str, float]:
     """etl.py's load, in this process, with every check against the same load with trusting_row:
     what finding the bad records costs clean data, end to end."""
-    import etl
+    from sparkify_dwh import load
 
     results: dict[str, list[float]] = {"checked": [], "trusting": []}
     original = staging.RecordTyper.__init__
@@ -309,7 +309,7 @@ def checking_overhead(target: Target, data: Path) -> dict[str, float]:
             conn = warehouse.connect(cfg)
             staging.RecordTyper.__init__ = trusting_init if label == "trusting" else original  # type: ignore
             started = time.perf_counter()
-            etl.load(conn, cfg)
+            load.load(conn, cfg)
             results[label].append(time.perf_counter() - started)
             staging.RecordTyper.__init__ = original  # type: ignore[method-assign]
             conn.close()

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from configparser import ConfigParser
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg2.extensions
@@ -23,45 +22,15 @@ import psycopg2.extensions
 import sql_queries as sql
 from sparkify_dwh import console, dialects, redshift, session, settings, sources, staging
 from sparkify_dwh.errors import DwhError
+from sparkify_dwh.run import RejectLimitExceeded, Run, enforce_reject_limit
 from sparkify_dwh.sources import SourceObject
 
 PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
 FULL_LISTING_EVERY = 24  # runs: every 24th lists every file of a folder source (hourly runs: daily)
 
 
-@dataclass
-class Run:
-    run_id: int
-    started: datetime
-    target: str
-    planned: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (objects, bytes)
-    staged: dict[str, staging.StageCounts] = field(default_factory=dict)
-    rejects: staging.RejectSpool = field(default_factory=staging.RejectSpool)
-    rows_before: dict[str, int] = field(default_factory=dict)
-    rows_after: dict[str, int] = field(default_factory=dict)
-    checks: str | None = None  # passed | failed, when [ETL] RUN_CHECKS ran them
-
-
-class RejectLimitExceeded(DwhError):
-    """More records were rejected than MAX_REJECTS allows."""
-
-
 # Staging failed on the run's records: the run is recorded as failed, with its rejects.
 STAGING_FAILURES = (RejectLimitExceeded, redshift.CopyFailed)
-
-
-def enforce_reject_limit(cfg: ConfigParser, run: Run) -> int:
-    """Fail the run past MAX_REJECTS; return how many rejects it allows."""
-    records = sum(c.rows + c.rejected for c in run.staged.values())
-    allowed = settings.allowed_rejects(cfg, records)
-    rejected = run.rejects.count
-    if rejected > allowed:
-        raise RejectLimitExceeded(
-            f"{rejected:,} of {records:,} records rejected, more than MAX_REJECTS = "
-            f"{cfg['ETL']['MAX_REJECTS'].strip()} allows; nothing was loaded. First: "
-            + "; ".join(run.rejects.first)
-        )
-    return allowed
 
 
 def planned_batches(cur: psycopg2.extensions.cursor, source: str, limit: int = PLAN_BATCH,

@@ -28,7 +28,7 @@ from conftest import SAMPLE, Warehouse, _embedded_warehouse, one_line_error
 import etl
 import sql_queries as sql
 from sparkify_dwh import staging
-from sparkify_dwh.sources import split_records
+from sparkify_dwh.sources import SourceObject, split_records
 from sparkify_dwh.staging import DELIMITER, EMPTY_STRING, JSON_LINES, QUOTE, Column, RecordTyper, Reject, converter
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -296,7 +296,7 @@ def test_the_spool_gives_every_key_back_exactly() -> None:
     spool = staging.RejectSpool()
     keys = [CONTROL_KEY_NAME, "s3://b/plain.json", "\\x1b is not an escape here", "\u00e9t\u00e9\u202e.json"]
     for n, key in enumerate(keys, 1):
-        spool.add(etl.SourceObject("events", key, 1), n, None if n == 2 else n, "why\nnot", "text\x00\x1b")
+        spool.add(SourceObject("events", key, 1), n, None if n == 2 else n, "why\nnot", "text\x00\x1b")
     assert list(spool.records(7)) == [
         ["7", "events", key, "" if n == 2 else str(n), str(n), "why\\nnot", "text\\x00\\x1b"]
         for n, key in enumerate(keys, 1)]

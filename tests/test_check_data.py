@@ -21,9 +21,8 @@ from test_load_sample import SAMPLE_COUNTS
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-import check_data
 import sql_queries as sql
-from sparkify_dwh import catalog, dialects
+from sparkify_dwh import catalog, checks, dialects
 
 ALL_CHECKS = list(sql.CHECKS)
 
@@ -76,9 +75,9 @@ def test_the_sample_passes_every_check(warehouse: Warehouse) -> None:
     assert report["match_rate"] == {"matched": 1, "total": 6820, "percent": 0.0147}
     # The same checks, called in-process as etl.py calls them after a load.
     with warehouse.connect() as conn:
-        results = check_data.run_checks(conn)
+        results = checks.run_checks(conn)
     assert [(r.name, r.count) for r in results] == [(name, 0) for name in ALL_CHECKS]
-    assert check_data.failure_summary(results) is None
+    assert checks.failure_summary(results) is None
 
 
 @dataclass
@@ -333,7 +332,7 @@ def test_each_check_catches_its_fault_and_only_it(loaded_copy: Warehouse, check:
     # A NOT NULL dropped to break the data makes the tables differ from the model: checked anyway.
     assert ("DROP NOT NULL" in breakage.sql) == ("checking them anyway" in proc.stderr), proc.stderr
     examples = next(c["examples"] for c in report["checks"] if c["name"] == check)
-    assert len(examples) == min(breakage.offending, check_data.EXAMPLES)
+    assert len(examples) == min(breakage.offending, checks.EXAMPLES)
     assert any(breakage.example.items() <= example.items() for example in examples), examples
 
 

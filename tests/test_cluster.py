@@ -21,7 +21,7 @@ import boto3
 import pytest
 from conftest import FAKE_AWS, PLANTED_SECRETS, ROOT, S3Server, free_port, one_line_error
 
-from cluster import POLICY_NAME, set_in_file
+from sparkify_dwh.cluster import POLICY_NAME, set_in_file
 
 PASSWORD = PLANTED_SECRETS[1]
 TAG = {"Key": "created-by", "Value": "sparkify-dwh-toolkit"}

@@ -24,10 +24,10 @@ import sqlglot
 from conftest import SAMPLE, Warehouse, _embedded_warehouse
 from test_redshift import POSTGRES_ONLY, render
 
-import etl
 import sql_queries as sql
-from sparkify_dwh import session, settings, staging
+from sparkify_dwh import load, session, settings, staging
 from sparkify_dwh import warehouse as dwh_warehouse
+from sparkify_dwh.run import Run
 
 UTC = dt.UTC
 DAY = SAMPLE / "log_data/2018/11/2018-11-15-events.json"
@@ -110,17 +110,17 @@ def snapshot(wh: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
     return {name: sorted(wh.query(query), key=repr) for name, query in queries.items()}
 
 
-def load_on(wh: Warehouse, day: dt.datetime, monkeypatch: pytest.MonkeyPatch) -> etl.Run:
+def load_on(wh: Warehouse, day: dt.datetime, monkeypatch: pytest.MonkeyPatch) -> Run:
     """The whole load, in this process, with the process clock at `day`."""
     monkeypatch.setattr(session, "utc_now", lambda: day)
     cfg = settings.load_config(wh.write_config())
     with closing(dwh_warehouse.connect(cfg)) as conn:
-        return etl.load(conn, cfg)
+        return load.load(conn, cfg)
 
 
 @pytest.fixture(scope="module")
 def loaded_on_two_days(embedded_server: Path, tmp_path_factory: pytest.TempPathFactory,
-                       data: Path) -> Iterator[list[tuple[etl.Run, dict[str, list[tuple[Any, ...]]]]]]:
+                       data: Path) -> Iterator[list[tuple[Run, dict[str, list[tuple[Any, ...]]]]]]:
     results = []
     with pytest.MonkeyPatch.context() as monkeypatch:
         for name, day in (("2018", dt.datetime(2018, 11, 1)), ("2101", dt.datetime(2101, 1, 1))):

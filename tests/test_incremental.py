@@ -215,8 +215,7 @@ def test_a_run_reads_only_its_own_pages_of_staging(grown: Grown) -> None:
 
 def test_a_run_with_nothing_new_changes_nothing_and_lists_no_file(grown: Grown) -> None:
     sys.path.insert(0, str(ROOT))
-    import etl
-    from sparkify_dwh import targets
+    from sparkify_dwh import load, targets
 
     before = {t: grown.wh.scalar(q) for t, q in MATCH_FINGERPRINT.items()}
     proc = grown.wh.load(grown.logs, grown.songs)
@@ -229,9 +228,9 @@ def test_a_run_with_nothing_new_changes_nothing_and_lists_no_file(grown: Grown) 
         with conn.cursor() as cur:
             known = targets.known_folders(cur, run_id=1, full=False)
             assert len(known["songs"].recorded) > 100
-            assert list(etl.list_sources(cfg, known)) == []
+            assert list(load.list_sources(cfg, known)) == []
             full = targets.known_folders(cur, run_id=1, full=True)
-            assert len(list(etl.list_sources(cfg, full))) == 3000 + DAYS
+            assert len(list(load.list_sources(cfg, full))) == 3000 + DAYS
     finally:
         conn.close()
 

@@ -32,7 +32,7 @@ def names_in(node: ast.AST) -> set[str]:
 
 
 def test_the_load_path_has_no_target_branch() -> None:
-    tree = ast.parse((ROOT / "etl.py").read_text())
+    tree = ast.parse((ROOT / "sparkify_dwh" / "load.py").read_text())
     used = names_in(tree)
     differences = {"redshift", "REDSHIFT", "POSTGRES", "on_redshift", "POSTGRES_SESSION_SETTINGS",
                    "REDSHIFT_RUN_LOCK", "RUN_LOCK", "indexes_built_after", "copy_rejects", "copy_to_warehouse"}
