@@ -154,7 +154,7 @@ def checks_for(cfg: ConfigParser) -> list[tuple[str, Callable[[ConfigParser, dic
         ("song source listing", check_source("songs", "SONG_DATA")),
         ("event source listing", check_source("events", "LOG_DATA")),
     ]
-    if cfg["WAREHOUSE"]["TARGET"] == "redshift":
+    if settings.dialect(cfg).pulls_from_s3:
         checks += [
             ("IAM role", check_iam_role),
             ("work prefix writable", check_work_prefix),

@@ -12,7 +12,7 @@ import threading
 from configparser import ConfigParser
 from contextlib import closing, suppress
 
-from sparkify_dwh import cli, console, settings, warehouse
+from sparkify_dwh import cli, console, dialects, settings, warehouse
 from sparkify_dwh.errors import ConfigError
 
 
@@ -25,7 +25,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def connection_url(cfg: ConfigParser) -> str:
     """A libpq URL for the configured database on the embedded server (started if needed)."""
-    if cfg["WAREHOUSE"]["TARGET"] != "embedded":
+    if not dialects.is_embedded(cfg["WAREHOUSE"]["TARGET"]):
         raise ConfigError(
             f"serve.py keeps the embedded server up; [WAREHOUSE] TARGET is {cfg['WAREHOUSE']['TARGET']}"
             " (connect to that server directly with the [CLUSTER] settings)")

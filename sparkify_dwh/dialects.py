@@ -25,6 +25,7 @@ class Postgres:
     advisory_locks: bool = True  # create_tables.py's schema lock (SCHEMA_LOCK)
     keeps_statistics: bool = True  # temporary tables and grown tables are analyzed for the plans that join them
     folder_sources: bool = True  # staging reads local folders (Redshift reads S3 itself)
+    pulls_from_s3: bool = False  # the warehouse COPYs from S3 with an IAM role (doctor.py checks the role)
 
     def __str__(self) -> str:
         return self.name
@@ -66,6 +67,7 @@ class Redshift(Postgres):
     advisory_locks: bool = False
     keeps_statistics: bool = False
     folder_sources: bool = False
+    pulls_from_s3: bool = True
 
     def sends(self, name: str) -> bool:
         return not postgres_only(name.split("[")[0])
@@ -88,6 +90,11 @@ class Redshift(Postgres):
 
 POSTGRES, REDSHIFT = Postgres(), Redshift()
 DIALECTS = {POSTGRES.name: POSTGRES, REDSHIFT.name: REDSHIFT}
+
+
+def is_embedded(target: str) -> bool:
+    """Whether a [WAREHOUSE] TARGET is the toolkit's own server (started on demand, under EMBEDDED_DIR)."""
+    return target == "embedded"
 
 
 def for_target(target: str) -> Postgres:

@@ -69,7 +69,7 @@ def fills(name: str) -> list[tuple[str, dict[str, str]]]:
         *[(table, {"table": table, "columns": ", ".join(staged_columns(table))}) for table in sql.STAGING_FIELDS],
         ("songs", {"table": "songs"}),
         *checks,
-        ("sql.REBUILT_TABLES", {"tables": ", ".join(sql.REBUILT_TABLES)}),
+        ("REBUILT_TABLES", {"tables": ", ".join(sql.REBUILT_TABLES)}),
         ("dev", {"database": "dev"}),
     ]
 

@@ -251,5 +251,7 @@ class RedshiftTarget(PostgresTarget):
 
 def open_target(cfg: ConfigParser, started: datetime) -> PostgresTarget:
     """The target TARGET names, for a run that started at `started` (close it when done)."""
-    target = RedshiftTarget if settings.dialect(cfg) is dialects.REDSHIFT else PostgresTarget
-    return target(cfg, started)
+    return TARGETS[settings.dialect(cfg).name](cfg, started)
+
+
+TARGETS: dict[str, type[PostgresTarget]] = {"postgres": PostgresTarget, "redshift": RedshiftTarget}  # by dialect

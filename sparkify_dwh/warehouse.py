@@ -12,7 +12,7 @@ import psycopg2
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import embedded
+from sparkify_dwh import dialects, embedded
 from sparkify_dwh.console import first_line
 from sparkify_dwh.errors import ConfigError, WarehouseUnreachable
 from sparkify_dwh.settings import embedded_folder
@@ -52,7 +52,7 @@ def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False) -> psyc
     """A psycopg2 connection to the configured warehouse."""
     target = cfg["WAREHOUSE"]["TARGET"]
     db = cfg["CLUSTER"]["DB_NAME"].strip() or "dev"
-    if target == "embedded":
+    if dialects.is_embedded(target):
         conn = _connect_embedded(cfg, db)
     else:
         c = cfg["CLUSTER"]

@@ -549,3 +549,13 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+# --------------------------------------------------------------------------- the fast tier
+# `pytest -m fast` (README: ./run.sh test -m fast) runs in seconds what needs no server, browser or
+# process: settings, typing, statistics, dialects and the rendered SQL, the panels' pure parts.
+# A module joins it with `pytestmark = pytest.mark.fast`.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fast: needs no server, browser or process (run alone: pytest -m fast)")

@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, SAMPLE, Warehouse, one_line_error
 from test_load_sample import SAMPLE_COUNTS
 
-from sparkify_dwh import sources
+from sparkify_dwh import settings, sources
 
 MOVED_SONG = "A/A/B/TRAABJV128F1460C49.json"  # moved out of the source and linked back in from outside
 
@@ -215,7 +215,7 @@ def test_a_file_that_vanished_or_cannot_be_read_is_unreadable_not_fatal(tmp_path
     folder = tmp_path / "b.json"
     folder.mkdir()
     listed = [sources.SourceObject("songs", str(p), 10) for p in (tmp_path / "gone.json", present, folder)]
-    cfg = sources.dwh.load_config(ROOT / "dwh.cfg", warn=False)
+    cfg = settings.load_config(ROOT / "dwh.cfg", warn=False)
     read = list(sources.read_objects(cfg, listed))
     assert [obj.key for obj, _ in read] == [o.key for o in listed]
     gone, good, unreadable = (data for _, data in read)
@@ -238,7 +238,7 @@ def test_redshift_compaction_rejects_an_unreadable_object_the_same_way(embedded:
     from sparkify_dwh import redshift, staging
 
     embedded.run("create_tables.py")
-    cfg = sources.dwh.load_config(embedded.write_config())
+    cfg = settings.load_config(embedded.write_config())
     with embedded.connect() as conn, conn.cursor() as cur:
         columns = staging.staging_columns(cur, "staging_events")
     good = SAMPLE / "log_data/2018/11/2018-11-01-events.json"
