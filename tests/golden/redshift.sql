@@ -1169,22 +1169,22 @@ FROM (
 ) plays
 GROUP BY activity_date, hour;
 
--- analytics_aggregate_queries[25]
+-- PLACE_KEYS_DROP
 DROP TABLE IF EXISTS place_keys;
 
--- analytics_aggregate_queries[26]
+-- PLACE_KEYS
 CREATE TEMPORARY TABLE place_keys AS
 SELECT DISTINCT a.user_id, a.event_date AS activity_date
 FROM app_events a
 WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
   AND EXISTS (SELECT 1 FROM user_day_places p WHERE p.user_id = a.user_id AND p.activity_date = a.event_date);
 
--- analytics_aggregate_queries[27]
+-- USER_DAY_PLACES_DELETE
 DELETE FROM user_day_places
 USING place_keys k
 WHERE user_day_places.user_id = k.user_id AND user_day_places.activity_date = k.activity_date;
 
--- analytics_aggregate_queries[28]
+-- USER_DAY_PLACES_INSERT
 INSERT INTO user_day_places (user_id, activity_date, state, os_family, browser_family, device_type, step_page,
                              step_time, events, plays, first_free_play, paid_events)
 SELECT p.user_id, p.activity_date, CASE WHEN p.location LIKE '%%, %%' AND LENGTH(SPLIT_PART(SPLIT_PART(p.location, ', ', 2), '-', 1)) = 2 THEN SPLIT_PART(SPLIT_PART(p.location, ', ', 2), '-', 1) END, d.os_family, d.browser_family, d.device_type, p.step_page,
@@ -1217,10 +1217,10 @@ FROM (
 ) p
 LEFT JOIN devices d ON d.user_agent = p.user_agent;
 
--- analytics_aggregate_queries[30]
+-- SONG_TOTAL_KEYS_DROP
 DROP TABLE IF EXISTS song_total_keys;
 
--- analytics_aggregate_queries[31]
+-- SONG_TOTAL_KEYS
 CREATE TEMPORARY TABLE song_total_keys AS
 SELECT song, artist, CAST(SUM(plays) AS BIGINT) AS plays, MAX(song_id) AS song_id, MAX(rederive) AS rederive
 FROM (SELECT r.song, r.artist, SUM(r.plays) AS plays, MAX(d.song_id) AS song_id,
@@ -1238,7 +1238,7 @@ FROM (SELECT r.song, r.artist, SUM(r.plays) AS plays, MAX(d.song_id) AS song_id,
 WHERE EXISTS (SELECT 1 FROM song_totals)
 GROUP BY song, artist;
 
--- analytics_aggregate_queries[32]
+-- SONG_TOTALS_ADD
 UPDATE song_totals
 SET plays = song_totals.plays + k.plays,
     song_id = CASE WHEN k.song_id IS NULL THEN song_totals.song_id
@@ -1247,14 +1247,14 @@ SET plays = song_totals.plays + k.plays,
 FROM song_total_keys k
 WHERE song_totals.song = k.song AND song_totals.artist = k.artist;
 
--- analytics_aggregate_queries[33]
+-- SONG_TOTALS_INSERT_NEW
 INSERT INTO song_totals (song, artist, song_id, plays)
 SELECT k.song, k.artist, k.song_id, k.plays
 FROM song_total_keys k
 WHERE k.plays > 0
   AND NOT EXISTS (SELECT 1 FROM song_totals t WHERE t.song = k.song AND t.artist = k.artist);
 
--- analytics_aggregate_queries[34]
+-- SONG_TOTALS_REDERIVE
 UPDATE song_totals
 SET song_id = r.song_id
 FROM (SELECT d.song, d.artist, MAX(d.song_id) AS song_id
@@ -1265,7 +1265,7 @@ FROM (SELECT d.song, d.artist, MAX(d.song_id) AS song_id
 WHERE song_totals.song = r.song AND song_totals.artist = r.artist
   AND EXISTS (SELECT 1 FROM song_total_keys WHERE rederive = 1);
 
--- analytics_aggregate_queries[35]
+-- SONG_TOTALS_INSERT
 INSERT INTO song_totals (song, artist, song_id, plays)
 SELECT song, artist, MAX(song_id), SUM(plays)
 FROM song_days
