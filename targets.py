@@ -230,17 +230,19 @@ class RedshiftTarget(PostgresTarget):
 
     def stage(self, cur: psycopg2.extensions.cursor, run: Run) -> None:
         """Compact, then one COPY per staging table. The compaction's rejects are counted against
-        MAX_REJECTS before anything is uploaded; what is left of the budget is COPY's MAXERROR,
-        and the rows COPY skips become rejects of their source records."""
+        MAX_REJECTS before anything is uploaded; what is left of the budget is what the COPYs may
+        skip (redshift.maxerror), and the rows COPY skips become rejects of their source records."""
         for source, table in sql.STAGING_TABLE.items():
             _, size = run.planned.get(source, (0, 0))
             batches = (item for batch in planned_batches(cur, source) for item in batch)
             run.staged[source] = redshift.compact_source(cur, self.work, run.run_id, table, batches, size,
                                                          run.rejects)
         allowed = enforce_reject_limit(self.cfg, run)
+        skipped: list[redshift.LoadError] = []  # by the COPYs so far: each takes what is left of the budget
         for table in sql.STAGING_TABLE.values():
-            redshift.copy_source(cur, self.work, table, allowed - run.rejects.count)
-        self._add_load_errors(cur, run, redshift.load_errors(cur, run.started))
+            redshift.copy_source(cur, self.work, table, allowed - run.rejects.count - len(skipped))
+            skipped = redshift.load_errors(cur, run.started)
+        self._add_load_errors(cur, run, skipped)
         for source, table in sql.STAGING_TABLE.items():
             dwh.execute(cur, sql.STAGED_ROWS, {"run_id": run.run_id}, fill={"table": table})
             run.staged[source].rows = cur.fetchone()[0]
