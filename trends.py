@@ -364,7 +364,12 @@ def require_tables(cur: psycopg2.extensions.cursor) -> None:
 
 
 def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: str) -> None:
-    """The document as one trend run: one multi-row INSERT per table. Sets its id and time."""
+    """The document as one trend run: one multi-row INSERT per table. Sets its id and time. The
+    LOCK is the transaction's first statement: on Redshift a LOCK after a SELECT comes after the
+    transaction's snapshot, and two runs read the same MAX (a serializable-isolation error or a
+    duplicate id; https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html and
+    https://docs.aws.amazon.com/redshift/latest/dg/c_Concurrent_writes.html). Call it in a fresh
+    transaction."""
     dwh.execute(cur, sql.REDSHIFT_TREND_RUN_LOCK if dialect == sql.REDSHIFT else sql.TREND_RUN_LOCK)
     dwh.execute(cur, sql.TREND_RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
@@ -405,6 +410,7 @@ def compute_trends(conn: psycopg2.extensions.connection, horizon: int = 14,
         if dialect == sql.POSTGRES:
             dwh.run_all(cur, sql.TREND_POSTGRES_SETTINGS)
         document = build_document(cur, horizon)
+    with dwh.transaction(conn) as cur:  # the reading one committed: this one begins with store's LOCK
         store(cur, document, dialect)
     return ordered(document)
 
