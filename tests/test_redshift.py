@@ -26,6 +26,8 @@ from configparser import ConfigParser
 from pathlib import Path
 
 import orjson
+import psycopg2
+import psycopg2.extensions
 import pytest
 import sqlglot
 from conftest import SAMPLE, S3Server, Warehouse
@@ -490,3 +492,104 @@ def test_hostile_values_in_the_parts_are_what_postgresql_stages(loaded: Warehous
             assert {"two\nlines", "q\x01uote", "\x01\x01", "", "tab\there", "del\x7f", "Björk"} <= texts
             assert any(v == 0 and math.copysign(1, v) < 0 for row in in_parts for v in row if type(v) is float)
         conn.rollback()
+
+
+# --------------------------------------------------------------------------- the work area's region, MAXERROR
+def test_the_work_area_copies_name_the_work_buckets_region(s3: S3Server, tmp_path: Path) -> None:
+    """The listing, staging and rejects COPYs read only the work area: their REGION is the work
+    bucket's (GetBucketLocation), not [S3] REGION, the sources' (AWS, COPY from Amazon S3: the
+    REGION must be where the files are). doctor.py tries a COPY from there with that region."""
+    import doctor
+
+    s3.client().create_bucket(Bucket="work-frankfurt",
+                              CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.make_bucket("work-virginia")
+    cfg = dwh.load_config(Path(__file__).parents[1] / "dwh.cfg")
+    cfg["S3"]["REGION"] = "us-west-2"  # the sources'
+    cfg["IAM_ROLE"]["ARN"] = PARAMS["iam_role"]
+    client = dwh.s3_client(cfg)
+    assert redshift.bucket_region(client, "work-frankfurt") == "eu-central-1"
+    assert redshift.bucket_region(client, "work-virginia") == "us-east-1"  # no LocationConstraint
+    cfg["S3"]["WORK_PREFIX"] = "s3://work-frankfurt/sparkify"
+    stage = redshift.new_stage(cfg, dt.datetime(2026, 11, 25, 12, 0))
+    try:
+        assert stage.params() == {"iam_role": PARAMS["iam_role"], "region": "eu-central-1"}
+    finally:
+        redshift.close_stage(stage)
+    with pytest.raises(doctor.CheckFailed, match=r"will name REGION 'eu-central-1', the work bucket's"):
+        doctor.check_role_reads_work_area(cfg, {})
+    # Where the bucket's region cannot be looked up, [S3] REGION, said so.
+    assert redshift.work_region(cfg, client, "no-such-bucket") == "us-west-2"
+
+
+@pytest.mark.parametrize(("budget", "maxerror"), [(0, 1), (1, 2), (41, 42), (99_999, 100_000), (10**6, 100_000),
+                                                   (-3, 1)])
+def test_maxerror_is_one_more_than_the_rows_copy_may_skip(budget: int, maxerror: int) -> None:
+    """COPY fails when "the load returns the error_count number of errors or greater": MAXERROR n
+    lets it skip n - 1 rows, so a budget of b rows is MAXERROR b + 1 (at most 100,000)."""
+    assert redshift.maxerror(budget) == maxerror
+
+
+# --------------------------------------------------------------------------- LOCK first
+class StatementLog(psycopg2.extensions.connection):
+    """A real connection that keeps what it was sent, and where each transaction ended."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[str] = []
+
+    def cursor(self, *args: object, **kwargs: object) -> psycopg2.extensions.cursor:
+        log = self.sent
+
+        class Logged(psycopg2.extensions.cursor):
+            def execute(self, query: str, vars: object = None) -> None:
+                text = query.decode() if isinstance(query, bytes) else str(query)  # execute_values sends bytes
+                log.append(" ".join(text.split()))
+                super().execute(query, vars)
+
+        return super().cursor(*args, cursor_factory=Logged, **kwargs)
+
+    def commit(self) -> None:
+        self.sent.append("COMMIT")
+        super().commit()
+
+    def rollback(self) -> None:
+        self.sent.append("ROLLBACK")
+        super().rollback()
+
+
+def transactions(sent: list[str]) -> list[list[str]]:
+    """The statements sent, by transaction (each ends at a COMMIT or ROLLBACK)."""
+    found, current = [], []
+    for statement in sent:
+        if statement in ("COMMIT", "ROLLBACK"):
+            if current:
+                found.append(current)
+            current = []
+        else:
+            current.append(statement)
+    return found + ([current] if current else [])
+
+
+SHARED_WRITE = re.compile(r"^(INSERT INTO|UPDATE|DELETE FROM) (etl_runs|trend_runs|trend_backtests|trend_forecasts"
+                          r"|trending)\b")
+
+
+def test_lock_is_the_first_statement_of_a_transaction_that_writes_shared_tables(loaded: Warehouse) -> None:
+    """trends.py storing a trend run, and etl.py recording a run's checks, as sent to Redshift
+    (LOCK etl_runs / LOCK trend_runs run on PostgreSQL too): in every transaction that writes
+    a shared table, LOCK comes before any other statement."""
+    import etl
+    import targets
+    import trends
+
+    conn = psycopg2.connect(**loaded.dsn, connection_factory=StatementLog)
+    try:
+        trends.compute_trends(conn, dialect=sql.REDSHIFT)
+        run = targets.Run(1, dt.datetime(2026, 1, 1), sql.REDSHIFT)
+        etl.check_after_load(conn, run, quiet=True)
+        writing = [t for t in transactions(conn.sent) if any(SHARED_WRITE.match(s) for s in t)]
+        assert len(writing) == 2
+        assert [t[0] for t in writing] == [sql.REDSHIFT_TREND_RUN_LOCK, sql.REDSHIFT_RUN_LOCK]
+    finally:
+        conn.close()
