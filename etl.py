@@ -29,6 +29,7 @@ from sources import SourceObject
 from targets import FULL_LISTING_EVERY, PostgresTarget, Run, planned_batches
 
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
+MESSAGE_BYTES = 2048  # etl_runs.message: VARCHAR(2048), bytes on Redshift
 
 
 class RunFailed(dwh.DwhError):
@@ -209,7 +210,7 @@ def record_failed_run(conn: psycopg2.extensions.connection, target: PostgresTarg
             if rejects is not None:
                 run.rejects = rejects
                 target.write_rejects(cur, rejects, run.run_id)
-            finish_run(cur, run, "failed", message[:2000])
+            finish_run(cur, run, "failed", dwh.cut_bytes(message, MESSAGE_BYTES))
         return run.run_id
     except Exception as exc:  # the warehouse may be what failed; the original error matters more
         dwh.say(f"(the failed run could not be recorded: {dwh.first_line(exc)})")
