@@ -593,3 +593,95 @@ def test_lock_is_the_first_statement_of_a_transaction_that_writes_shared_tables(
         assert [t[0] for t in writing] == [sql.REDSHIFT_TREND_RUN_LOCK, sql.REDSHIFT_RUN_LOCK]
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------- both engines stage alike
+def test_trailing_spaces_of_text_are_dropped_so_both_engines_match_alike(warehouse: Warehouse,
+                                                                           tmp_path: Path) -> None:
+    """Redshift compares 'Setanta matins ' equal to 'Setanta matins', PostgreSQL does not: staging
+    drops trailing spaces of every text value, so the song matches and its plays add up the same
+    on both (here on PostgreSQL, what Redshift would give)."""
+    from test_semantics import ndjson, play, song, write
+
+    logs, songs = tmp_path / "log_data", tmp_path / "song_data"
+    write(songs / "A/TRSPACES.json", json.dumps(dict(song("SOSPACES000000001", "Setanta matins", "ARSPACES0000001"),
+                                                     artist_name="Elena")))
+    write(logs / "2018/11/2018-11-15-events.json", ndjson([
+        play(0, "Setanta matins", artist="Elena"), play(1, "Setanta matins  ", artist="Elena "),
+        play(2, "Setanta matins", artist="Elena", level="paid "), play(3, "  Setanta matins", artist="Elena")]))
+    warehouse.run("create_tables.py")
+    warehouse.load(logs, songs)
+    assert warehouse.query("SELECT item_in_session, song_id, level FROM songplays ORDER BY 1") == [
+        (0, "SOSPACES000000001", "free"), (1, "SOSPACES000000001", "free"), (2, "SOSPACES000000001", "paid"),
+        (3, None, "free")]  # leading spaces are kept: significant on both
+    assert warehouse.query("SELECT song, artist, plays FROM song_totals ORDER BY 1") == [
+        ("  Setanta matins", "Elena", 1), ("Setanta matins", "Elena", 3)]
+    assert warehouse.scalar("SELECT COUNT(*) FROM staging_events WHERE song LIKE '%% ' OR artist LIKE '%% '"
+                            " OR level LIKE '%% '") == 0
+
+
+def double_column(**kwargs: object) -> staging.Column:
+    return staging.Column("length", "length", "double precision", None, False, **kwargs)
+
+
+@pytest.mark.parametrize("value", [5e-324, -5e-324, 2.2e-308, 1e-308, 1.7976931348623157e308, -1.5e308, 10**400,
+                                   "1e-320", "2e308"])
+def test_a_double_redshift_cannot_hold_is_rejected_on_every_target(value: object) -> None:
+    """Redshift's DOUBLE PRECISION holds about 1E-307 to 1E+308 (and zero); PostgreSQL takes every
+    IEEE double. Typing rejects the rest, on every target, through the fast paths too."""
+    column = double_column()
+    with pytest.raises(staging.Reject, match=r"^length: .* (is outside what a DOUBLE PRECISION holds on Redshift"
+                                             r" \(1E-307 to 1E\+308\)|is not a finite number)$"):
+        staging.value_converter(column)(value)
+    for output in (staging.COPY_TEXT, staging.JSON_LINES):
+        typer = staging.RecordTyper([column], 1, output=output)
+        with pytest.raises(staging.Reject):
+            typer.row({"length": value}, 1, 1, 1)
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, 1e-307, -1e-307, 1e308, -1e308, 305.6, 5, "1e-300"])
+def test_a_double_redshift_holds_is_kept(value: object) -> None:
+    for output in (staging.COPY_TEXT, staging.JSON_LINES):
+        staging.RecordTyper([double_column()], 1, output=output).row({"length": value}, 1, 1, 1)
+    assert staging.value_converter(double_column())(value) == float(value)
+
+
+def test_failure_records_fit_their_columns_in_bytes() -> None:
+    """rejects.reason VARCHAR(512), rejects.record VARCHAR(4096), etl_runs.message VARCHAR(2048):
+    Redshift counts bytes, so each is cut by bytes, at a UTF-8 boundary, after escaping."""
+    spool = staging.RejectSpool()
+    obj = sources.SourceObject("events", "s3://b/log_data/x.json", 10)
+    reason = "ts: " + "\x01" * 300 + "é" * 300  # 300 characters escape to 1,200 bytes
+    spool.add(obj, 1, 1, reason, "\x02" * 999 + "🎵")
+    ((_, _, key, _, _, kept_reason, kept_record),) = list(spool.records(1))
+    assert key == obj.key
+    assert len(kept_reason.encode()) <= 512 and kept_reason.startswith("ts: \\x01\\x01")
+    assert len(kept_record.encode()) <= 4096 and kept_record.startswith("\\x02")
+    for text, limit in (("é" * 300, 511), ("🎵" * 10, 9), ("abc", 2), ("abc", 3), ("", 0)):
+        cut = dwh.cut_bytes(text, limit)
+        assert len(cut.encode()) <= limit and text.startswith(cut) and len(cut.encode()) > limit - 4
+    assert dwh.cut_bytes("x" * 3000, 2048) == "x" * 2048
+
+
+def test_the_session_panel_is_what_postgresql_computes_directly(loaded: Warehouse) -> None:
+    """report.py's sessions panel from the statements Redshift takes (one sort-based aggregate in
+    REPORT_SESSIONS, the median songs from REPORT_SESSION_PLAYS, SESSION_SECONDS without a
+    fractional EXTRACT(EPOCH)) equals PostgreSQL's own PERCENTILE_CONTs over exact seconds."""
+    import report
+
+    with loaded.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT MIN(started_at)::date, MAX(started_at)::date FROM user_sessions")
+        first, last = cur.fetchone()
+        period = report.Period(first, last)
+        panel = report.sessions(cur, period)
+        cur.execute("""SELECT COUNT(*), PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM ended_at)
+                                                                                  - EXTRACT(EPOCH FROM started_at)),
+                              PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY plays)
+                       FROM user_sessions""")
+        sessions, seconds, plays = cur.fetchone()
+        cur.execute(f"SELECT COUNT(*) FROM user_sessions WHERE {sql.SESSION_SECONDS}"
+                    " <> EXTRACT(EPOCH FROM ended_at) - EXTRACT(EPOCH FROM started_at)")
+        assert cur.fetchone()[0] == 0  # every session's length, to the millisecond
+    assert panel["sessions"] == sessions > 500
+    assert panel["median_minutes"] == round(float(seconds) / 60, 2)
+    assert panel["median_songs"] == plays
