@@ -836,6 +836,14 @@ POSTGRES_AFTER_STAGING = [
 POSTGRES_ANALYZE_SHARE = 0.1
 POSTGRES_ESTIMATED_ROWS = "SELECT reltuples FROM pg_class WHERE oid = CAST(%(table)s AS regclass)"
 POSTGRES_ANALYZE = "ANALYZE {table}"
+# Redshift: the staging COPYs run with STATUPDATE OFF, so a first load would leave staging (and
+# app_events, filled from it) without statistics for the transforms. A run that grew them analyzes
+# them, in its transaction (ANALYZE, unlike VACUUM, may run in one:
+# https://docs.aws.amazon.com/redshift/latest/dg/r_ANALYZE.html), the columns used as predicates
+# only; Redshift itself skips a table whose changed rows are under analyze_threshold_percent
+# (10% by default: POSTGRES_ANALYZE_SHARE's rule). Temporary tables made by CREATE TABLE AS are
+# analyzed by Redshift as they are made.
+REDSHIFT_ANALYZE = "ANALYZE {table} PREDICATE COLUMNS"
 
 # A table a run fills from empty (a first load, a rebuild, a new analytics layer) gets its rows
 # before its indexes and key constraints, which are then built once, sorted: several times

@@ -246,6 +246,8 @@ class RedshiftTarget(PostgresTarget):
         for source, table in sql.STAGING_TABLE.items():
             dwh.execute(cur, sql.STAGED_ROWS, {"run_id": run.run_id}, fill={"table": table})
             run.staged[source].rows = cur.fetchone()[0]
+            if run.staged[source].rows:  # statistics the COPY (STATUPDATE OFF) did not take
+                dwh.execute(cur, sql.REDSHIFT_ANALYZE, fill={"table": table})
 
     @staticmethod
     def _add_load_errors(cur: psycopg2.extensions.cursor, run: Run, errors: list[redshift.LoadError]) -> None:

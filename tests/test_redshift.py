@@ -685,3 +685,19 @@ def test_the_session_panel_is_what_postgresql_computes_directly(loaded: Warehous
     assert panel["sessions"] == sessions > 500
     assert panel["median_minutes"] == round(float(seconds) / 60, 2)
     assert panel["median_songs"] == plays
+
+
+def test_a_redshift_run_analyzes_what_it_staged() -> None:
+    """The staging COPYs take no statistics (STATUPDATE OFF): the run analyzes staging and
+    app_events itself, in its transaction (ANALYZE may run in one, unlike VACUUM)."""
+    import inspect
+
+    import analytics
+    import targets
+
+    statements = redshift_statements()
+    assert statements["REDSHIFT_ANALYZE (staging_events)"] == "ANALYZE staging_events PREDICATE COLUMNS"
+    assert isinstance(sqlglot.parse_one(statements["REDSHIFT_ANALYZE (staging_songs)"], read="redshift"), exp.Analyze)
+    assert "STATUPDATE OFF" in sql.REDSHIFT_STAGING_COPY
+    assert "sql.REDSHIFT_ANALYZE" in inspect.getsource(targets.RedshiftTarget.stage)
+    assert "sql.REDSHIFT_ANALYZE" in inspect.getsource(analytics.add_events)

@@ -633,6 +633,15 @@ FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = %(table)s
 ORDER BY ordinal_position;
 
+-- REDSHIFT_ANALYZE (staging_events)
+ANALYZE staging_events PREDICATE COLUMNS;
+
+-- REDSHIFT_ANALYZE (staging_songs)
+ANALYZE staging_songs PREDICATE COLUMNS;
+
+-- REDSHIFT_ANALYZE (songs)
+ANALYZE songs PREDICATE COLUMNS;
+
 -- REARTISTED_SONGS_DROP
 DROP TABLE IF EXISTS reartisted_songs;
 
