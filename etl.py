@@ -245,8 +245,7 @@ def check_after_load(conn: psycopg2.extensions.connection, run: Run, *, quiet: b
     run.checks = "failed" if failure else "passed"
     conn.rollback()  # the checks only read: their transaction ends here, and the update's begins with its LOCK
     with dwh.transaction(conn) as cur:
-        if run.target == sql.REDSHIFT:  # LOCK first in a transaction that writes a shared table
-            dwh.execute(cur, sql.REDSHIFT_RUN_LOCK)
+        targets.lock_runs(cur, run.target)  # LOCK first in a transaction that writes a shared table
         dwh.execute(cur, sql.RUN_CHECKS, {"checks": run.checks, "run_id": run.run_id})
     if failure:
         raise dwh.DwhError(f"run {run.run_id} loaded, but {failure} (details: python check_data.py)")

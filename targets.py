@@ -292,6 +292,13 @@ class RedshiftTarget(PostgresTarget):
         redshift.close_stage(self.work)
 
 
+def lock_runs(cur: psycopg2.extensions.cursor, target: str) -> None:
+    """etl_runs locked as the named target's runs lock it (see PostgresTarget.lock and
+    RedshiftTarget.lock): the first statement of a transaction that writes etl_runs after the fact
+    (a run's checks). On Redshift a LOCK after a read comes after the transaction's snapshot."""
+    dwh.execute(cur, sql.REDSHIFT_RUN_LOCK if target == sql.REDSHIFT else sql.RUN_LOCK)
+
+
 def open_target(cfg: ConfigParser, started: datetime) -> PostgresTarget:
     """The target TARGET names, for a run that started at `started` (close it when done)."""
     return RedshiftTarget(cfg, started) if dwh.dialect(cfg) == sql.REDSHIFT else PostgresTarget(cfg, started)
