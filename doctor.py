@@ -2,12 +2,14 @@
 
 Connection and login, the right to create tables, the tables against the model, listing both
 sources from this machine; on Redshift also the IAM role, the work prefix and whether the role
-can read the sources (a one-object COPY into a temporary table).
+can read the sources and the work area (a one-object COPY into a temporary table, from the
+work area with the region the load's COPYs name).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 from collections.abc import Callable
 from configparser import ConfigParser
@@ -139,6 +141,56 @@ def check_role_reads(source: str) -> Callable[[ConfigParser, dict[str, object]],
     return check
 
 
+# One song record, as compaction writes them (source field names): what the probe COPY reads back.
+WORK_PROBE = {"num_songs": 1, "artist_id": "ARDOCTOR", "artist_latitude": None, "artist_longitude": None,
+              "artist_location": None, "artist_name": "doctor.py", "song_id": "SODOCTOR", "title": "probe",
+              "duration": 1.0, "year": 0}
+
+
+def check_role_reads_work_area(cfg: ConfigParser, state: dict[str, object]) -> str:
+    """A one-object COPY from the work area, with the region the load's COPYs will name (the work
+    bucket's, redshift.work_region): the cluster, with the role, reads what a run writes there."""
+    import json
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sparkify_dwh import redshift
+
+    try:
+        area = redshift.work_area(cfg, session.utc_now())
+        arn = redshift.redshift_params(cfg)["iam_role"]
+    except DwhError as exc:
+        raise CheckFailed(str(exc)) from None
+    client = s3.s3_client(cfg)
+    region = redshift.work_region(cfg, client, area.bucket)
+    if state.get("conn") is None:
+        raise CheckFailed(f"needs a connection to the warehouse first (the load's COPYs will name REGION"
+                          f" '{region}', the work bucket's)")
+    conn = _conn(state)
+    table = sql.STAGING_TABLE["songs"]
+    fill = {"table": table, "columns": ", ".join(sql.STAGING_FIELDS[table])}
+    key = area.key("doctor-probe.json")
+    try:
+        client.put_object(Bucket=area.bucket, Key=key, Body=json.dumps(WORK_PROBE).encode())
+        with conn.cursor() as cur:
+            session.execute(cur, sql.REDSHIFT_PROBE_TABLE, fill=fill)
+            session.execute(cur, sql.REDSHIFT_PROBE_COPY, {"object": area.uri("doctor-probe.json"), "iam_role": arn,
+                                                       "jsonpaths": "auto", "region": region}, fill=fill)
+            session.execute(cur, sql.REDSHIFT_PROBE_ROWS, fill=fill)
+            rows = cur.fetchone()[0]
+    except (BotoCoreError, ClientError) as exc:
+        raise CheckFailed(s3.describe_aws_error(exc, f"cannot write {area.uri('')}")) from None
+    except psycopg2.Error as exc:
+        raise CheckFailed(f"{console.first_line(exc)}; the load's COPYs read {area.uri('')} with REGION '{region}'"
+                          f" (the work bucket's): the role needs s3:GetObject and s3:ListBucket there, and this"
+                          f" machine s3:GetBucketLocation on the bucket") from None
+    finally:
+        conn.rollback()
+        with contextlib.suppress(BotoCoreError, ClientError):
+            client.delete_object(Bucket=area.bucket, Key=key)
+    return f"the cluster read {rows:,} record of {area.uri('doctor-probe.json')} with the role, REGION '{region}'"
+
+
 def _conn(state: dict[str, object]) -> psycopg2.extensions.connection:
     conn = state.get("conn")
     if conn is None:
@@ -160,6 +212,7 @@ def checks_for(cfg: ConfigParser) -> list[tuple[str, Callable[[ConfigParser, dic
             ("work prefix writable", check_work_prefix),
             ("role reads song source", check_role_reads("songs")),
             ("role reads event source", check_role_reads("events")),
+            ("role reads the work area", check_role_reads_work_area),
         ]
     return checks
 

@@ -820,6 +820,14 @@ POSTGRES_AFTER_STAGING = [
 POSTGRES_ANALYZE_SHARE = 0.1
 POSTGRES_ESTIMATED_ROWS = "SELECT reltuples FROM pg_class WHERE oid = CAST(%(table)s AS regclass)"
 POSTGRES_ANALYZE = "ANALYZE {table}"
+# Redshift: the staging COPYs run with STATUPDATE OFF, so a first load would leave staging (and
+# app_events, filled from it) without statistics for the transforms. A run that grew them analyzes
+# them, in its transaction (ANALYZE, unlike VACUUM, may run in one:
+# https://docs.aws.amazon.com/redshift/latest/dg/r_ANALYZE.html), the columns used as predicates
+# only; Redshift itself skips a table whose changed rows are under analyze_threshold_percent
+# (10% by default: POSTGRES_ANALYZE_SHARE's rule). Temporary tables made by CREATE TABLE AS are
+# analyzed by Redshift as they are made.
+REDSHIFT_ANALYZE = "ANALYZE {table} PREDICATE COLUMNS"
 
 # A table a run fills from empty (a first load, a rebuild, a new analytics layer) gets its rows
 # before its indexes and key constraints, which are then built once, sorted: several times
@@ -1128,7 +1136,8 @@ SELECT start_time,
        MOD(CAST(EXTRACT(dow FROM start_time) AS INTEGER) + 6, 7) + 1
 FROM (SELECT DISTINCT start_time FROM run_plays) new_times
 WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = new_times.start_time)
-ORDER BY start_time  -- in key order: the index grows at its end
+-- in key order: the index grows at its end (no comment on a last line: it would swallow the ';' printed after it)
+ORDER BY start_time
 """
 
 transform_queries = [
@@ -2366,7 +2375,8 @@ TREND_STATEMENTS = {  # every statement trends.py sends to Redshift, by name (th
 
 REPORT_DATA_RANGE = """
 SELECT MIN(activity_date), MAX(activity_date), COUNT(*)
-FROM (SELECT activity_date FROM user_days GROUP BY activity_date) days  -- hashed: a few hundred days
+-- hashed: a few hundred days
+FROM (SELECT activity_date FROM user_days GROUP BY activity_date) days
 """
 
 # Each user of the period in one pass over user_days up to its last day (a temporary table,
@@ -2451,13 +2461,13 @@ WITH spans AS (
     WHERE activity_date BETWEEN %(spans_from)s AND %(date_to)s
 ),
 per_day AS (  -- each span's +1 and -1, in one pass over spans (read twice, it would be materialized)
-    SELECT CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END AS day, SUM(e.delta) AS delta
+    SELECT CASE WHEN e.step = 1 THEN s.covers_from ELSE s.covers_to END AS day, SUM(e.step) AS step
     FROM spans s
-    CROSS JOIN (SELECT 1 AS delta UNION ALL SELECT -1 AS delta) e
-    GROUP BY CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END
+    CROSS JOIN (SELECT 1 AS step UNION ALL SELECT -1 AS step) e
+    GROUP BY CASE WHEN e.step = 1 THEN s.covers_from ELSE s.covers_to END
 ),
 mau AS (
-    SELECT day, SUM(delta) OVER (ORDER BY day ROWS UNBOUNDED PRECEDING) AS mau FROM per_day
+    SELECT day, SUM(step) OVER (ORDER BY day ROWS UNBOUNDED PRECEDING) AS mau FROM per_day
 )
 SELECT d.activity_date, d.dau, m.mau
 FROM (SELECT activity_date, COUNT(*) AS dau
@@ -2660,16 +2670,34 @@ GROUP BY CASE WHEN churned = 1 THEN 'churned' ELSE 'retained' END
 ORDER BY cohort
 """
 
-SESSION_SECONDS = "(EXTRACT(EPOCH FROM ended_at) - EXTRACT(EPOCH FROM started_at))"
+# A session's length in seconds, milliseconds kept on both engines: on Redshift, EXTRACT(EPOCH
+# FROM a TIMESTAMP) is an INTEGER (whole seconds) and EXTRACT(ms) is the milliseconds within the
+# second, where PostgreSQL's EXTRACT(EPOCH) keeps the fraction and its EXTRACT(ms) counts the
+# seconds too. So: the whole seconds of the timestamps truncated to the second, plus the
+# difference of their milliseconds within the second (MOD 1000: the same on both).
+SESSION_SECONDS = ("(EXTRACT(EPOCH FROM DATE_TRUNC('second', ended_at))"
+                   " - EXTRACT(EPOCH FROM DATE_TRUNC('second', started_at))"
+                   " + (MOD(CAST(EXTRACT(ms FROM ended_at) AS INTEGER), 1000)"
+                   " - MOD(CAST(EXTRACT(ms FROM started_at) AS INTEGER), 1000)) / 1000.0)")
 
-# Sessions that started in the period: how many, medians of length and songs.
+# Sessions that started in the period: how many, the median length and the mean songs. Redshift
+# wants every sort-based aggregate of a statement (PERCENTILE_CONT, MEDIAN, LISTAGG) to order
+# by the same expression: the median songs per session is another statement, REPORT_SESSION_PLAYS.
 REPORT_SESSIONS = f"""
 SELECT COUNT(*) AS sessions,
        PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY {SESSION_SECONDS}) AS median_seconds,
-       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY plays) AS median_plays,
        AVG(CAST(plays AS DOUBLE PRECISION)) AS mean_plays
 FROM user_sessions
 WHERE started_at >= %(date_from)s AND started_at < %(day_after_to)s
+"""
+
+# The sessions of the period by songs played (a few hundred values): report.py takes the exact
+# median (PERCENTILE_CONT's) from them.
+REPORT_SESSION_PLAYS = """
+SELECT plays, COUNT(*) AS sessions
+FROM user_sessions
+WHERE started_at >= %(date_from)s AND started_at < %(day_after_to)s
+GROUP BY plays
 """
 
 # Distributions: session length (lower bound in minutes) by songs per session (lower bound),

@@ -366,7 +366,12 @@ def require_tables(cur: psycopg2.extensions.cursor) -> None:
 
 
 def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: Postgres) -> None:
-    """The document as one trend run: one multi-row INSERT per table. Sets its id and time."""
+    """The document as one trend run: one multi-row INSERT per table. Sets its id and time. The
+    LOCK is the transaction's first statement: on Redshift a LOCK after a SELECT comes after the
+    transaction's snapshot, and two runs read the same MAX (a serializable-isolation error or a
+    duplicate id; https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html and
+    https://docs.aws.amazon.com/redshift/latest/dg/c_Concurrent_writes.html). Call it in a fresh
+    transaction."""
     session.execute(cur, dialect.variant("TREND_RUN_LOCK"))
     session.execute(cur, sql.TREND_RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
@@ -406,6 +411,7 @@ def compute_trends(conn: psycopg2.extensions.connection, horizon: int = 14,
         require_tables(cur)
         session.run_all(cur, dialect.trend_settings())
         document = build_document(cur, horizon)
+    with session.transaction(conn) as cur:  # the reading one committed: this one begins with store's LOCK
         store(cur, document, dialect)
     return ordered(document)
 

@@ -127,6 +127,8 @@ def add_events(cur: psycopg2.extensions.cursor, since_run: int, dialect: Postgre
     if dialect.keeps_statistics:
         session.run_all(cur, sql.POSTGRES_AFTER_APP_EVENTS)
         session.analyze_if_grown(cur, "app_events", events_added)  # for the plans of what reads it
+    elif events_added:  # Redshift skips it when the run changed too few rows (sql.REDSHIFT_ANALYZE)
+        session.execute(cur, "REDSHIFT_ANALYZE", fill={"table": "app_events"})
     devices_added = add_devices(cur, since_run)
     return NewEvents(since_run, events_added, devices_added, backfilled)
 

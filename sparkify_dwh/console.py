@@ -13,6 +13,14 @@ from typing import Any
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+def cut_bytes(text: str, limit: int) -> str:
+    """text cut to at most `limit` bytes of UTF-8, at a character boundary: what a VARCHAR(limit)
+    holds on Redshift, which counts bytes (cut after escaping: escapes make text longer)."""
+    if len(text) * 4 <= limit:  # cheap test first: no character takes more than 4 bytes
+        return text
+    return text.encode("utf-8", "replace")[:limit].decode("utf-8", "ignore")
+
+
 def printable(text: str) -> str:
     """text for a terminal: control characters escaped as Python writes them (\\x1b, \\n, \\u202e)."""
     return _UNPRINTABLE.sub(lambda m: repr(m[0])[1:-1], text)

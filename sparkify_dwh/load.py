@@ -17,6 +17,7 @@ from sparkify_dwh import (
     analytics,
     checks,
     console,
+    dialects,
     errors,
     session,
     settings,
@@ -30,6 +31,7 @@ from sparkify_dwh.statements import deleted_table, inserted_table
 from sparkify_dwh.targets import PostgresTarget
 
 SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
+MESSAGE_BYTES = 2048  # etl_runs.message: VARCHAR(2048), bytes on Redshift
 
 
 class RunFailed(errors.DwhError):
@@ -201,7 +203,7 @@ def record_failed_run(conn: psycopg2.extensions.connection, target: PostgresTarg
             if rejects is not None:
                 run.rejects = rejects
                 target.write_rejects(cur, rejects, run.run_id)
-            finish_run(cur, run, "failed", message[:2000])
+            finish_run(cur, run, "failed", console.cut_bytes(message, MESSAGE_BYTES))
         return run.run_id
     except Exception as exc:  # the warehouse may be what failed; the original error matters more
         console.say(f"(the failed run could not be recorded: {console.first_line(exc)})")
@@ -232,7 +234,9 @@ def check_after_load(conn: psycopg2.extensions.connection, run: Run, *, quiet: b
     results = checks.run_checks(conn)
     failure = checks.failure_summary(results)
     run.checks = "failed" if failure else "passed"
+    conn.rollback()  # the checks only read: their transaction ends here, and the update's begins with its LOCK
     with session.transaction(conn) as cur:
+        targets.lock_runs(cur, dialects.for_target(run.target))  # LOCK first: it writes a shared table
         session.execute(cur, sql.RUN_CHECKS, {"checks": run.checks, "run_id": run.run_id})
     if failure:
         raise errors.DwhError(f"run {run.run_id} loaded, but {failure} (details: python check_data.py)")

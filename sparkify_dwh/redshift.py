@@ -72,6 +72,40 @@ def work_area(cfg: ConfigParser, started: datetime) -> WorkArea:
     return WorkArea(bucket, prefix)
 
 
+def bucket_region(client: Any, bucket: str) -> str:
+    """The AWS region of a bucket (S3 GetBucketLocation: no constraint is us-east-1, "EU" is eu-west-1)."""
+    location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+
+
+def work_region(cfg: ConfigParser, client: Any, bucket: str) -> str:
+    """The region the work area's COPYs name: the work bucket's own. Those COPYs read only the work
+    area, and a COPY's REGION must be where its files are (AWS: "If the Amazon S3 buckets that hold
+    the data files don't reside in the same AWS Region as your cluster, you must use the REGION
+    parameter"), so [S3] REGION, the sources' region, is only the fallback when the bucket's region
+    cannot be looked up (no s3:GetBucketLocation): doctor.py then tries a COPY with it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return bucket_region(client, bucket)
+    except (BotoCoreError, ClientError) as exc:
+        region = cfg["S3"]["REGION"].strip()
+        console.say(f"(could not look up the region of the work bucket {bucket} ({console.first_line(exc)});"
+                f" its COPYs name [S3] REGION = {region})")
+        return region
+
+
+# A COPY fails when "the load returns the error_count number of errors or greater" (MAXERROR,
+# https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html), and takes at most
+# 100,000: a budget of n skipped rows is MAXERROR n + 1.
+MAXERROR_LIMIT = 100_000
+
+
+def maxerror(budget: int) -> int:
+    """COPY's MAXERROR for a budget of `budget` rows it may skip (above 99,999: 99,999)."""
+    return min(max(budget, 0) + 1, MAXERROR_LIMIT)
+
+
 def redshift_params(cfg: ConfigParser) -> dict[str, str]:
     arn = cfg["IAM_ROLE"]["ARN"].strip()
     if not arn.startswith("arn:"):
@@ -235,6 +269,11 @@ class RedshiftStage:
     client: Any
     since: datetime  # load errors of this session from then on are this run's
     parts: dict[str, list[tuple[str, Part]]] = field(default_factory=dict)  # table -> (name, part)
+    region: str = ""  # the work bucket's (work_region): what the work area's COPYs name
+
+    def params(self) -> dict[str, str]:
+        """The role and region of a COPY from the work area."""
+        return dict(redshift_params(self.cfg), region=self.region)
 
 
 @dataclass(frozen=True)
@@ -257,8 +296,10 @@ class LoadError:
 
 def new_stage(cfg: ConfigParser, started: datetime) -> RedshiftStage:
     redshift_params(cfg)  # fail early on a missing role
+    area, client = work_area(cfg, started), s3.s3_client(cfg)
+    region = work_region(cfg, client, area.bucket)
     folder = Path(tempfile.mkdtemp(prefix="sparkify-redshift-"))
-    return RedshiftStage(cfg, work_area(cfg, started), folder, s3.s3_client(cfg), started)
+    return RedshiftStage(cfg, area, folder, client, started, region=region)
 
 
 def close_stage(stage: RedshiftStage) -> None:
@@ -283,7 +324,7 @@ def copy_listing(cur: psycopg2.extensions.cursor, stage: RedshiftStage, listing:
     path = listing_file(stage.folder, listing)
     upload(stage.client, stage.area, [(path, "listing.csv.gz")])
     session.execute(cur, sql.REDSHIFT_LISTED_OBJECTS_COPY,
-                dict(redshift_params(stage.cfg), listing=stage.area.uri("listing.csv.gz")))
+                dict(stage.params(), listing=stage.area.uri("listing.csv.gz")))
 
 
 def cluster_slices(cur: psycopg2.extensions.cursor) -> int:
@@ -309,7 +350,8 @@ def compact_source(
 
 
 def copy_source(cur: psycopg2.extensions.cursor, stage: RedshiftStage, table: str, max_errors: int) -> None:
-    """Upload the table's parts, its JSONPaths and manifest, then one COPY from the manifest."""
+    """Upload the table's parts, its JSONPaths and manifest, then one COPY from the manifest, which
+    may skip `max_errors` rows (its MAXERROR is one more)."""
     names = stage.parts.get(table, [])
     if not names:
         return
@@ -320,8 +362,8 @@ def copy_source(cur: psycopg2.extensions.cursor, stage: RedshiftStage, table: st
     started = time.monotonic()
     try:
         session.execute(cur, sql.REDSHIFT_STAGING_COPY,
-                    dict(redshift_params(stage.cfg), manifest=stage.area.uri(f"{table}.manifest"),
-                         jsonpaths=stage.area.uri(f"{table}.jsonpaths"), max_errors=max(0, min(max_errors, 100000))),
+                    dict(stage.params(), manifest=stage.area.uri(f"{table}.manifest"),
+                         jsonpaths=stage.area.uri(f"{table}.jsonpaths"), max_errors=maxerror(max_errors)),
                     fill={"table": table, "columns": ", ".join(copy_columns(table))})
     except psycopg2.Error as exc:
         raise CopyFailed(table, console.first_line(exc)) from None
@@ -357,4 +399,4 @@ def copy_rejects(cur: psycopg2.extensions.cursor, stage: RedshiftStage, rejects:
     with gzip.open(path, "wt", 3, encoding="utf-8", errors="replace", newline="") as out:
         csv.writer(out).writerows(rejects.records(run_id))  # a CSV like the listing: keys kept as they are
     upload(stage.client, stage.area, [(path, path.name)])
-    session.execute(cur, sql.REDSHIFT_REJECTS_COPY, dict(redshift_params(stage.cfg), rejects=stage.area.uri(path.name)))
+    session.execute(cur, sql.REDSHIFT_REJECTS_COPY, dict(stage.params(), rejects=stage.area.uri(path.name)))

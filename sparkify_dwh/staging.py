@@ -21,7 +21,6 @@ import json
 import math
 import os
 import re
-import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -36,18 +35,31 @@ import psycopg2
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import session, sources
+from sparkify_dwh import console, session, sources
 from sparkify_dwh.sources import RawRecord, SourceObject, Unreadable, split_records
 
 DELIMITER, QUOTE = "\x02", "\x01"  # the COPY format of sql.STAGING_COPY
 EMPTY_STRING = QUOTE + QUOTE  # a quoted empty field: '' rather than NULL
 RECORD_TEXT_LIMIT = 1000  # characters of a rejected record kept in rejects.record
+REASON_BYTES, RECORD_BYTES = 512, 4096  # rejects.reason and rejects.record: VARCHAR sizes are bytes on Redshift
 UNREADABLE_RECORD = 0  # rejects.record_no of an object that could not be read (records count from 1)
 CHUNK_ROWS = 5000  # rows are sent to COPY in chunks of this many (about 2 MB of events)
 
 EPOCH_MS_2000 = 946_684_800_000
 EPOCH_MS_2100 = 4_102_444_800_000
 INTEGER_BOUNDS = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+# The magnitudes a DOUBLE PRECISION holds on Redshift, zero apart: about 1E-307 to 1E+308
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_Numeric_types201.html). PostgreSQL takes
+# IEEE doubles past both (5e-324, 1.7e308), which Redshift's COPY refuses: every target
+# rejects them while typing, so both stage the same rows.
+DOUBLE_SMALLEST, DOUBLE_LARGEST = 1e-307, 1e308
+# Trailing spaces are dropped from every text value while staging. Redshift compares VARCHARs
+# with trailing blanks "semantically insignificant" ('Elena ' = 'Elena'), PostgreSQL does not:
+# without this, a song matched, a song's plays summed or a row kept by a NOT EXISTS guard would
+# differ between the two (https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html).
+# Dropped on every target, every text key (title, artist name, song, level, page, user agent …)
+# compares the same on both. Leading spaces and other white space are kept.
+TRAILING_SPACES = " "
 
 
 def epoch_ms(value: float) -> str:
@@ -175,7 +187,10 @@ class TextRepair:
 
 
 def _shown(value: Any) -> str:
-    text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    try:
+        text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    except TypeError:  # an int past 64 bits
+        text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -240,9 +255,15 @@ def _float(col: Column) -> Callable[[Any], float]:
         is_number_text = type(value) is str and _NUMBER_TEXT.fullmatch(value.strip()) is not None
         if not (type(value) is float or type(value) is int or is_number_text):
             raise Reject(f"{col.field}: {_shown(value)} is not a number")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past every double
+            number = math.inf
         if not math.isfinite(number):
             raise Reject(f"{col.field}: {_shown(value)} is not a finite number")
+        if number and not DOUBLE_SMALLEST <= abs(number) <= DOUBLE_LARGEST:
+            raise Reject(f"{col.field}: {_shown(value)} is outside what a DOUBLE PRECISION holds on Redshift"
+                         f" (1E-307 to 1E+308)")
         _in_range(col, number)
         return number
 
@@ -262,6 +283,10 @@ def _text(col: Column, repair: Callable[[str], str] | None = None) -> Callable[[
             return value
         if repair is not None and is_suspect(value):  # before the length test: repaired text is shorter
             value = repair(value)
+        if value[-1] == " ":  # trailing spaces: see TRAILING_SPACES
+            value = value.rstrip(" ")
+            if not value and col.required:
+                raise Reject(f"required field {col.field} is empty")
         if len(value) * 4 > limit and len(value.encode()) > limit:  # cheap test first
             raise Reject(f"{col.field}: {len(value.encode()):,} bytes, longer than the column's {limit:,}")
         if "\x00" in value and not value.isprintable():  # a control character may be stored, NUL cannot
@@ -413,9 +438,10 @@ def _fast_paths(col: Column, repair: bool = False, output: RowFormat = COPY_TEXT
     if kind == "text":
         limit = col.max_bytes or 65535
         clean = " and (v.isascii() or suspect(v) is None)" if repair else ""  # else it goes to be repaired
-        return [(f"v.__class__ is str and 0 < len(v) <= {limit // 4} and v.isprintable()" + clean, "v"),
+        kept = " and v[-1] != ' '"  # else its trailing spaces go (TRAILING_SPACES)
+        return [(f"v.__class__ is str and 0 < len(v) <= {limit // 4} and v.isprintable()" + kept + clean, "v"),
                 # longer ASCII ('Logged In' in a VARCHAR(32)): a byte a character, never garbled
-                (f"v.__class__ is str and 0 < len(v) <= {limit} and v.isascii() and v.isprintable()", "v")]
+                (f"v.__class__ is str and 0 < len(v) <= {limit} and v.isascii() and v.isprintable()" + kept, "v")]
     # Past every valid value: an empty text in a column that is not text is NULL (userId "" of a
     # logged-out visitor). A required field's empty value goes on to its converter and is rejected.
     empty = [] if col.required else [('v == ""', output.null)]
@@ -431,9 +457,11 @@ def _fast_paths(col: Column, repair: bool = False, output: RowFormat = COPY_TEXT
             (f"v.__class__ is float and v.is_integer() and {low} <= v <= {high}", of_float),  # 1.5e12
             *empty,
         ]
-    low = -sys.float_info.max if col.low is None else col.low
-    high = sys.float_info.max if col.high is None else col.high
-    return [(f"v.__class__ is float and {low!r} <= v <= {high!r}", output.floating), *empty]  # NaN, inf fail it
+    low = -DOUBLE_LARGEST if col.low is None else max(col.low, -DOUBLE_LARGEST)
+    high = DOUBLE_LARGEST if col.high is None else min(col.high, DOUBLE_LARGEST)
+    # NaN, inf and the magnitudes below DOUBLE_SMALLEST (zero apart) fail it, for the converter to reject
+    return [(f"v.__class__ is float and {low!r} <= v <= {high!r} and (v == 0.0 or not {-DOUBLE_SMALLEST!r} < v"
+             f" < {DOUBLE_SMALLEST!r})", output.floating), *empty]
 
 
 def _compile_row(columns: list[Column], repair: Callable[[str], str] | None = None,
@@ -491,10 +519,13 @@ class RejectSpool:
         if len(self.first) < 3:
             where = f" line {line}" if line is not None else f" record {record_no}" if record_no else ""
             self.first.append(f"{obj.key}{where}: {reason}")
-        shown = [obj.source, "" if line is None else str(line), str(record_no), reason[:500], text[:RECORD_TEXT_LIMIT]]
         # Every spooled row is exactly one line: the reason and the text show control characters
-        # escaped; the object key is spooled as JSON, which has none and gives the key back exactly
+        # escaped, then are cut to the bytes their columns hold (rejects.reason, rejects.record);
+        # the object key is spooled as JSON, which has none and gives the key back exactly
         # (rejects.object_key must equal loaded_objects.object_key, control characters and all).
+        reason = console.cut_bytes(_CONTROL.sub(_escape, reason), REASON_BYTES)
+        text = console.cut_bytes(_CONTROL.sub(_escape, text[:RECORD_TEXT_LIMIT]), RECORD_BYTES)
+        shown = [obj.source, "" if line is None else str(line), str(record_no), reason, text]
         fields = [shown[0], json.dumps(obj.key), *shown[1:]]
         row = DELIMITER.join(f if i == 1 else _CONTROL.sub(_escape, f) for i, f in enumerate(fields))
         self.file.write(row.encode("utf-8", "replace") + b"\n")

@@ -88,7 +88,7 @@ class PostgresTarget:
 
     def lock(self, cur: psycopg2.extensions.cursor) -> None:
         """Wait for any other run (or create_tables.py --drop) to finish."""
-        session.execute(cur, self.dialect.variant("RUN_LOCK"))
+        lock_runs(cur, self.dialect)
 
     def known_folders(self, cur: psycopg2.extensions.cursor, run_id: int, full: bool,
                       ) -> dict[str, sources.KnownFolders] | None:
@@ -191,20 +191,24 @@ class RedshiftTarget(PostgresTarget):
 
     def stage(self, cur: psycopg2.extensions.cursor, run: Run) -> None:
         """Compact, then one COPY per staging table. The compaction's rejects are counted against
-        MAX_REJECTS before anything is uploaded; what is left of the budget is COPY's MAXERROR,
-        and the rows COPY skips become rejects of their source records."""
+        MAX_REJECTS before anything is uploaded; what is left of the budget is what the COPYs may
+        skip (redshift.maxerror), and the rows COPY skips become rejects of their source records."""
         for source, table in sql.STAGING_TABLE.items():
             _, size = run.planned.get(source, (0, 0))
             batches = (item for batch in planned_batches(cur, source) for item in batch)
             run.staged[source] = redshift.compact_source(cur, self.work, run.run_id, table, batches, size,
                                                          run.rejects)
         allowed = enforce_reject_limit(self.cfg, run)
+        skipped: list[redshift.LoadError] = []  # by the COPYs so far: each takes what is left of the budget
         for table in sql.STAGING_TABLE.values():
-            redshift.copy_source(cur, self.work, table, allowed - run.rejects.count)
-        self._add_load_errors(cur, run, redshift.load_errors(cur, run.started))
+            redshift.copy_source(cur, self.work, table, allowed - run.rejects.count - len(skipped))
+            skipped = redshift.load_errors(cur, run.started)
+        self._add_load_errors(cur, run, skipped)
         for source, table in sql.STAGING_TABLE.items():
             session.execute(cur, sql.STAGED_ROWS, {"run_id": run.run_id}, fill={"table": table})
             run.staged[source].rows = cur.fetchone()[0]
+            if run.staged[source].rows:  # statistics the COPY (STATUPDATE OFF) did not take
+                session.execute(cur, sql.REDSHIFT_ANALYZE, fill={"table": table})
 
     @staticmethod
     def _add_load_errors(cur: psycopg2.extensions.cursor, run: Run, errors: list[redshift.LoadError]) -> None:
@@ -247,6 +251,13 @@ class RedshiftTarget(PostgresTarget):
 
     def close(self) -> None:
         redshift.close_stage(self.work)
+
+
+def lock_runs(cur: psycopg2.extensions.cursor, dialect: dialects.Postgres) -> None:
+    """etl_runs locked as a run locks it (PostgresTarget.lock): the first statement of a transaction
+    that writes etl_runs after the fact (a run's checks). On Redshift a LOCK after a read comes
+    after the transaction's snapshot."""
+    session.execute(cur, dialect.variant("RUN_LOCK"))
 
 
 def open_target(cfg: ConfigParser, started: datetime) -> PostgresTarget:

@@ -82,8 +82,8 @@ FAKE_AWS = {
 def raw_events(log_data: Path = SAMPLE / "log_data") -> list[dict[str, Any]]:
     """Every event of a log folder as loading sees it, for expected values computed in plain
     Python: files by path (hidden ones skipped), lines in order, the first copy of each identity
-    (session, item, ts), text repaired as staging repairs it; plus its user id (None when logged
-    out), its time ("start") and its UTC day."""
+    (session, item, ts), text repaired and its trailing spaces dropped as staging does; plus its
+    user id (None when logged out), its time ("start") and its UTC day."""
     import datetime as dt
     import json
 
@@ -103,7 +103,7 @@ def raw_events(log_data: Path = SAMPLE / "log_data") -> list[dict[str, Any]]:
             seen.add(identity)
             for key, value in event.items():
                 if isinstance(value, str):
-                    event[key] = staging.repair_text(value)
+                    event[key] = staging.repair_text(value).rstrip(" ")  # trailing spaces go (TRAILING_SPACES)
             event["user"] = int(event["userId"]) if str(event.get("userId") or "").strip() else None
             event["start"] = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=event["ts"])
             event["day"] = event["start"].date()

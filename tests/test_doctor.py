@@ -56,6 +56,8 @@ def test_redshift_readiness_without_a_cluster(tmp_path: Path, s3: S3Server) -> N
         + checks[6].split("/run-")[1],
         "FAIL  role reads song source: needs a connection to the warehouse first",
         "FAIL  role reads event source: needs a connection to the warehouse first",
+        "FAIL  role reads the work area: TARGET = redshift needs [IAM_ROLE] ARN (or DWH_IAM_ROLE_ARN): the role"
+        " COPY assumes",
     ]
-    assert one_line_error(proc).startswith("error: 6 of 9 checks failed: connection and login,")
+    assert one_line_error(proc).startswith("error: 7 of 10 checks failed: connection and login,")
     assert s3.client().list_objects_v2(Bucket="doctor-work").get("KeyCount") == 0  # the probe object is gone

@@ -26,6 +26,8 @@ from configparser import ConfigParser
 from pathlib import Path
 
 import orjson
+import psycopg2
+import psycopg2.extensions
 import pytest
 import sqlglot
 from conftest import SAMPLE, S3Server, Warehouse
@@ -33,7 +35,8 @@ from sqlglot import exp
 from test_load_sample import upload_sample
 
 import sql_queries as sql
-from sparkify_dwh import dialects, redshift, settings, sources, staging, statements
+from sparkify_dwh import console, dialects, redshift, settings, sources, staging, statements
+from sparkify_dwh import s3 as dwh_s3
 from sparkify_dwh.errors import ConfigError
 
 PARAMS = {
@@ -489,3 +492,211 @@ def test_hostile_values_in_the_parts_are_what_postgresql_stages(loaded: Warehous
             assert {"two\nlines", "q\x01uote", "\x01\x01", "", "tab\there", "del\x7f", "Björk"} <= texts
             assert any(v == 0 and math.copysign(1, v) < 0 for row in in_parts for v in row if type(v) is float)
         conn.rollback()
+
+
+# --------------------------------------------------------------------------- the work area's region, MAXERROR
+def test_the_work_area_copies_name_the_work_buckets_region(s3: S3Server, tmp_path: Path) -> None:
+    """The listing, staging and rejects COPYs read only the work area: their REGION is the work
+    bucket's (GetBucketLocation), not [S3] REGION, the sources' (AWS, COPY from Amazon S3: the
+    REGION must be where the files are). doctor.py tries a COPY from there with that region."""
+    import doctor
+
+    s3.client().create_bucket(Bucket="work-frankfurt",
+                              CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.make_bucket("work-virginia")
+    cfg = settings.load_config(Path(__file__).parents[1] / "dwh.cfg")
+    cfg["S3"]["REGION"] = "us-west-2"  # the sources'
+    cfg["IAM_ROLE"]["ARN"] = PARAMS["iam_role"]
+    client = dwh_s3.s3_client(cfg)
+    assert redshift.bucket_region(client, "work-frankfurt") == "eu-central-1"
+    assert redshift.bucket_region(client, "work-virginia") == "us-east-1"  # no LocationConstraint
+    cfg["S3"]["WORK_PREFIX"] = "s3://work-frankfurt/sparkify"
+    stage = redshift.new_stage(cfg, dt.datetime(2026, 11, 25, 12, 0))
+    try:
+        assert stage.params() == {"iam_role": PARAMS["iam_role"], "region": "eu-central-1"}
+    finally:
+        redshift.close_stage(stage)
+    with pytest.raises(doctor.CheckFailed, match=r"will name REGION 'eu-central-1', the work bucket's"):
+        doctor.check_role_reads_work_area(cfg, {})
+    # Where the bucket's region cannot be looked up, [S3] REGION, said so.
+    assert redshift.work_region(cfg, client, "no-such-bucket") == "us-west-2"
+
+
+@pytest.mark.parametrize(("budget", "maxerror"), [(0, 1), (1, 2), (41, 42), (99_999, 100_000), (10**6, 100_000),
+                                                   (-3, 1)])
+def test_maxerror_is_one_more_than_the_rows_copy_may_skip(budget: int, maxerror: int) -> None:
+    """COPY fails when "the load returns the error_count number of errors or greater": MAXERROR n
+    lets it skip n - 1 rows, so a budget of b rows is MAXERROR b + 1 (at most 100,000)."""
+    assert redshift.maxerror(budget) == maxerror
+
+
+# --------------------------------------------------------------------------- LOCK first
+class StatementLog(psycopg2.extensions.connection):
+    """A real connection that keeps what it was sent, and where each transaction ended."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[str] = []
+
+    def cursor(self, *args: object, **kwargs: object) -> psycopg2.extensions.cursor:
+        log = self.sent
+
+        class Logged(psycopg2.extensions.cursor):
+            def execute(self, query: str, vars: object = None) -> None:
+                text = query.decode() if isinstance(query, bytes) else str(query)  # execute_values sends bytes
+                log.append(" ".join(text.split()))
+                super().execute(query, vars)
+
+        return super().cursor(*args, cursor_factory=Logged, **kwargs)
+
+    def commit(self) -> None:
+        self.sent.append("COMMIT")
+        super().commit()
+
+    def rollback(self) -> None:
+        self.sent.append("ROLLBACK")
+        super().rollback()
+
+
+def transactions(sent: list[str]) -> list[list[str]]:
+    """The statements sent, by transaction (each ends at a COMMIT or ROLLBACK)."""
+    found, current = [], []
+    for statement in sent:
+        if statement in ("COMMIT", "ROLLBACK"):
+            if current:
+                found.append(current)
+            current = []
+        else:
+            current.append(statement)
+    return found + ([current] if current else [])
+
+
+SHARED_WRITE = re.compile(r"^(INSERT INTO|UPDATE|DELETE FROM) (etl_runs|trend_runs|trend_backtests|trend_forecasts"
+                          r"|trending)\b")
+
+
+def test_lock_is_the_first_statement_of_a_transaction_that_writes_shared_tables(loaded: Warehouse) -> None:
+    """trends.py storing a trend run, and etl.py recording a run's checks, as sent to Redshift
+    (LOCK etl_runs / LOCK trend_runs run on PostgreSQL too): in every transaction that writes
+    a shared table, LOCK comes before any other statement."""
+    import etl
+    import trends
+    from sparkify_dwh import targets
+
+    conn = psycopg2.connect(**loaded.dsn, connection_factory=StatementLog)
+    try:
+        trends.compute_trends(conn, dialect=sql.REDSHIFT)
+        run = targets.Run(1, dt.datetime(2026, 1, 1), sql.REDSHIFT)
+        etl.check_after_load(conn, run, quiet=True)
+        writing = [t for t in transactions(conn.sent) if any(SHARED_WRITE.match(s) for s in t)]
+        assert len(writing) == 2
+        assert [t[0] for t in writing] == [sql.REDSHIFT_TREND_RUN_LOCK, sql.REDSHIFT_RUN_LOCK]
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- both engines stage alike
+def test_trailing_spaces_of_text_are_dropped_so_both_engines_match_alike(warehouse: Warehouse,
+                                                                           tmp_path: Path) -> None:
+    """Redshift compares 'Setanta matins ' equal to 'Setanta matins', PostgreSQL does not: staging
+    drops trailing spaces of every text value, so the song matches and its plays add up the same
+    on both (here on PostgreSQL, what Redshift would give)."""
+    from test_semantics import ndjson, play, song, write
+
+    logs, songs = tmp_path / "log_data", tmp_path / "song_data"
+    write(songs / "A/TRSPACES.json", json.dumps(dict(song("SOSPACES000000001", "Setanta matins", "ARSPACES0000001"),
+                                                     artist_name="Elena")))
+    write(logs / "2018/11/2018-11-15-events.json", ndjson([
+        play(0, "Setanta matins", artist="Elena"), play(1, "Setanta matins  ", artist="Elena "),
+        play(2, "Setanta matins", artist="Elena", level="paid "), play(3, "  Setanta matins", artist="Elena")]))
+    warehouse.run("create_tables.py")
+    warehouse.load(logs, songs)
+    assert warehouse.query("SELECT item_in_session, song_id, level FROM songplays ORDER BY 1") == [
+        (0, "SOSPACES000000001", "free"), (1, "SOSPACES000000001", "free"), (2, "SOSPACES000000001", "paid"),
+        (3, None, "free")]  # leading spaces are kept: significant on both
+    assert warehouse.query("SELECT song, artist, plays FROM song_totals ORDER BY 1") == [
+        ("  Setanta matins", "Elena", 1), ("Setanta matins", "Elena", 3)]
+    assert warehouse.scalar("SELECT COUNT(*) FROM staging_events WHERE song LIKE '%% ' OR artist LIKE '%% '"
+                            " OR level LIKE '%% '") == 0
+
+
+def double_column(**kwargs: object) -> staging.Column:
+    return staging.Column("length", "length", "double precision", None, False, **kwargs)
+
+
+@pytest.mark.parametrize("value", [5e-324, -5e-324, 2.2e-308, 1e-308, 1.7976931348623157e308, -1.5e308, 10**400,
+                                   "1e-320", "2e308"])
+def test_a_double_redshift_cannot_hold_is_rejected_on_every_target(value: object) -> None:
+    """Redshift's DOUBLE PRECISION holds about 1E-307 to 1E+308 (and zero); PostgreSQL takes every
+    IEEE double. Typing rejects the rest, on every target, through the fast paths too."""
+    column = double_column()
+    with pytest.raises(staging.Reject, match=r"^length: .* (is outside what a DOUBLE PRECISION holds on Redshift"
+                                             r" \(1E-307 to 1E\+308\)|is not a finite number)$"):
+        staging.value_converter(column)(value)
+    for output in (staging.COPY_TEXT, staging.JSON_LINES):
+        typer = staging.RecordTyper([column], 1, output=output)
+        with pytest.raises(staging.Reject):
+            typer.row({"length": value}, 1, 1, 1)
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, 1e-307, -1e-307, 1e308, -1e308, 305.6, 5, "1e-300"])
+def test_a_double_redshift_holds_is_kept(value: object) -> None:
+    for output in (staging.COPY_TEXT, staging.JSON_LINES):
+        staging.RecordTyper([double_column()], 1, output=output).row({"length": value}, 1, 1, 1)
+    assert staging.value_converter(double_column())(value) == float(value)
+
+
+def test_failure_records_fit_their_columns_in_bytes() -> None:
+    """rejects.reason VARCHAR(512), rejects.record VARCHAR(4096), etl_runs.message VARCHAR(2048):
+    Redshift counts bytes, so each is cut by bytes, at a UTF-8 boundary, after escaping."""
+    spool = staging.RejectSpool()
+    obj = sources.SourceObject("events", "s3://b/log_data/x.json", 10)
+    reason = "ts: " + "\x01" * 300 + "é" * 300  # 300 characters escape to 1,200 bytes
+    spool.add(obj, 1, 1, reason, "\x02" * 999 + "🎵")
+    ((_, _, key, _, _, kept_reason, kept_record),) = list(spool.records(1))
+    assert key == obj.key
+    assert len(kept_reason.encode()) <= 512 and kept_reason.startswith("ts: \\x01\\x01")
+    assert len(kept_record.encode()) <= 4096 and kept_record.startswith("\\x02")
+    for text, limit in (("é" * 300, 511), ("🎵" * 10, 9), ("abc", 2), ("abc", 3), ("", 0)):
+        cut = console.cut_bytes(text, limit)
+        assert len(cut.encode()) <= limit and text.startswith(cut) and len(cut.encode()) > limit - 4
+    assert console.cut_bytes("x" * 3000, 2048) == "x" * 2048
+
+
+def test_the_session_panel_is_what_postgresql_computes_directly(loaded: Warehouse) -> None:
+    """report.py's sessions panel from the statements Redshift takes (one sort-based aggregate in
+    REPORT_SESSIONS, the median songs from REPORT_SESSION_PLAYS, SESSION_SECONDS without a
+    fractional EXTRACT(EPOCH)) equals PostgreSQL's own PERCENTILE_CONTs over exact seconds."""
+    import report
+
+    with loaded.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT MIN(started_at)::date, MAX(started_at)::date FROM user_sessions")
+        first, last = cur.fetchone()
+        period = report.Period(first, last)
+        panel = report.sessions(cur, period)
+        cur.execute("""SELECT COUNT(*), PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM ended_at)
+                                                                                  - EXTRACT(EPOCH FROM started_at)),
+                              PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY plays)
+                       FROM user_sessions""")
+        sessions, seconds, plays = cur.fetchone()
+        cur.execute(f"SELECT COUNT(*) FROM user_sessions WHERE {sql.SESSION_SECONDS}"
+                    " <> EXTRACT(EPOCH FROM ended_at) - EXTRACT(EPOCH FROM started_at)")
+        assert cur.fetchone()[0] == 0  # every session's length, to the millisecond
+    assert panel["sessions"] == sessions > 500
+    assert panel["median_minutes"] == round(float(seconds) / 60, 2)
+    assert panel["median_songs"] == plays
+
+
+def test_a_redshift_run_analyzes_what_it_staged() -> None:
+    """The staging COPYs take no statistics (STATUPDATE OFF): the run analyzes staging and
+    app_events itself, in its transaction (ANALYZE may run in one, unlike VACUUM)."""
+    import inspect
+
+    from sparkify_dwh import analytics, targets
+
+    statements = redshift_statements()
+    assert statements["REDSHIFT_ANALYZE (staging_events)"] == "ANALYZE staging_events PREDICATE COLUMNS"
+    assert isinstance(sqlglot.parse_one(statements["REDSHIFT_ANALYZE (staging_songs)"], read="redshift"), exp.Analyze)
+    assert "STATUPDATE OFF" in sql.REDSHIFT_STAGING_COPY
+    assert "sql.REDSHIFT_ANALYZE" in inspect.getsource(targets.RedshiftTarget.stage)
+    assert "sql.REDSHIFT_ANALYZE" in inspect.getsource(analytics.add_events)

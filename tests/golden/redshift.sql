@@ -633,6 +633,15 @@ FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = %(table)s
 ORDER BY ordinal_position;
 
+-- REDSHIFT_ANALYZE (staging_events)
+ANALYZE staging_events PREDICATE COLUMNS;
+
+-- REDSHIFT_ANALYZE (staging_songs)
+ANALYZE staging_songs PREDICATE COLUMNS;
+
+-- REDSHIFT_ANALYZE (songs)
+ANALYZE songs PREDICATE COLUMNS;
+
 -- REARTISTED_SONGS_DROP
 DROP TABLE IF EXISTS reartisted_songs;
 
@@ -824,7 +833,8 @@ SELECT start_time,
        MOD(CAST(EXTRACT(dow FROM start_time) AS INTEGER) + 6, 7) + 1
 FROM (SELECT DISTINCT start_time FROM run_plays) new_times
 WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = new_times.start_time)
-ORDER BY start_time  -- in key order: the index grows at its end;
+-- in key order: the index grows at its end (no comment on a last line: it would swallow the ';' printed after it)
+ORDER BY start_time;
 
 -- TABLE_ROWS (staging_events)
 SELECT COUNT(*) FROM staging_events;
@@ -4066,7 +4076,8 @@ WHERE outcome = 'succeeded' AND objects_loaded > 0 AND run_id > %(load_run_id)s;
 
 -- REPORT_DATA_RANGE
 SELECT MIN(activity_date), MAX(activity_date), COUNT(*)
-FROM (SELECT activity_date FROM user_days GROUP BY activity_date) days  -- hashed: a few hundred days;
+-- hashed: a few hundred days
+FROM (SELECT activity_date FROM user_days GROUP BY activity_date) days;
 
 -- REPORT_PERIOD_USERS_DROP
 DROP TABLE IF EXISTS report_period_users;
@@ -4133,13 +4144,13 @@ WITH spans AS (
     WHERE activity_date BETWEEN %(spans_from)s AND %(date_to)s
 ),
 per_day AS (  -- each span's +1 and -1, in one pass over spans (read twice, it would be materialized)
-    SELECT CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END AS day, SUM(e.delta) AS delta
+    SELECT CASE WHEN e.step = 1 THEN s.covers_from ELSE s.covers_to END AS day, SUM(e.step) AS step
     FROM spans s
-    CROSS JOIN (SELECT 1 AS delta UNION ALL SELECT -1 AS delta) e
-    GROUP BY CASE WHEN e.delta = 1 THEN s.covers_from ELSE s.covers_to END
+    CROSS JOIN (SELECT 1 AS step UNION ALL SELECT -1 AS step) e
+    GROUP BY CASE WHEN e.step = 1 THEN s.covers_from ELSE s.covers_to END
 ),
 mau AS (
-    SELECT day, SUM(delta) OVER (ORDER BY day ROWS UNBOUNDED PRECEDING) AS mau FROM per_day
+    SELECT day, SUM(step) OVER (ORDER BY day ROWS UNBOUNDED PRECEDING) AS mau FROM per_day
 )
 SELECT d.activity_date, d.dau, m.mau
 FROM (SELECT activity_date, COUNT(*) AS dau
@@ -4341,11 +4352,16 @@ ORDER BY cohort;
 
 -- REPORT_SESSIONS
 SELECT COUNT(*) AS sessions,
-       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY (EXTRACT(EPOCH FROM ended_at) - EXTRACT(EPOCH FROM started_at))) AS median_seconds,
-       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY plays) AS median_plays,
+       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY (EXTRACT(EPOCH FROM DATE_TRUNC('second', ended_at)) - EXTRACT(EPOCH FROM DATE_TRUNC('second', started_at)) + (MOD(CAST(EXTRACT(ms FROM ended_at) AS INTEGER), 1000) - MOD(CAST(EXTRACT(ms FROM started_at) AS INTEGER), 1000)) / 1000.0)) AS median_seconds,
        AVG(CAST(plays AS DOUBLE PRECISION)) AS mean_plays
 FROM user_sessions
 WHERE started_at >= %(date_from)s AND started_at < %(day_after_to)s;
+
+-- REPORT_SESSION_PLAYS
+SELECT plays, COUNT(*) AS sessions
+FROM user_sessions
+WHERE started_at >= %(date_from)s AND started_at < %(day_after_to)s
+GROUP BY plays;
 
 -- REPORT_SESSION_BUCKETS
 SELECT length_bucket, songs_bucket, COUNT(*) AS sessions
