@@ -579,15 +579,15 @@ def test_lock_is_the_first_statement_of_a_transaction_that_writes_shared_tables(
     """trends.py storing a trend run, and etl.py recording a run's checks, as sent to Redshift
     (LOCK etl_runs / LOCK trend_runs run on PostgreSQL too): in every transaction that writes
     a shared table, LOCK comes before any other statement."""
-    import etl
     import trends
-    from sparkify_dwh import targets
+    from sparkify_dwh import load
+    from sparkify_dwh.run import Run
 
     conn = psycopg2.connect(**loaded.dsn, connection_factory=StatementLog)
     try:
-        trends.compute_trends(conn, dialect=sql.REDSHIFT)
-        run = targets.Run(1, dt.datetime(2026, 1, 1), sql.REDSHIFT)
-        etl.check_after_load(conn, run, quiet=True)
+        trends.compute_trends(conn, dialect=dialects.REDSHIFT)
+        run = Run(1, dt.datetime(2026, 1, 1), "redshift")
+        load.check_after_load(conn, run, quiet=True)
         writing = [t for t in transactions(conn.sent) if any(SHARED_WRITE.match(s) for s in t)]
         assert len(writing) == 2
         assert [t[0] for t in writing] == [sql.REDSHIFT_TREND_RUN_LOCK, sql.REDSHIFT_RUN_LOCK]
@@ -667,13 +667,12 @@ def test_the_session_panel_is_what_postgresql_computes_directly(loaded: Warehous
     """report.py's sessions panel from the statements Redshift takes (one sort-based aggregate in
     REPORT_SESSIONS, the median songs from REPORT_SESSION_PLAYS, SESSION_SECONDS without a
     fractional EXTRACT(EPOCH)) equals PostgreSQL's own PERCENTILE_CONTs over exact seconds."""
-    import report
+    from sparkify_dwh.report import numbers, panels
 
     with loaded.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT MIN(started_at)::date, MAX(started_at)::date FROM user_sessions")
         first, last = cur.fetchone()
-        period = report.Period(first, last)
-        panel = report.sessions(cur, period)
+        panel = panels.sessions(numbers.Inputs(cur, numbers.Period(first, last), {}))
         cur.execute("""SELECT COUNT(*), PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM ended_at)
                                                                                   - EXTRACT(EPOCH FROM started_at)),
                               PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY plays)

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from test_redshift import render
 
-import sql_queries as sql
+from sparkify_dwh import dialects, statements
 
 DOCS = "https://docs.aws.amazon.com/redshift/latest/dg/"
 
@@ -205,7 +205,7 @@ RULES: dict[str, Callable[[str], list[str]]] = {
     "aggregate windows framed": framed_aggregate_windows,
     "EXTRACT(EPOCH) in whole seconds": whole_second_epochs,
 }
-STATEMENTS = dict(sql.statements(sql.REDSHIFT))
+STATEMENTS = dict(statements.statements(dialects.REDSHIFT))
 
 
 @pytest.mark.parametrize("rule", list(RULES))
