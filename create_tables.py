@@ -69,7 +69,7 @@ def change_schema_with_retry(conn: psycopg2.extensions.connection, dialect: Post
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cfg = settings.load_config(args.config)
-    target, dialect = cfg["WAREHOUSE"]["TARGET"], settings.dialect(cfg)
+    target, dialect = cfg.warehouse.target, cfg.dialect
     with closing(warehouse.connect(cfg)) as conn:
         if args.drop and not args.yes:
             confirm_drop(target)

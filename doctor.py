@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import itertools
 from collections.abc import Callable
-from configparser import ConfigParser
 from dataclasses import dataclass
 
 import psycopg2
@@ -21,6 +20,7 @@ import psycopg2.extensions
 import sql_queries as sql
 from sparkify_dwh import catalog, cli, console, s3, session, settings, sources, warehouse
 from sparkify_dwh.errors import DwhError
+from sparkify_dwh.settings import Settings
 
 
 class CheckFailed(Exception):
@@ -34,7 +34,7 @@ class Outcome:
     detail: str
 
 
-def check_connection(cfg: ConfigParser, state: dict[str, object]) -> str:
+def check_connection(cfg: Settings, state: dict[str, object]) -> str:
     try:
         conn = warehouse.connect(cfg)
     except DwhError as exc:
@@ -47,7 +47,7 @@ def check_connection(cfg: ConfigParser, state: dict[str, object]) -> str:
     return version.split(" on ")[0].split(",")[0]
 
 
-def check_create_rights(cfg: ConfigParser, state: dict[str, object]) -> str:
+def check_create_rights(cfg: Settings, state: dict[str, object]) -> str:
     conn = _conn(state)
     try:
         with conn.cursor() as cur:
@@ -59,7 +59,7 @@ def check_create_rights(cfg: ConfigParser, state: dict[str, object]) -> str:
     return "may create tables (probe rolled back)"
 
 
-def check_tables(cfg: ConfigParser, state: dict[str, object]) -> str:
+def check_tables(cfg: Settings, state: dict[str, object]) -> str:
     missing, differences = catalog.model_problems(_conn(state), settings.dialect(cfg))
     if missing:
         raise CheckFailed(f"missing: {', '.join(missing)}; run: python create_tables.py")
@@ -68,9 +68,9 @@ def check_tables(cfg: ConfigParser, state: dict[str, object]) -> str:
     return f"all {len(sql.TABLES)} tables match the model"
 
 
-def check_source(source: str, key: str) -> Callable[[ConfigParser, dict[str, object]], str]:
-    def check(cfg: ConfigParser, state: dict[str, object]) -> str:
-        location = cfg["S3"][key]
+def check_source(source: str, key: str) -> Callable[[Settings, dict[str, object]], str]:
+    def check(cfg: Settings, state: dict[str, object]) -> str:
+        location = cfg.source(source)
         try:
             first = list(itertools.islice(sources.list_objects(cfg, source, location), 1000))
         except DwhError as exc:
@@ -84,7 +84,7 @@ def check_source(source: str, key: str) -> Callable[[ConfigParser, dict[str, obj
     return check
 
 
-def check_iam_role(cfg: ConfigParser, state: dict[str, object]) -> str:
+def check_iam_role(cfg: Settings, state: dict[str, object]) -> str:
     from sparkify_dwh import redshift
 
     try:
@@ -93,7 +93,7 @@ def check_iam_role(cfg: ConfigParser, state: dict[str, object]) -> str:
         raise CheckFailed(str(exc)) from None
 
 
-def check_work_prefix(cfg: ConfigParser, state: dict[str, object]) -> str:
+def check_work_prefix(cfg: Settings, state: dict[str, object]) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from sparkify_dwh import redshift
@@ -111,24 +111,24 @@ def check_work_prefix(cfg: ConfigParser, state: dict[str, object]) -> str:
     return f"this machine can write {area.uri('')}"
 
 
-def check_role_reads(source: str) -> Callable[[ConfigParser, dict[str, object]], str]:
+def check_role_reads(source: str) -> Callable[[Settings, dict[str, object]], str]:
     """A one-object COPY into a temporary table: the cluster, with the role, reads the source."""
 
-    def check(cfg: ConfigParser, state: dict[str, object]) -> str:
+    def check(cfg: Settings, state: dict[str, object]) -> str:
         obj = state.get(f"first_{source}")
         if not isinstance(obj, sources.SourceObject) or not obj.key.startswith("s3://"):
             raise CheckFailed(f"needs the {source} source listed from S3 first")
         table = sql.STAGING_TABLE[source]
         columns = ", ".join(sql.STAGING_FIELDS[table])
-        paths = cfg["S3"]["LOG_JSONPATH"].strip() if source == "events" else "auto"
+        paths = cfg.s3.log_jsonpath if source == "events" else "auto"
         conn = _conn(state)
         try:
             with conn.cursor() as cur:
                 fill = {"table": table, "columns": columns}
                 session.execute(cur, sql.REDSHIFT_PROBE_TABLE, fill=fill)
                 session.execute(cur, sql.REDSHIFT_PROBE_COPY,
-                            {"object": obj.key, "iam_role": cfg["IAM_ROLE"]["ARN"].strip(),
-                             "jsonpaths": paths, "region": cfg["S3"]["REGION"].strip()}, fill=fill)
+                            {"object": obj.key, "iam_role": cfg.iam_role.arn,
+                             "jsonpaths": paths, "region": cfg.s3.region}, fill=fill)
                 session.execute(cur, sql.REDSHIFT_PROBE_ROWS, fill=fill)
                 rows = cur.fetchone()[0]
         except psycopg2.Error as exc:
@@ -147,7 +147,7 @@ WORK_PROBE = {"num_songs": 1, "artist_id": "ARDOCTOR", "artist_latitude": None, 
               "duration": 1.0, "year": 0}
 
 
-def check_role_reads_work_area(cfg: ConfigParser, state: dict[str, object]) -> str:
+def check_role_reads_work_area(cfg: Settings, state: dict[str, object]) -> str:
     """A one-object COPY from the work area, with the region the load's COPYs will name (the work
     bucket's, redshift.work_region): the cluster, with the role, reads what a run writes there."""
     import json
@@ -198,7 +198,7 @@ def _conn(state: dict[str, object]) -> psycopg2.extensions.connection:
     return conn  # type: ignore[return-value]
 
 
-def checks_for(cfg: ConfigParser) -> list[tuple[str, Callable[[ConfigParser, dict[str, object]], str]]]:
+def checks_for(cfg: Settings) -> list[tuple[str, Callable[[Settings, dict[str, object]], str]]]:
     checks = [
         ("connection and login", check_connection),
         ("right to create tables", check_create_rights),
@@ -217,7 +217,7 @@ def checks_for(cfg: ConfigParser) -> list[tuple[str, Callable[[ConfigParser, dic
     return checks
 
 
-def run_checks(cfg: ConfigParser) -> list[Outcome]:
+def run_checks(cfg: Settings) -> list[Outcome]:
     state: dict[str, object] = {}
     outcomes = []
     for name, check in checks_for(cfg):
@@ -238,7 +238,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cfg = settings.load_config(args.config)
-    print(f"target: {cfg['WAREHOUSE']['TARGET']}")
+    print(f"target: {cfg.warehouse.target}")
     outcomes = run_checks(cfg)
     for outcome in outcomes:
         print(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name}: {outcome.detail}")

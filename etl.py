@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from configparser import ConfigParser
 from contextlib import closing
 
 import psycopg2.extensions
@@ -36,6 +35,7 @@ from sparkify_dwh.load import (
     rebuild,
     repaired,
 )
+from sparkify_dwh.settings import Settings
 from sparkify_dwh.targets import FULL_LISTING_EVERY, Run, planned_batches
 
 # --------------------------------------------------------------------------- reports
@@ -77,13 +77,13 @@ def run_document(run: Run, seconds: float) -> dict[str, object]:
     }
 
 
-def failure_document(exc: BaseException, cfg: ConfigParser) -> dict[str, object]:
+def failure_document(exc: BaseException, cfg: Settings) -> dict[str, object]:
     """A failed run for --json: the scheduler still gets one document (and a non-zero exit)."""
     run_id = exc.run_id if isinstance(exc, RunFailed) else None
     return {"run_id": run_id, "outcome": "failed", "message": settings.redact(console.first_line(exc), cfg)}
 
 
-def show_plan(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> None:
+def show_plan(conn: psycopg2.extensions.connection, cfg: Settings) -> None:
     """What a run would load now, without loading it."""
     target = targets.open_target(cfg, session.utc_now())
     try:
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if not args.json:
                 print_summary(run, seconds)
-            if cfg.getboolean("ETL", "RUN_CHECKS", fallback=False):
+            if cfg.etl.run_checks:
                 check_after_load(conn, run, quiet=args.json)
         finally:
             if args.json:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from configparser import ConfigParser
 from contextlib import closing, suppress
 
 from sparkify_dwh import cli, console, dialects, settings, warehouse
 from sparkify_dwh.errors import ConfigError
+from sparkify_dwh.settings import Settings
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,11 +23,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def connection_url(cfg: ConfigParser) -> str:
+def connection_url(cfg: Settings) -> str:
     """A libpq URL for the configured database on the embedded server (started if needed)."""
-    if not dialects.is_embedded(cfg["WAREHOUSE"]["TARGET"]):
+    if not dialects.is_embedded(cfg.warehouse.target):
         raise ConfigError(
-            f"serve.py keeps the embedded server up; [WAREHOUSE] TARGET is {cfg['WAREHOUSE']['TARGET']}"
+            f"serve.py keeps the embedded server up; [WAREHOUSE] TARGET is {cfg.warehouse.target}"
             " (connect to that server directly with the [CLUSTER] settings)")
     with closing(warehouse.connect(cfg)):  # starts the server and creates the database if missing
         pass

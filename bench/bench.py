@@ -193,9 +193,9 @@ def floor_in_process(config: Path) -> dict[str, float]:
     cfg = settings.load_config(config)
     conn = warehouse.connect(cfg)
     seconds = {}
-    for source, key in (("events", "LOG_DATA"), ("songs", "SONG_DATA")):
+    for source in ("events", "songs"):
         started = time.perf_counter()
-        objects = list(sources.list_objects(cfg, source, cfg["S3"][key]))
+        objects = list(sources.list_objects(cfg, source, cfg.source(source)))
         with session.transaction(conn) as cur:
             cur.execute(f"CREATE TABLE floor_{source} (doc jsonb)")
             staging.copy_in(cur, FLOOR_COPY.format(table=f"floor_{source}"), lines_of(objects, cfg))

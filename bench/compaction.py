@@ -77,8 +77,7 @@ def measure(source: str, count: int, endpoint: str, columns: dict[str, list[stag
     table, folder = {"songs": ("staging_songs", "song_data"), "events": ("staging_events", "log_data")}[source]
     sizes = {"songs": ["--songs", str(count), "--events", "1000"], "events": ["--songs", "10", "--events", str(count)]}
     cfg = settings.load_config(ROOT / "dwh.cfg")
-    cfg["S3"]["ENDPOINT_URL"], cfg["S3"]["REGION"] = endpoint, "us-east-1"
-    cfg["S3"]["WORK_PREFIX"] = f"s3://{bucket}/work"
+    cfg = cfg.replace("s3", endpoint_url=endpoint, region="us-east-1", work_prefix=f"s3://{bucket}/work")
     client = s3.s3_client(cfg)
     client.create_bucket(Bucket=bucket)
     days = ["--days", "1"] if source == "songs" else []

@@ -20,6 +20,7 @@ from typing import Any
 
 from sparkify_dwh import console, s3, settings
 from sparkify_dwh.errors import ConfigError, DwhError
+from sparkify_dwh.settings import Settings
 
 CLUSTER_TAG_KEY = "sparkify-dwh-cluster"  # on the ingress rule: which cluster it was opened for
 
@@ -64,24 +65,24 @@ class Setup:
     config_file: Path
 
 
-def setup_value(cfg: configparser.ConfigParser, key: str) -> str:
-    return cfg[SECTION][key].strip()
+def setup_value(cfg: Settings, key: str) -> str:
+    return str(getattr(cfg.cluster_setup, key.lower()))
 
 
-def source_buckets(cfg: configparser.ConfigParser) -> tuple[str, ...]:
-    keys = ("LOG_DATA", "SONG_DATA", "LOG_JSONPATH", "WORK_PREFIX")
-    uris = [cfg["S3"][k] for k in keys if s3.is_s3(cfg["S3"][k])]  # local folders need no access
+def source_buckets(cfg: Settings) -> tuple[str, ...]:
+    locations = (cfg.s3.log_data, cfg.s3.song_data, cfg.s3.log_jsonpath, cfg.s3.work_prefix)
+    uris = [u for u in locations if s3.is_s3(u)]  # local folders need no access
     return tuple(sorted({s3.split_s3_uri(u)[0] for u in uris}))
 
 
-def read_setup(cfg: configparser.ConfigParser, config_file: Path) -> Setup:
+def read_setup(cfg: Settings, config_file: Path) -> Setup:
     nodes = setup_value(cfg, "NUM_NODES")
     if not nodes.isdigit() or int(nodes) < 1:
         raise ConfigError(f"[{SECTION}] NUM_NODES is {nodes!r}; use 1 (single-node) or more")
     public = setup_value(cfg, "PUBLICLY_ACCESSIBLE").lower()
-    if public not in cfg.BOOLEAN_STATES:
+    if public not in configparser.ConfigParser.BOOLEAN_STATES:
         raise ConfigError(f"[{SECTION}] PUBLICLY_ACCESSIBLE is {public!r}; use true or false")
-    c = cfg["CLUSTER"]
+    c = cfg.cluster
     return Setup(
         identifier=setup_value(cfg, "CLUSTER_IDENTIFIER"),
         node_type=setup_value(cfg, "NODE_TYPE"),
@@ -89,11 +90,11 @@ def read_setup(cfg: configparser.ConfigParser, config_file: Path) -> Setup:
         role_name=setup_value(cfg, "IAM_ROLE_NAME"),
         security_group=setup_value(cfg, "SECURITY_GROUP_ID"),
         ingress_cidr=setup_value(cfg, "INGRESS_CIDR"),
-        public=cfg.BOOLEAN_STATES[public],
-        port=int(c["DB_PORT"]),
-        db_name=c["DB_NAME"].strip() or "dev",
-        db_user=c["DB_USER"].strip(),
-        password=c["DB_PASSWORD"],
+        public=configparser.ConfigParser.BOOLEAN_STATES[public],
+        port=c.db_port,
+        db_name=c.db_name or "dev",
+        db_user=c.db_user,
+        password=c.db_password,
         buckets=source_buckets(cfg),
         config_file=config_file,
     )
@@ -143,15 +144,15 @@ class Aws:
     """IAM, Redshift and EC2 clients built like s3.s3_client, and one call() that turns every
     AWS failure into a one-line DwhError naming what to fix."""
 
-    def __init__(self, cfg: configparser.ConfigParser) -> None:
+    def __init__(self, cfg: Settings) -> None:
         import boto3
         from botocore.config import Config as BotoConfig
 
         self.cfg = cfg
         session = boto3.session.Session()
         options = {
-            "region_name": cfg["S3"]["REGION"].strip() or None,
-            "endpoint_url": cfg["S3"]["ENDPOINT_URL"].strip() or None,
+            "region_name": cfg.s3.region or None,
+            "endpoint_url": cfg.s3.endpoint_url or None,
             "config": BotoConfig(retries={"max_attempts": 8, "mode": "adaptive"},
                                  connect_timeout=5, read_timeout=60),
         }

@@ -7,7 +7,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from configparser import ConfigParser
 from datetime import datetime
 
 import psycopg2.extensions
@@ -26,6 +25,7 @@ from sparkify_dwh import (
     targets,
 )
 from sparkify_dwh.run import Run
+from sparkify_dwh.settings import Settings
 from sparkify_dwh.sources import SourceObject
 from sparkify_dwh.statements import deleted_table, inserted_table
 from sparkify_dwh.targets import PostgresTarget
@@ -42,10 +42,10 @@ class RunFailed(errors.DwhError):
         self.run_id = run_id
 
 
-def list_sources(cfg: ConfigParser, known: dict[str, sources.KnownFolders] | None = None,
+def list_sources(cfg: Settings, known: dict[str, sources.KnownFolders] | None = None,
                  ) -> Iterator[SourceObject]:
-    for source, key in SOURCES.items():
-        yield from sources.list_objects(cfg, source, cfg["S3"][key], (known or {}).get(source))
+    for source in SOURCES:
+        yield from sources.list_objects(cfg, source, cfg.source(source), (known or {}).get(source))
 
 
 def plan_run(cur: psycopg2.extensions.cursor, target: PostgresTarget, run: Run,
@@ -65,7 +65,7 @@ def begin_run(cur: psycopg2.extensions.cursor, target: PostgresTarget, started: 
     target.lock(cur)
     session.execute(cur, sql.RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
-    name = target.cfg["WAREHOUSE"]["TARGET"]
+    name = target.cfg.warehouse.target
     session.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": name})
     return Run(run_id, started, name)
 
@@ -153,7 +153,7 @@ def repaired(run: Run) -> int:
     return sum(counts.repaired for counts in run.staged.values())
 
 
-def load(conn: psycopg2.extensions.connection, cfg: ConfigParser, *, full_listing: bool = False) -> Run:
+def load(conn: psycopg2.extensions.connection, cfg: Settings, *, full_listing: bool = False) -> Run:
     """One run, all or nothing. A failed run is still recorded, with its rejects."""
     started = session.utc_now()
     sources.new_run()
@@ -210,7 +210,7 @@ def record_failed_run(conn: psycopg2.extensions.connection, target: PostgresTarg
         return None
 
 
-def rebuild(conn: psycopg2.extensions.connection, cfg: ConfigParser) -> Run:
+def rebuild(conn: psycopg2.extensions.connection, cfg: Settings) -> Run:
     """Empty the star schema and transform every staged record again, without reading S3."""
     target = targets.open_target(cfg, session.utc_now())
     try:

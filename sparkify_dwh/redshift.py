@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from configparser import ConfigParser
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ import psycopg2.extensions
 import sql_queries as sql
 from sparkify_dwh import console, s3, session, sources, staging, statements
 from sparkify_dwh.errors import ConfigError, DwhError, SourceError
+from sparkify_dwh.settings import Settings
 from sparkify_dwh.sources import SourceObject
 
 PART_TARGET_BYTES = 512 << 20  # uncompressed; NDJSON gzips ~6-10x, so parts land at 50-90 MB
@@ -60,8 +60,8 @@ class WorkArea:
         return f"{self.prefix}{name}"
 
 
-def work_area(cfg: ConfigParser, started: datetime) -> WorkArea:
-    base = cfg["S3"]["WORK_PREFIX"].strip()
+def work_area(cfg: Settings, started: datetime) -> WorkArea:
+    base = cfg.s3.work_prefix
     if not s3.is_s3(base):
         raise ConfigError(
             "TARGET = redshift needs [S3] WORK_PREFIX: an s3:// prefix this machine can write and the"
@@ -78,7 +78,7 @@ def bucket_region(client: Any, bucket: str) -> str:
     return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
 
 
-def work_region(cfg: ConfigParser, client: Any, bucket: str) -> str:
+def work_region(cfg: Settings, client: Any, bucket: str) -> str:
     """The region the work area's COPYs name: the work bucket's own. Those COPYs read only the work
     area, and a COPY's REGION must be where its files are (AWS: "If the Amazon S3 buckets that hold
     the data files don't reside in the same AWS Region as your cluster, you must use the REGION
@@ -89,7 +89,7 @@ def work_region(cfg: ConfigParser, client: Any, bucket: str) -> str:
     try:
         return bucket_region(client, bucket)
     except (BotoCoreError, ClientError) as exc:
-        region = cfg["S3"]["REGION"].strip()
+        region = cfg.s3.region
         console.say(f"(could not look up the region of the work bucket {bucket} ({console.first_line(exc)});"
                 f" its COPYs name [S3] REGION = {region})")
         return region
@@ -106,11 +106,11 @@ def maxerror(budget: int) -> int:
     return min(max(budget, 0) + 1, MAXERROR_LIMIT)
 
 
-def redshift_params(cfg: ConfigParser) -> dict[str, str]:
-    arn = cfg["IAM_ROLE"]["ARN"].strip()
+def redshift_params(cfg: Settings) -> dict[str, str]:
+    arn = cfg.iam_role.arn
     if not arn.startswith("arn:"):
         raise ConfigError("TARGET = redshift needs [IAM_ROLE] ARN (or DWH_IAM_ROLE_ARN): the role COPY assumes")
-    return {"iam_role": arn, "region": cfg["S3"]["REGION"].strip()}
+    return {"iam_role": arn, "region": cfg.s3.region}
 
 
 # --------------------------------------------------------------------------- JSONPaths
@@ -171,7 +171,7 @@ class PartWriter:
 
 
 def compact(
-    cfg: ConfigParser, planned: Iterable[tuple[int, SourceObject]], columns: list[staging.Column], run_id: int,
+    cfg: Settings, planned: Iterable[tuple[int, SourceObject]], columns: list[staging.Column], run_id: int,
     rejects: staging.RejectSpool, counts: staging.StageCounts, folder: Path, name: str, parts: int,
 ) -> list[Part]:
     """Type (and repair) the planned objects' records with the PostgreSQL path's loop and checks,
@@ -263,7 +263,7 @@ class CopyFailed(DwhError):
 class RedshiftStage:
     """What a Redshift run writes to S3, and what it needs to map load errors back."""
 
-    cfg: ConfigParser
+    cfg: Settings
     area: WorkArea
     folder: Path
     client: Any
@@ -294,7 +294,7 @@ class LoadError:
         return next((s for s, t in sql.STAGING_TABLE.items() if f"/{t}/" in self.file), "?")
 
 
-def new_stage(cfg: ConfigParser, started: datetime) -> RedshiftStage:
+def new_stage(cfg: Settings, started: datetime) -> RedshiftStage:
     redshift_params(cfg)  # fail early on a missing role
     area, client = work_area(cfg, started), s3.s3_client(cfg)
     region = work_region(cfg, client, area.bucket)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from configparser import ConfigParser
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sparkify_dwh import settings, staging
 from sparkify_dwh.errors import DwhError
+from sparkify_dwh.settings import Settings
 
 
 @dataclass
@@ -27,7 +27,7 @@ class RejectLimitExceeded(DwhError):
     """More records were rejected than MAX_REJECTS allows."""
 
 
-def enforce_reject_limit(cfg: ConfigParser, run: Run) -> int:
+def enforce_reject_limit(cfg: Settings, run: Run) -> int:
     """Fail the run past MAX_REJECTS; return how many rejects it allows."""
     records = sum(c.rows + c.rejected for c in run.staged.values())
     allowed = settings.allowed_rejects(cfg, records)
@@ -35,7 +35,7 @@ def enforce_reject_limit(cfg: ConfigParser, run: Run) -> int:
     if rejected > allowed:
         raise RejectLimitExceeded(
             f"{rejected:,} of {records:,} records rejected, more than MAX_REJECTS = "
-            f"{cfg['ETL']['MAX_REJECTS'].strip()} allows; nothing was loaded. First: "
+            f"{cfg.etl.max_rejects} allows; nothing was loaded. First: "
             + "; ".join(run.rejects.first)
         )
     return allowed

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import configparser
 from typing import Any
 
 from sparkify_dwh.console import first_line
 from sparkify_dwh.errors import ConfigError
+from sparkify_dwh.settings import Settings
 
 
 def is_s3(uri: str) -> bool:
@@ -22,7 +22,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def s3_client(cfg: configparser.ConfigParser, *, attempts: int = 8) -> Any:
+def s3_client(cfg: Settings, *, attempts: int = 8) -> Any:
     """A boto3 S3 client: the standard credential chain, REGION, ENDPOINT_URL for S3-compatible
     stores, retries and a connection pool sized for concurrent reads.
 
@@ -33,11 +33,11 @@ def s3_client(cfg: configparser.ConfigParser, *, attempts: int = 8) -> Any:
     import boto3
     from botocore.config import Config as BotoConfig
 
-    s3 = cfg["S3"]
+    s3 = cfg.s3
     return boto3.session.Session().client(
         "s3",
-        region_name=s3["REGION"].strip() or None,
-        endpoint_url=s3["ENDPOINT_URL"].strip() or None,
+        region_name=s3.region or None,
+        endpoint_url=s3.endpoint_url or None,
         config=BotoConfig(
             retries={"max_attempts": attempts, "mode": "standard"},
             max_pool_connections=64,

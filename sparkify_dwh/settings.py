@@ -1,8 +1,10 @@
-"""dwh.cfg: defaults, the file, DWH_<SECTION>_<KEY> environment overrides, validated once."""
+"""dwh.cfg: defaults, the file, DWH_<SECTION>_<KEY> environment overrides, validated once into a
+frozen, typed Settings that every script and module reads (settings.s3.region, settings.etl.workers)."""
 
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import math
 import os
 import re
@@ -54,7 +56,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
 SECRET_KEYS = (("CLUSTER", "DB_PASSWORD"),)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, *, warn: bool = True) -> configparser.ConfigParser:
+def load_config(path: str | os.PathLike[str] | None = None, *, warn: bool = True) -> Settings:
     """Defaults, then the file, then DWH_<SECTION>_<KEY> environment variables.
 
     The file's own folder is remembered (``config_dir``) so relative paths in it, such as
@@ -74,23 +76,36 @@ def load_config(path: str | os.PathLike[str] | None = None, *, warn: bool = True
                 say(f"warning: {file} {problem}")
     elif explicit:
         raise ConfigError(f"config file not found: {file}")
-    for section in cfg.sections():
-        prefix = f"DWH_{section}_"
-        for name, value in os.environ.items():
-            if name.startswith(prefix) and name[len(prefix) :]:
-                key = name[len(prefix) :].upper()
-                if warn and key not in DEFAULTS[section] and section in DEFAULTS:
-                    say(f"warning: the environment variable {name} is not a setting the toolkit reads; ignored")
-                cfg[section][key] = value
+    for name, value in os.environ.items():
+        found = environment_setting(name)
+        if found is None:
+            continue
+        section, key = found
+        if key not in DEFAULTS[section]:
+            if warn:
+                say(f"warning: the environment variable {name} is not a setting the toolkit reads; ignored")
+            continue
+        cfg[section][key] = value
     cfg["DEFAULT"]["CONFIG_DIR"] = str(file.resolve().parent)
     validate_config(cfg)
-    _LOADED.append(cfg)
-    return cfg
+    settings = Settings.of(cfg)
+    _LOADED.append(settings)
+    return settings
+
+
+def environment_setting(name: str) -> tuple[str, str] | None:
+    """(section, KEY) an environment variable DWH_<SECTION>_<KEY> sets, or None. The longest section
+    that fits wins: DWH_CLUSTER_SETUP_NUM_NODES is [CLUSTER_SETUP] NUM_NODES, not [CLUSTER] SETUP_NUM_NODES."""
+    for section in sorted(DEFAULTS, key=len, reverse=True):
+        prefix = f"DWH_{section}_"
+        if name.startswith(prefix) and name[len(prefix):]:
+            return section, name[len(prefix):].upper()
+    return None
 
 
 # Every configuration this process has loaded: the script edge redacts their secrets from an
 # error, whichever file they came from (--config PATH, --config=PATH, or the default).
-_LOADED: list[configparser.ConfigParser] = []
+_LOADED: list[Settings] = []
 
 
 def _new_parser(inline_comments: bool = True) -> configparser.ConfigParser:
@@ -210,7 +225,7 @@ def validate_config(cfg: configparser.ConfigParser) -> None:
         port = cfg["CLUSTER"][key].strip()
         if not _PORT.fullmatch(port) or not 1 <= int(port) <= 65535:  # ASCII digits only: int() takes others
             raise ConfigError(f"[CLUSTER] {key} must be a port number, not {cfg['CLUSTER'][key]!r}")
-    allowed_rejects(cfg, 0)  # fails early on a malformed value
+    reject_allowance(cfg["ETL"]["MAX_REJECTS"], 0)  # fails early on a malformed value
     for key in ("RUN_CHECKS", "REPAIR_TEXT"):
         try:
             cfg.getboolean("ETL", key)
@@ -243,16 +258,21 @@ def validate_s3(cfg: configparser.ConfigParser) -> None:
                               " leave it empty for AWS")
 
 
-def config_path(cfg: configparser.ConfigParser, value: str) -> Path:
+def config_path(cfg: Settings, value: str) -> Path:
     """A path from dwh.cfg, relative to the folder of dwh.cfg."""
     p = Path(value).expanduser()
-    return p if p.is_absolute() else Path(cfg["DEFAULT"]["CONFIG_DIR"]) / p
+    return p if p.is_absolute() else cfg.config_dir / p
 
 
-def allowed_rejects(cfg: configparser.ConfigParser, records: int) -> int:
-    """How many of a run's `records` may be rejected, by [ETL] MAX_REJECTS: a count (``10``), or a
-    fraction of the records as a decimal (``0.01``) or a percentage (``1%``)."""
-    raw = cfg["ETL"]["MAX_REJECTS"].strip()
+def allowed_rejects(cfg: Settings, records: int) -> int:
+    """How many of a run's `records` may be rejected, by [ETL] MAX_REJECTS (see reject_share)."""
+    return reject_allowance(cfg.etl.max_rejects, records)
+
+
+def reject_allowance(raw: str, records: int) -> int:
+    """How many of `records` the [ETL] MAX_REJECTS value `raw` lets be rejected: a count (``10``),
+    or a fraction of the records as a decimal (``0.01``) or a percentage (``1%``)."""
+    raw = raw.strip()
     problem = ConfigError(f"[ETL] MAX_REJECTS is {raw!r}; use a count (10), a fraction (0.01) or a percentage (1%)")
     if not raw.isascii():  # int() and Fraction() take other scripts' digits too
         raise problem
@@ -270,25 +290,130 @@ def allowed_rejects(cfg: configparser.ConfigParser, records: int) -> int:
     return math.floor(share * records)  # exact: 29% of 100 records is 29
 
 
-def secrets(cfg: configparser.ConfigParser | None) -> list[str]:
+def secrets(cfg: Settings | None) -> list[str]:
     """The configured secrets, and those of the environment (also when no configuration loaded)."""
-    values = [cfg[s][k] for s, k in SECRET_KEYS if cfg.has_option(s, k)] if cfg is not None else []
+    values = [cfg.cluster.db_password] if cfg is not None else []
     values += [os.environ.get(f"DWH_{s}_{k}", "") for s, k in SECRET_KEYS]
     values += [os.environ.get(v, "") for v in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")]
     return [v for v in values if len(v) >= 3]
 
 
-def redact(text: str, cfg: configparser.ConfigParser | None) -> str:
+def redact(text: str, cfg: Settings | None) -> str:
     """Replace every configured secret in text (messages, errors) with ***."""
     for secret in sorted(secrets(cfg), key=len, reverse=True):  # the longest first: one may hold another
         text = text.replace(secret, "***")
     return re.sub(r"(password=)\S+", r"\1***", text, flags=re.IGNORECASE)
 
 
-def embedded_folder(cfg: configparser.ConfigParser) -> Path:
-    return config_path(cfg, cfg["WAREHOUSE"]["EMBEDDED_DIR"])
+def embedded_folder(cfg: Settings) -> Path:
+    return config_path(cfg, cfg.warehouse.embedded_dir)
 
 
-def dialect(cfg: configparser.ConfigParser) -> dialects.Postgres:
+def dialect(cfg: Settings) -> dialects.Postgres:
     """The SQL dialect of the configured target: the embedded server is PostgreSQL."""
-    return dialects.for_target(cfg["WAREHOUSE"]["TARGET"])
+    return cfg.dialect
+
+
+# --------------------------------------------------------------------------- the typed settings
+# One frozen dataclass per section of dwh.cfg, a field per key (its name in lower case), its type
+# what validate_config checked. Settings.replace gives a changed copy (tests, tools).
+
+
+@dataclasses.dataclass(frozen=True)
+class WarehouseSection:
+    target: str  # embedded | postgres | redshift
+    embedded_dir: str  # relative to dwh.cfg's folder (embedded_folder)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterSection:
+    host: str
+    db_name: str
+    db_user: str
+    db_password: str = dataclasses.field(repr=False)
+    db_port: int = 5439
+
+
+@dataclasses.dataclass(frozen=True)
+class IamRoleSection:
+    arn: str
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Section:
+    log_data: str  # s3://bucket/prefix or a folder
+    log_jsonpath: str
+    song_data: str
+    region: str
+    endpoint_url: str
+    work_prefix: str
+
+
+@dataclasses.dataclass(frozen=True)
+class EtlSection:
+    max_rejects: str  # a count, a fraction or a percentage (allowed_rejects)
+    run_checks: bool
+    workers: str  # auto, or a number of typing processes
+    repair_text: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterSetupSection:
+    cluster_identifier: str
+    node_type: str
+    num_nodes: str
+    iam_role_name: str
+    security_group_id: str
+    ingress_cidr: str
+    publicly_accessible: str
+
+
+SOURCE_KEYS = {"songs": "song_data", "events": "log_data"}  # a source -> its [S3] setting
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """dwh.cfg as validated: one field per section."""
+
+    warehouse: WarehouseSection
+    cluster: ClusterSection
+    iam_role: IamRoleSection
+    s3: S3Section
+    etl: EtlSection
+    cluster_setup: ClusterSetupSection
+    config_dir: Path  # dwh.cfg's folder: relative paths in it mean the same wherever a script starts
+
+    @property
+    def dialect(self) -> dialects.Postgres:
+        return dialects.for_target(self.warehouse.target)
+
+    def source(self, source: str) -> str:
+        """Where a source ("songs", "events") is: [S3] SONG_DATA or LOG_DATA."""
+        return str(getattr(self.s3, SOURCE_KEYS[source]))
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some keys of one section changed: replace("s3", work_prefix="s3://b/w")."""
+        changed = dataclasses.replace(getattr(self, section), **values)
+        return dataclasses.replace(self, **{section: changed})
+
+    def sections(self) -> dict[str, dict[str, str]]:
+        """The settings as dwh.cfg's sections of strings (what a worker process is handed)."""
+        names = {"iam_role": "IAM_ROLE", "cluster_setup": "CLUSTER_SETUP"}
+        return {names.get(f.name, f.name.upper()): {k.upper(): str(v) for k, v in dataclasses.asdict(
+            getattr(self, f.name)).items()} for f in dataclasses.fields(self) if f.name != "config_dir"}
+
+    @classmethod
+    def of(cls, cfg: configparser.ConfigParser) -> Settings:
+        """The typed settings of a validated ConfigParser (validate_config)."""
+        def section(kind: type, name: str) -> Any:
+            values: dict[str, Any] = {}
+            for field in dataclasses.fields(kind):
+                raw = cfg[name][field.name.upper()]
+                values[field.name] = (cfg.getboolean(name, field.name.upper()) if field.type == "bool"
+                                      else int(raw) if field.type == "int"
+                                      else raw if field.name == "db_password" else raw.strip())
+            return kind(**values)
+
+        return cls(section(WarehouseSection, "WAREHOUSE"), section(ClusterSection, "CLUSTER"),
+                   section(IamRoleSection, "IAM_ROLE"), section(S3Section, "S3"), section(EtlSection, "ETL"),
+                   section(ClusterSetupSection, "CLUSTER_SETUP"), Path(cfg["DEFAULT"]["CONFIG_DIR"]))

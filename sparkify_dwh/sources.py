@@ -20,7 +20,6 @@ import zlib
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from configparser import ConfigParser
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,6 +28,7 @@ import orjson
 
 from sparkify_dwh import console, s3, settings
 from sparkify_dwh.errors import SourceError
+from sparkify_dwh.settings import Settings
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -93,7 +93,7 @@ KEY_BYTES = 1024  # object keys (loaded_objects, rejects) are VARCHAR(1024): byt
 MTIME_TAG = "mtime_ns:"  # a file's "etag": its modification time (with its size, its identity)
 
 
-def list_objects(cfg: ConfigParser, source: str, location: str, known: KnownFolders | None = None,
+def list_objects(cfg: Settings, source: str, location: str, known: KnownFolders | None = None,
                  ) -> Iterator[SourceObject]:
     """Every data object under an s3:// prefix or a folder, in key order; with known, a folder's
     files only where the folder changed since it was recorded."""
@@ -233,7 +233,7 @@ def _skip(path: str, reason: str) -> None:
     console.say(f"skipped {console.printable(shown)}: {reason}")
 
 
-def _list_s3(cfg: ConfigParser, source: str, uri: str) -> Iterator[SourceObject]:
+def _list_s3(cfg: Settings, source: str, uri: str) -> Iterator[SourceObject]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = s3.split_s3_uri(uri)
@@ -293,7 +293,7 @@ class _Retry(Exception):
         self.fatal = fatal
 
 
-def read_objects(cfg: ConfigParser, objects: Iterable[SourceObject],
+def read_objects(cfg: Settings, objects: Iterable[SourceObject],
                  ) -> Iterator[tuple[SourceObject, bytes | Unreadable]]:
     """(object, decompressed bytes, or why it cannot be read) in the order given. Files are read
     as they are needed (a thread per tiny file costs more than the read). S3 objects are fetched
@@ -430,7 +430,7 @@ _throttling = {"seen": 0, "told": 0, "tell": 1}
 _throttling_lock = threading.Lock()
 
 
-def s3_client(cfg: ConfigParser, attempts: int = 8) -> Any:
+def s3_client(cfg: Settings, attempts: int = 8) -> Any:
     """s3.s3_client, telling the user when S3 throttles."""
     client = s3.s3_client(cfg, attempts=attempts)
     client.meta.events.register("needs-retry.s3", _on_retry)

@@ -429,7 +429,7 @@ class RecordTyper:
 
 def new_typer(cfg: Any, columns: list[Column], run_id: int, output: RowFormat = COPY_TEXT) -> RecordTyper:
     """The typer of a run, as [ETL] REPAIR_TEXT says."""
-    return RecordTyper(columns, run_id, repair=cfg.getboolean("ETL", "REPAIR_TEXT", fallback=True), output=output)
+    return RecordTyper(columns, run_id, repair=cfg.etl.repair_text, output=output)
 
 
 def _fast_paths(col: Column, repair: bool = False, output: RowFormat = COPY_TEXT) -> list[tuple[str, str]]:
@@ -645,12 +645,8 @@ def typing_workers(setting: str, planned_bytes: int) -> int:
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(settings: dict[str, dict[str, str]], columns: list[Column], run_id: int) -> None:
-    from configparser import ConfigParser
-
-    cfg = ConfigParser(interpolation=None)
-    cfg.optionxform = str.upper  # type: ignore[assignment,method-assign]
-    cfg.read_dict(settings)
+def _start_worker(cfg: Any, columns: list[Column], run_id: int) -> None:
+    """A typing process: the run's settings (frozen, so handed over whole), its typer."""
     _worker.update(cfg=cfg, typer=new_typer(cfg, columns, run_id))
     sources.count_throttling_quietly()  # a worker counts S3's throttling; the main process says it once
 
@@ -692,10 +688,9 @@ class TypingPool:
     def __init__(self, cfg: Any, columns: list[Column], run_id: int, workers: int) -> None:
         import multiprocessing
 
-        settings = {"DEFAULT": dict(cfg.defaults()), **{s: dict(cfg.items(s, raw=True)) for s in cfg.sections()}}
         # spawn, not fork: the main process holds a database connection and may hold threads
         self.pool = multiprocessing.get_context("spawn").Pool(
-            workers, initializer=_start_worker, initargs=(settings, columns, run_id))
+            workers, initializer=_start_worker, initargs=(cfg, columns, run_id))
         self.workers = workers
 
     def typed_chunks(self, planned: Iterable[tuple[int, SourceObject]], rejects: RejectSpool,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from configparser import ConfigParser
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
@@ -23,6 +22,7 @@ import sql_queries as sql
 from sparkify_dwh import console, dialects, redshift, session, settings, sources, staging
 from sparkify_dwh.errors import DwhError
 from sparkify_dwh.run import RejectLimitExceeded, Run, enforce_reject_limit
+from sparkify_dwh.settings import Settings
 from sparkify_dwh.sources import SourceObject
 
 PLAN_BATCH = 10_000  # planned objects read and staged at a time: memory stays flat however many
@@ -79,7 +79,7 @@ class PostgresTarget:
 
     dialect: dialects.Postgres = dialects.POSTGRES
 
-    def __init__(self, cfg: ConfigParser, started: datetime) -> None:
+    def __init__(self, cfg: Settings, started: datetime) -> None:
         self.cfg = cfg
         self.started = started
 
@@ -124,7 +124,7 @@ class PostgresTarget:
             progress(lambda: f"staging {source}: {counts.objects:,}/{total:,} objects, "
                              f"{counts.rows:,} rows, {counts.rejected:,} rejected")
 
-        workers = staging.typing_workers(self.cfg["ETL"]["WORKERS"], run.planned[source][1])
+        workers = staging.typing_workers(self.cfg.etl.workers, run.planned[source][1])
         pool = staging.TypingPool(self.cfg, typer.source_columns, run.run_id, workers) if workers else None
         with pool or nullcontext():
             for batch in planned_batches(cur, source):
@@ -177,7 +177,7 @@ class RedshiftTarget(PostgresTarget):
 
     dialect: dialects.Postgres = dialects.REDSHIFT
 
-    def __init__(self, cfg: ConfigParser, started: datetime) -> None:
+    def __init__(self, cfg: Settings, started: datetime) -> None:
         super().__init__(cfg, started)
         self.work = redshift.new_stage(cfg, started)
 
@@ -260,7 +260,7 @@ def lock_runs(cur: psycopg2.extensions.cursor, dialect: dialects.Postgres) -> No
     session.execute(cur, dialect.variant("RUN_LOCK"))
 
 
-def open_target(cfg: ConfigParser, started: datetime) -> PostgresTarget:
+def open_target(cfg: Settings, started: datetime) -> PostgresTarget:
     """The target TARGET names, for a run that started at `started` (close it when done)."""
     return TARGETS[settings.dialect(cfg).name](cfg, started)
 

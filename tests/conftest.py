@@ -359,7 +359,7 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     folder = tmp_path_factory.mktemp("embedded")
     cfg = dwh_settings.load_config(ROOT / "dwh.cfg")
-    cfg["WAREHOUSE"]["EMBEDDED_DIR"] = str(folder)
+    cfg = cfg.replace("warehouse", embedded_dir=str(folder))
     try:
         dwh_warehouse.start_embedded(cfg)
     except DwhError as exc:
@@ -417,7 +417,7 @@ def _embedded_warehouse(folder: Path, workdir: Path, name: str) -> Iterator[Ware
 
 
     cfg = dwh_settings.load_config(ROOT / "dwh.cfg")
-    cfg["WAREHOUSE"]["EMBEDDED_DIR"] = str(folder)
+    cfg = cfg.replace("warehouse", embedded_dir=str(folder))
     uri = dwh_warehouse.start_embedded(cfg)
     admin = psycopg2.connect(uri)
     dsn = dict(admin.get_dsn_parameters())

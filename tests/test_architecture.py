@@ -130,9 +130,29 @@ def test_settings_environment_over_file_over_defaults(tmp_path: Path, monkeypatc
     config.write_text("[ETL]\nMAX_REJECTS = 5%\n[S3]\nREGION = eu-west-1\n")
     monkeypatch.setenv("DWH_S3_REGION", "us-east-2")
     cfg = settings.load_config(config, warn=False)
-    assert cfg["S3"]["REGION"] == "us-east-2" and cfg["ETL"]["MAX_REJECTS"] == "5%"
-    assert cfg["WAREHOUSE"]["TARGET"] == "embedded" and settings.dialect(cfg) is dialects.POSTGRES
+    assert cfg.s3.region == "us-east-2" and cfg.etl.max_rejects == "5%"
+    assert cfg.warehouse.target == "embedded" and settings.dialect(cfg) is dialects.POSTGRES
     assert [settings.allowed_rejects(cfg, n) for n in (0, 19, 20, 1000)] == [0, 0, 1, 50]
     monkeypatch.setenv("DWH_WAREHOUSE_TARGET", "oracle")
     with pytest.raises(ConfigError, match="TARGET is 'oracle'"):
         settings.load_config(config, warn=False)
+
+
+def test_settings_are_frozen_and_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "dwh.cfg"
+    config.write_text("[CLUSTER]\nDB_PORT = 5440\n[ETL]\nRUN_CHECKS = yes\n")
+    cfg = settings.load_config(config, warn=False)
+    assert cfg.cluster.db_port == 5440 and cfg.etl.run_checks is True and cfg.config_dir == tmp_path
+    with pytest.raises(AttributeError):
+        cfg.cluster.db_port = 1  # type: ignore[misc]
+    changed = cfg.replace("s3", work_prefix="s3://b/w")
+    assert changed.s3.work_prefix == "s3://b/w" and cfg.s3.work_prefix == ""
+    assert "db_password" not in repr(cfg)  # never shown
+
+
+def test_an_environment_variable_names_its_longest_section(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert settings.environment_setting("DWH_CLUSTER_SETUP_NUM_NODES") == ("CLUSTER_SETUP", "NUM_NODES")
+    assert settings.environment_setting("DWH_CLUSTER_DB_PORT") == ("CLUSTER", "DB_PORT")
+    assert settings.environment_setting("DWH_NOPE_X") is None
+    monkeypatch.setenv("DWH_CLUSTER_SETUP_NUM_NODES", "1")
+    assert settings.load_config(None, warn=False).cluster_setup.num_nodes == "1"

@@ -243,7 +243,7 @@ def test_a_password_with_a_real_comment_after_nothing_is_fine(tmp_path: Path) ->
     config = tmp_path / "dwh.cfg"
     config.write_text("[WAREHOUSE]\nTARGET = postgres\n[CLUSTER]\nDB_PASSWORD =     ; prefer the environment\n")
     cfg = dwh_settings.load_config(config)
-    assert cfg["CLUSTER"]["DB_PASSWORD"] == ""
+    assert cfg.cluster.db_password == ""
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -279,7 +279,7 @@ def test_unknown_and_misplaced_keys_are_warned_about(tmp_path: Path) -> None:
         "warning: the environment variable DWH_ETL_MAX_REJECT is not a setting the toolkit reads; ignored",
     ]
     assert one_line_error(proc).startswith("error: TARGET = postgres needs [CLUSTER] HOST")
-    assert dwh_settings.load_config(config, warn=False)["ETL"]["MAX_REJECTS"] == "1"
+    assert dwh_settings.load_config(config, warn=False).etl.max_rejects == "1"
 
 
 # --------------------------------------------------------------------------- 4: terminals

@@ -309,7 +309,7 @@ def test_normalised_values_are_what_redshift_needs(tmp_path: Path, loaded: Wareh
 def test_the_manifest_lists_exactly_the_uploaded_parts(s3: S3Server, tmp_path: Path) -> None:
     s3.make_bucket("work")
     cfg = settings.load_config(Path(__file__).parents[1] / "dwh.cfg")
-    cfg["S3"]["WORK_PREFIX"] = "s3://work/sparkify"
+    cfg = cfg.replace("s3", work_prefix="s3://work/sparkify")
     area = redshift.work_area(cfg, dt.datetime(2026, 11, 25, 12, 0, 1))
     assert area.prefix.startswith("sparkify/run-20261125T120001-")
     files = []
@@ -429,10 +429,10 @@ def compacted(cfg: ConfigParser, planned: list[tuple[int, sources.SourceObject]]
             "rejects": hashlib.sha256(orjson.dumps(spooled)).hexdigest()}
 
 
-def parts_now(cfg: ConfigParser, columns: dict[str, list[staging.Column]], tmp: Path) -> dict:
+def parts_now(cfg: settings.Settings, columns: dict[str, list[staging.Column]], tmp: Path) -> dict:
     result: dict = {}
     for repair in ("true", "false"):
-        cfg["ETL"]["REPAIR_TEXT"] = repair
+        cfg = cfg.replace("etl", repair_text=repair == "true")
         for source, table, parts in (("events", "staging_events", 3), ("songs", "staging_songs", 2)):
             folder = SAMPLE / {"events": "log_data", "songs": "song_data"}[source]
             listed = sorted(sources.list_objects(cfg, source, str(folder)), key=lambda o: o.key)
@@ -505,12 +505,11 @@ def test_the_work_area_copies_name_the_work_buckets_region(s3: S3Server, tmp_pat
                               CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
     s3.make_bucket("work-virginia")
     cfg = settings.load_config(Path(__file__).parents[1] / "dwh.cfg")
-    cfg["S3"]["REGION"] = "us-west-2"  # the sources'
-    cfg["IAM_ROLE"]["ARN"] = PARAMS["iam_role"]
+    cfg = cfg.replace("s3", region="us-west-2").replace("iam_role", arn=PARAMS["iam_role"])  # the sources' region
     client = dwh_s3.s3_client(cfg)
     assert redshift.bucket_region(client, "work-frankfurt") == "eu-central-1"
     assert redshift.bucket_region(client, "work-virginia") == "us-east-1"  # no LocationConstraint
-    cfg["S3"]["WORK_PREFIX"] = "s3://work-frankfurt/sparkify"
+    cfg = cfg.replace("s3", work_prefix="s3://work-frankfurt/sparkify")
     stage = redshift.new_stage(cfg, dt.datetime(2026, 11, 25, 12, 0))
     try:
         assert stage.params() == {"iam_role": PARAMS["iam_role"], "region": "eu-central-1"}

@@ -19,7 +19,7 @@ STARTED = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
 @pytest.mark.parametrize("target", ["embedded", "postgres"])
 def test_the_embedded_server_and_postgresql_are_one_target(target: str) -> None:
     cfg = settings.load_config(ROOT / "dwh.cfg")
-    cfg["WAREHOUSE"]["TARGET"] = target
+    cfg = cfg.replace("warehouse", target=target)
     chosen = targets.open_target(cfg, STARTED)
     assert type(chosen) is targets.PostgresTarget
     assert chosen.dialect is dialects.POSTGRES and chosen.started == STARTED
@@ -28,9 +28,8 @@ def test_the_embedded_server_and_postgresql_are_one_target(target: str) -> None:
 def test_a_redshift_target_holds_its_work_area_until_closed(s3: S3Server) -> None:
     bucket = s3.make_bucket("targets-work")
     cfg = settings.load_config(ROOT / "dwh.cfg")  # after the s3 fixture: the endpoint is moto's
-    cfg["WAREHOUSE"]["TARGET"] = "redshift"
-    cfg["IAM_ROLE"]["ARN"] = "arn:aws:iam::123456789012:role/dwhRole"
-    cfg["S3"]["WORK_PREFIX"] = f"s3://{bucket}/work"
+    cfg = cfg.replace("warehouse", target="redshift").replace("iam_role", arn="arn:aws:iam::123456789012:role/dwhRole")
+    cfg = cfg.replace("s3", work_prefix=f"s3://{bucket}/work")
     chosen = targets.open_target(cfg, STARTED)
     assert type(chosen) is targets.RedshiftTarget and chosen.dialect is dialects.REDSHIFT
     folder, area = chosen.work.folder, chosen.work.area
