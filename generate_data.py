@@ -8,13 +8,17 @@ A share of the NextSong events (--match-share) names a generated song exactly (t
 duration); the rest name songs that are not in song_data, as in the real data.
 
 Options that plant behaviour with known answers (for the analytics, trends and report tests):
---weekly, --trend and --random-walk shape the daily event counts (with Poisson-sized daily noise);
+--weekly, --trend and --random-walk shape the daily event counts (with Poisson-sized daily noise), and
+--shocks multiplies each day's count by a random factor (a busy day, a quiet one);
 --plant adds the full page set, a rising song, a song going from 1 play to 3, users who cancel, and
 writes OUT/planted.json with the exact funnel and churn counts of what was written.
 
     python generate_data.py OUT [--days 30] [--start 2018-11-01] [--users 100] [--songs 1000]
                                 [--events 10000] [--match-share 0.7] [--seed 42] [--force]
-                                [--weekly A] [--trend G] [--random-walk S] [--plant]
+                                [--weekly A] [--trend G] [--random-walk S] [--shocks S] [--plant]
+
+Without --plant nothing trends: every play picks its song from the same popularity, so every song
+keeps its share of the traffic from day to day (the null data set of the trending tests).
 """
 
 from __future__ import annotations
@@ -403,8 +407,9 @@ def day_budgets(rng: random.Random, total: int, first_day: dt.date, days: int) -
 
 
 def shaped_budgets(rng: random.Random, args: argparse.Namespace) -> list[int]:
-    """--weekly, --trend, --random-walk: each day's share of the events follows the shape, with noise
-    the size of a Poisson count's (sd = square root of the day's mean), so the shape stays clear.
+    """--weekly, --trend, --random-walk, --shocks: each day's share of the events follows the shape,
+    times the day's shock, with noise the size of a Poisson count's (sd = square root of the day's
+    mean), so the shape stays clear. A shock is exp(N(0, S) - S^2 / 2): mean 1, independent each day.
     The random walk has no weekly shape to find: each day is the same weekday a week before times a
     random step, so the best forecast of a day is that day a week before, which is seasonal-naive.
     (A walk stepping from the day before is best forecast by its last day, which a smoothing model
@@ -417,6 +422,8 @@ def shaped_budgets(rng: random.Random, args: argparse.Namespace) -> list[int]:
         else:
             season = 1 + args.weekly * WEEKLY_SHAPE[(args.start + dt.timedelta(d)).isoweekday()]
         shape.append(season * (1 + args.trend * d))
+    if args.shocks:  # drawn after the shape, so a seeded walk is the same walk with or without them
+        shape = [w * math.exp(rng.gauss(0, args.shocks) - args.shocks ** 2 / 2) for w in shape]
     means = [args.events * w / sum(shape) for w in shape]
     return split_budget(args.events, [max(0.0, m + rng.gauss(0, math.sqrt(m))) + 1e-9 for m in means])
 
@@ -1073,6 +1080,9 @@ def parse_args() -> argparse.Namespace:
                          help="geometric random walk of the daily count with no weekly shape: a day is "
                               "the same weekday a week before times a random step, log-step sd S, so "
                               "seasonal-naive is the best forecast (0 to 1; replaces --weekly, keeps --trend)")
+    shaping.add_argument("--shocks", metavar="S", type=share, default=0.0,
+                         help="day-level multiplicative shocks: each day's count is multiplied by "
+                              "exp(N(0, S) - S^2/2), independently (mean 1; 0 to 1; e.g. 0.1 for +-10%%)")
     parser.add_argument("--plant", action="store_true",
                         help=f"plant behaviour with known answers and write them to OUT/{PLANTED}: the full "
                              "page set (Thumbs Up/Down, Add to Playlist, Add Friend, Roll Advert for free users, "
@@ -1119,7 +1129,7 @@ def write_logs(sink: Sink, rng: random.Random, args: argparse.Namespace,
     """One file per day with events; returns the writer (with its counts) and the number of files."""
     start_ms = int(dt.datetime.combine(args.start, dt.time(), dt.UTC).timestamp() * 1000)
     users = make_users(rng, args.users, start_ms)
-    shaped = args.weekly or args.trend or args.random_walk
+    shaped = args.weekly or args.trend or args.random_walk or args.shocks
     budgets = shaped_budgets(rng, args) if shaped else day_budgets(rng, args.events, args.start, args.days)
     if args.plant:
         writer: EventWriter = PlantedWriter(rng, users, catalogue, args.match_share, days=args.days)

@@ -2,12 +2,15 @@
 
 Reads small daily aggregates of the analytics layer (hour_plays, user_days, user_levels) and fills
 the calendar (a day without activity has no plays and no active users). Each series gets a
-Holt-Winters forecast (additive damped trend, additive weekly season; intervals from 2,000 of the
-model's simulated futures) when a rolling-origin backtest shows it beats seasonal-naive on mean MASE;
-otherwise seasonal-naive is published, with empirical intervals from its own past errors. Trending
-songs and artists compare the last 7 days of the data with the 21 before, adjusted for overall
-traffic and shrunk towards "no change". Everything is stored as one trend run in the warehouse
-(trend_runs, trend_backtests, trend_forecasts, trending), with the load it was computed from.
+Holt-Winters forecast (additive damped trend, additive weekly season) when a rolling-origin backtest
+at the published horizon shows it beats seasonal-naive on mean MASE; otherwise seasonal-naive is
+published. Either way the intervals come from the published method's own backtest errors at each
+horizon step (conformal quantiles of log-ratio errors), and the backtest's empirical coverage of
+them is reported. Trending songs and artists: an exact binomial test of the last 7 days of the data
+against the 21 before, given each one's plays in both and adjusted for overall traffic, with the
+false-discovery rate controlled by Benjamini-Hochberg; the significant ones are ranked by a score
+shrunk towards "no change". Everything is stored as one trend run in the warehouse (trend_runs,
+trend_backtests, trend_forecasts, trending), with the load it was computed from.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -32,13 +36,11 @@ import sql_queries as sql
 SERIES = {"plays": "plays", "active_users": "active users", "paid_users": "paid subscribers"}
 SEASON = 7  # days: the weekly season
 MIN_TRAIN = 28  # days of history before a backtest origin
-TEST_DAYS = 7  # days forecast from each origin
-MAX_ORIGINS = 6  # the most recent origins, one every 7 days: enough to choose, cheap to fit
-MAX_HORIZON = 28  # days: seasonal-naive's empirical intervals need past errors that far apart
+MIN_ORIGINS = 7  # daily backtest origins at least: each weekday once, horizon x 7 errors to calibrate on
+MAX_ORIGINS = 42  # the most recent daily origins: errors enough for the intervals, cheap enough to fit
+MAX_HORIZON = 28  # days
 MODEL, BASELINE = "holt_winters", "seasonal_naive"
 CANDIDATE = "Holt-Winters: additive damped trend, additive weekly season"
-SIMULATIONS = 2_000  # simulated futures behind the model's intervals
-SEED = 7  # the simulations' seed: the same data gives the same document
 QUANTILES = {"lo95": 0.025, "lo80": 0.10, "hi80": 0.90, "hi95": 0.975}
 
 RECENT_DAYS, BEFORE_DAYS = 7, 21  # trending: the last 7 days of the data against the 21 before
@@ -47,8 +49,9 @@ RECENT_DAYS, BEFORE_DAYS = 7, 21  # trending: the last 7 days of the data agains
 # from 1 play to 3 scores 1.2; going from 20 plays to 80 scores 3.
 PRIOR_PLAYS = 10.0
 MIN_LISTENERS = 3  # distinct users in the last 7 days: one user's loop is not a trend
+FDR = 0.05  # the false-discovery rate the trending lists are controlled at (Benjamini-Hochberg)
 TOP = 20  # entries in each trending list
-CANDIDATES = 200  # best-scoring rising entries whose distinct listeners are counted
+CANDIDATES = 200  # best-scoring significant entries whose distinct listeners are counted
 
 
 @dataclass
@@ -58,12 +61,12 @@ class Series:
 
 
 @dataclass
-class Backtest:
-    mase: float | None  # the candidate's mean over the origins
-    mase_baseline: float | None
+class Scores:
+    """One method's rolling-origin backtest at the published horizon."""
+
+    mase: float | None  # the mean over the origins
     smape: float | None
-    smape_baseline: float | None
-    origins: int
+    errors: np.ndarray  # origins x horizon steps: log(1 + actual) - log(1 + forecast)
 
 
 # --------------------------------------------------------------------------- the series
@@ -134,9 +137,21 @@ def mean_or_none(values: list[float | None]) -> float | None:
     return float(np.mean(values)) if values and all(v is not None for v in values) else None
 
 
-def origins(days: int) -> list[int]:
-    """Backtest origins (days of history), one every 7 days back from the last full test week."""
-    return sorted(range(days - TEST_DAYS, MIN_TRAIN - 1, -SEASON))[-MAX_ORIGINS:]
+def origins(days: int, horizon: int) -> list[int]:
+    """Backtest origins (days of history): every day with at least MIN_TRAIN days before it and the
+    horizon after it, the MAX_ORIGINS most recent."""
+    return list(range(max(MIN_TRAIN, days - horizon - MAX_ORIGINS + 1), days - horizon + 1))
+
+
+def needed_days(horizon: int) -> int:
+    """Days of data a forecast needs: MIN_TRAIN to train, the horizon to test, MIN_ORIGINS origins."""
+    return MIN_TRAIN + horizon + MIN_ORIGINS - 1
+
+
+def log_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """Errors as log ratios, log(1 + actual) - log(1 + forecast) (a forecast below 0 counts as 0):
+    day-to-day shocks multiply a count, so its errors scale with its level."""
+    return np.log1p(actual) - np.log1p(np.maximum(forecast, 0.0))
 
 
 # --------------------------------------------------------------------------- models
@@ -144,84 +159,125 @@ def origins(days: int) -> list[int]:
 
 def fit_model(history: np.ndarray) -> Any:
     """Holt-Winters on the history: additive damped trend and weekly season, heuristic initial
-    states (cheap and stable on a few weeks), smoothing parameters by least squares."""
+    states (cheap and stable on a few weeks), smoothing parameters by least squares. Library
+    warnings are left to the caller (forecast_all reports them once)."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter on short series; the backtest judges
-        model = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add",
-                                     seasonal_periods=SEASON, initialization_method="heuristic")
-        fitted = model.fit(use_brute=False, method="least_squares")  # the SSE itself: fast and stable
+    model = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add",
+                                 seasonal_periods=SEASON, initialization_method="heuristic")
+    fitted = model.fit(use_brute=False, method="least_squares")  # the SSE itself: fast and stable
     if not np.all(np.isfinite(fitted.forecast(1))):
         raise ValueError("the fit diverged")
     return fitted
 
 
-def backtest(values: np.ndarray) -> Backtest:
-    """The candidate and seasonal-naive from each origin, 7 days ahead; mean MASE and sMAPE."""
-    scores: dict[str, list[float | None]] = {"mase": [], "mase_baseline": [], "smape": [], "smape_baseline": []}
-    points = origins(len(values))
-    for origin in points:
-        history, actual = values[:origin], values[origin:origin + TEST_DAYS]
-        model = fit_model(history).forecast(TEST_DAYS)
-        baseline = seasonal_naive(history, TEST_DAYS)
-        scores["mase"].append(mase(actual, model, history))
-        scores["mase_baseline"].append(mase(actual, baseline, history))
-        scores["smape"].append(smape(actual, model))
-        scores["smape_baseline"].append(smape(actual, baseline))
-    return Backtest(**{name: mean_or_none(v) for name, v in scores.items()}, origins=len(points))
+def model_point(history: np.ndarray, horizon: int) -> np.ndarray:
+    return np.asarray(fit_model(history).forecast(horizon))
 
 
-def model_forecast(values: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
-    """The model's point forecast and the quantiles of its simulated futures."""
-    fitted = fit_model(values)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        futures = fitted.simulate(horizon, anchor="end", repetitions=SIMULATIONS, error="add",
-                                  rng=np.random.default_rng(SEED))
-    futures = np.asarray(futures).reshape(horizon, SIMULATIONS)
-    bands = {name: np.quantile(futures, q, axis=1) for name, q in QUANTILES.items()}
-    return {"value": np.asarray(fitted.forecast(horizon)), **bands}
+def score(values: np.ndarray, points: list[int], horizon: int, method: Any) -> Scores:
+    """method(history, horizon) from each origin, `horizon` days ahead: mean MASE and sMAPE over the
+    origins, and every error as a log ratio."""
+    errors = np.empty((len(points), horizon))
+    mases: list[float | None] = []
+    smapes: list[float | None] = []
+    for i, origin in enumerate(points):
+        history, actual = values[:origin], values[origin:origin + horizon]
+        forecast = method(history, horizon)
+        mases.append(mase(actual, forecast, history))
+        smapes.append(smape(actual, forecast))
+        errors[i] = log_errors(actual, forecast)
+    return Scores(mean_or_none(mases), mean_or_none(smapes), errors)
 
 
-def baseline_forecast(values: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
-    """Seasonal-naive, with intervals from its own errors in the history: for a day k weeks
-    ahead, the quantiles of y[t] - y[t - 7k] over the past."""
-    point = seasonal_naive(values, horizon)
-    bands: dict[str, list[float]] = {name: [] for name in QUANTILES}
-    for h in range(horizon):
-        lag = SEASON * (h // SEASON + 1)
-        errors = values[lag:] - values[:-lag]
-        for name, q in QUANTILES.items():
-            bands[name].append(point[h] + float(np.quantile(errors, q)))
-    return {"value": point, **{name: np.array(v) for name, v in bands.items()}}
+def calibration(errors: np.ndarray) -> tuple[np.ndarray, dict[str, float]] | None:
+    """The intervals of a method from its rolling-origin errors (origins x horizon steps; NaN: left
+    out): a scale per step, the mean absolute error at that step (never smaller than an earlier
+    step's), and split-conformal quantiles of the errors divided by it, pooled over steps and
+    origins. A day h steps ahead lies between log(1 + forecast) + scale[h] x quantile; an interval
+    always holds the point forecast. None when a step has no error to go by."""
+    scale = np.array([np.mean(np.abs(column[~np.isnan(column)])) if np.any(~np.isnan(column)) else np.nan
+                      for column in errors.T])
+    if np.any(np.isnan(scale)):
+        return None
+    scale = np.maximum.accumulate(np.maximum(scale, 1e-9))
+    scores = np.sort((errors / scale)[~np.isnan(errors)])
+    n = scores.size
+    quantiles = {}
+    for name, level in QUANTILES.items():
+        if level > 0.5:  # the ceil((n + 1) level)-th smallest: split conformal's finite-sample rule
+            k = min(n, math.ceil((n + 1) * level))
+            quantiles[name] = max(0.0, float(scores[k - 1]))
+        else:
+            k = max(1, math.floor((n + 1) * level))
+            quantiles[name] = min(0.0, float(scores[k - 1]))
+    return scale, quantiles
+
+
+def intervals(point: np.ndarray, errors: np.ndarray) -> dict[str, np.ndarray]:
+    """The point forecast and its 80% and 95% intervals, calibrated on the method's backtest errors."""
+    calibrated = calibration(errors)
+    if calibrated is None:  # cannot happen with MIN_ORIGINS origins; the point as its own interval
+        return {"value": point, **{name: point for name in QUANTILES}}
+    scale, quantiles = calibrated
+    level = np.log1p(np.maximum(point, 0.0))
+    return {"value": point, **{name: np.expm1(level + scale * q) for name, q in quantiles.items()}}
+
+
+def coverage(errors: np.ndarray) -> tuple[float | None, float | None]:
+    """The backtest's empirical coverage of the 80% and 95% intervals: the share of the backtest's
+    days that fell inside the interval calibrated on the other errors, leaving out every error on a
+    day of that origin's test window (origins are consecutive days). None: too few origins."""
+    count, horizon = errors.shape
+    day = np.arange(count)[:, None] + np.arange(horizon)[None, :]
+    inside: dict[int, list[bool]] = {80: [], 95: []}
+    for i in range(count):
+        calibrated = calibration(np.where((day >= i) & (day < i + horizon), np.nan, errors))
+        if calibrated is None:
+            continue
+        scale, q = calibrated
+        z = errors[i] / scale
+        inside[80] += list((z >= q["lo80"]) & (z <= q["hi80"]))
+        inside[95] += list((z >= q["lo95"]) & (z <= q["hi95"]))
+    return tuple(float(np.mean(inside[c])) if inside[c] else None for c in (80, 95))  # type: ignore[return-value]
 
 
 def forecast_series(values: np.ndarray, days: list[dt.date], horizon: int
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(the backtest entry, the forecast rows) of one series."""
+    """(the backtest entry, the forecast rows) of one series. The backtest forecasts `horizon` days
+    from each origin, as published; the model is published when its mean MASE beats seasonal-naive's,
+    with intervals from the published method's own backtest errors."""
     entry: dict[str, Any] = {"model": None, "candidate": CANDIDATE, "mase": None, "mase_baseline": None,
-                             "smape": None, "smape_baseline": None, "origins": 0, "note": None}
-    needed = MIN_TRAIN + TEST_DAYS
+                             "smape": None, "smape_baseline": None, "coverage80": None, "coverage95": None,
+                             "origins": 0, "note": None}
+    needed = needed_days(horizon)
     if len(values) < needed:
-        entry["note"] = (f"no forecast: {len(values)} days of data; the backtest needs at least {needed}"
-                         f" ({MIN_TRAIN} to train, {TEST_DAYS} to test)")
+        entry["note"] = (f"no forecast: {len(values)} days of data; a {horizon}-day forecast needs at least"
+                         f" {needed} ({MIN_TRAIN} to train, {horizon} to test, {MIN_ORIGINS} backtest origins)")
         return entry, []
+    points = origins(len(values), horizon)
+    baseline = score(values, points, horizon, seasonal_naive)
+    entry |= {"mase_baseline": rounded(baseline.mase), "smape_baseline": rounded(baseline.smape),
+              "origins": len(points)}
+    published, point = baseline, None
     try:
-        scores = backtest(values)
-        entry |= {k: rounded(v) for k, v in vars(scores).items() if k != "origins"} | {"origins": scores.origins}
-        better = scores.mase is not None and scores.mase_baseline is not None and scores.mase < scores.mase_baseline
-        if better:
-            entry["model"], entry["note"] = MODEL, "the model beats seasonal-naive on mean MASE"
-        elif scores.mase is None or scores.mase_baseline is None:
+        model = score(values, points, horizon, model_point)
+        entry |= {"mase": rounded(model.mase), "smape": rounded(model.smape)}
+        if model.mase is not None and baseline.mase is not None and model.mase < baseline.mase:
+            point = model_point(values, horizon)
+            published, entry["model"] = model, MODEL
+            entry["note"] = f"the model beats seasonal-naive on mean MASE {horizon} days ahead"
+        elif model.mase is None or baseline.mase is None:
             entry["note"] = "seasonal-naive published: the history repeats exactly every week, so MASE is undefined"
         else:
-            entry["note"] = "seasonal-naive published: the model does not beat it on mean MASE"
-        bands = model_forecast(values, horizon) if better else baseline_forecast(values, horizon)
+            entry["note"] = f"seasonal-naive published: the model does not beat it on mean MASE {horizon} days ahead"
     except (ValueError, np.linalg.LinAlgError) as exc:
         entry["note"] = f"seasonal-naive published: the model could not be fitted ({dwh.first_line(exc)})"
-        bands = baseline_forecast(values, horizon)
     entry["model"] = entry["model"] or BASELINE
+    if point is None:
+        point = seasonal_naive(values, horizon)
+    bands = intervals(point, published.errors)
+    entry["coverage80"], entry["coverage95"] = (rounded(c) for c in coverage(published.errors))
     rows = []
     for h in range(horizon):
         row = {"date": (days[-1] + dt.timedelta(days=h + 1)).isoformat()}
@@ -246,19 +302,49 @@ def trending_window(days: list[dt.date]) -> dict[str, Any]:
     return {"recent_from": recent_from, "last_day": last, "before_from": before_from}
 
 
-def poisson_p_value(plays: int, expected: float) -> float:
-    """P(X >= plays) for X ~ Poisson(expected): how surprising the rise is if nothing changed."""
-    from scipy.stats import poisson
+def binomial_p_values(plays: np.ndarray, plays_before: np.ndarray, share: float) -> np.ndarray:
+    """The exact conditional test of each song: given its plays in both windows, n = plays +
+    plays_before, P(X >= plays) for X ~ Binomial(n, share), share = the recent window's part of all
+    the traffic. This is scipy.stats.binomtest(plays, n, share, alternative="greater").pvalue,
+    computed for every pair at once: a song with no plays before still needs many to be surprising."""
+    from scipy.stats import binom
 
-    if expected <= 0:
-        return 0.0 if plays > 0 else 1.0
-    return float(poisson.sf(plays - 1, expected))
+    plays, n = np.asarray(plays, dtype=float), np.asarray(plays, dtype=float) + np.asarray(plays_before, dtype=float)
+    return np.where(plays > 0, binom.sf(plays - 1, n, share), 1.0)
+
+
+def bh_q_values(p_values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (scipy.stats.false_discovery_control) of every entry tested, given
+    as the distinct p-values and how many entries share each: m = counts.sum(). One q per p-value;
+    entries with the same p-value have the same q."""
+    from scipy.stats import false_discovery_control
+
+    counts = np.asarray(counts, dtype=int)
+    if not counts.sum():
+        return np.zeros(0)
+    q = false_discovery_control(np.repeat(np.asarray(p_values, dtype=float), counts), method="bh")
+    return q[np.cumsum(counts) - counts]
+
+
+def significant_pairs(counts: Sequence[tuple[int, int, int]], share: float
+                      ) -> tuple[int, list[tuple[int, int, float, float]]]:
+    """(m, the (plays, plays_before, p, q) pairs with q <= FDR) from TRENDING_*_COUNTS' rows
+    (plays, plays_before, entries with those counts)."""
+    if not counts:
+        return 0, []
+    plays, before, tested = (np.array(column, dtype=float) for column in zip(*counts, strict=True))
+    p = binomial_p_values(plays, before, share)
+    q = bh_q_values(p, tested.astype(int))
+    return int(tested.sum()), [(int(r), int(b), float(pv), float(qv))
+                               for r, b, pv, qv in zip(plays, before, p, q, strict=True) if qv <= FDR]
 
 
 def trending(cur: psycopg2.extensions.cursor, days: list[dt.date]) -> dict[str, Any]:
-    """The window, its traffic, the trending songs and artists (score and expected unrounded, no
-    p-value yet: build_document adds it), and a message when nothing can trend."""
-    result: dict[str, Any] = {"window": None, "songs": [], "artists": [], "message": None}
+    """The window, its traffic, how many songs and artists were tested, the significant trending
+    songs and artists (score, expected, p- and q-values unrounded: build_document rounds them), a
+    message when nothing can trend, and a note when nothing trends significantly."""
+    result: dict[str, Any] = {"window": None, "songs": [], "artists": [], "message": None, "note": None,
+                              "tested": {"songs": None, "artists": None}}
     if not days:
         result["message"] = "no plays loaded: nothing can trend"
         return result
@@ -269,21 +355,41 @@ def trending(cur: psycopg2.extensions.cursor, days: list[dt.date]) -> dict[str, 
     if plays_before == 0:
         result["message"] = "no plays before the last 7 days: nothing to compare them with"
         return result
+    share = plays_recent / (plays_recent + plays_before)
     params = {**window, "traffic": plays_recent / plays_before, "prior": PRIOR_PLAYS, "min_listeners": MIN_LISTENERS,
               "candidates": CANDIDATES, "top": TOP,
               "recent_start": dt.datetime.combine(window["recent_from"], dt.time()),
               "recent_end": dt.datetime.combine(window["last_day"] + dt.timedelta(days=1), dt.time())}
     dwh.execute(cur, sql.TRENDING_WINDOWS_DROP)
     dwh.execute(cur, sql.TRENDING_WINDOWS, window)
-    for kind, statement in (("songs", sql.TRENDING_SONGS), ("artists", sql.TRENDING_ARTISTS)):
-        dwh.execute(cur, statement, params)
+    dwh.execute(cur, sql.TRENDING_SIGNIFICANT_DROP)
+    dwh.execute(cur, sql.TRENDING_SIGNIFICANT_CREATE)
+    kinds = (("songs", "song", sql.TRENDING_SONG_COUNTS, sql.TRENDING_SONGS),
+             ("artists", "artist", sql.TRENDING_ARTIST_COUNTS, sql.TRENDING_ARTISTS))
+    for kind, one, counting, ranking in kinds:
+        dwh.execute(cur, counting)
+        result["tested"][kind], pairs = significant_pairs(cur.fetchall(), share)
+        if not pairs:
+            continue
+        dwh.insert_values(cur, sql.TRENDING_SIGNIFICANT_INSERT, [(one, *pair) for pair in pairs],
+                          page_size=len(pairs))
+        dwh.execute(cur, ranking, {**params, "kind": one})
         for row in cur.fetchall():
-            *names, plays, before, expected, score, listeners = row
+            *names, plays, before, expected, score, p_value, q_value, listeners = row
             entry = dict(zip(["song", "artist"] if kind == "songs" else ["artist"], names, strict=True))
             entry |= {"score": float(score), "plays": int(plays), "expected": float(expected),
-                      "listeners": int(listeners), "p_value": None, "plays_before": int(before)}
+                      "listeners": int(listeners), "p_value": float(p_value), "q_value": float(q_value),
+                      "plays_before": int(before)}
             result[kind].append(entry)
+    dwh.execute(cur, sql.TRENDING_SIGNIFICANT_DROP)
     dwh.execute(cur, sql.TRENDING_WINDOWS_DROP)
+    if not result["songs"] or not result["artists"]:
+        tested = result["tested"]
+        result["note"] = (f"nothing is trending significantly: no {'song' if not result['songs'] else 'artist'}"
+                          f"{' or artist' if not result['songs'] and not result['artists'] else ''} rises beyond"
+                          f" chance (exact binomial test against the traffic, Benjamini-Hochberg q <= {FDR:g} over"
+                          f" the {tested['songs'] or 0:,} songs and {tested['artists'] or 0:,} artists played in"
+                          f" the 28 days) with at least {MIN_LISTENERS} listeners")
     return result
 
 
@@ -295,10 +401,19 @@ def load_models() -> None:
 
 
 def forecast_all(series: Series, horizon: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(forecast rows, backtest entries) of every series."""
+    """(forecast rows, backtest entries) of every series. What the libraries warn about while fitting
+    (statsmodels' "divide by zero encountered in log" on a series without variation, convergence
+    chatter on short ones) is said once, in one line: the backtest judges every fit anyway."""
     forecast, backtests = {}, {}
-    for name in SERIES:
-        backtests[name], forecast[name] = forecast_series(series.values[name], series.days, horizon)
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        for name in SERIES:
+            backtests[name], forecast[name] = forecast_series(series.values[name], series.days, horizon)
+    if caught:
+        kinds = sorted({dwh.first_line(str(w.message)) for w in caught})
+        dwh.say(f"trends: the model fits raised {len(caught)} library warning{'s' * (len(caught) != 1)}"
+                f" ({'; '.join(kinds[:3])}{'; ...' if len(kinds) > 3 else ''}); each fit was judged by"
+                " its backtest")
     return forecast, backtests
 
 
@@ -315,9 +430,9 @@ def build_document(cur: psycopg2.extensions.cursor, horizon: int) -> dict[str, A
         forecasting = models.submit(forecast_all, series, horizon)
         ranked = trending(cur, series.days)
         forecast, backtests = forecasting.result()
-    for entry in ranked["songs"] + ranked["artists"]:  # scipy is imported by now, with statsmodels
-        entry["p_value"] = rounded(poisson_p_value(entry["plays"], entry["expected"]))
-        entry["score"], entry["expected"] = rounded(entry["score"]), rounded(entry["expected"])
+    for entry in ranked["songs"] + ranked["artists"]:
+        for key in ("score", "expected", "p_value", "q_value"):
+            entry[key] = rounded(entry[key])
     window = ranked["window"] or {}
     messages = sorted({entry["note"] for entry in backtests.values() if entry["model"] is None})
     messages += [ranked["message"]] if ranked["message"] else []
@@ -330,8 +445,9 @@ def build_document(cur: psycopg2.extensions.cursor, horizon: int) -> dict[str, A
                             "before_from": iso(window.get("before_from")),
                             "before_to": iso(window["recent_from"] - dt.timedelta(days=1)) if window else None,
                             "plays_recent": window.get("plays_recent"), "plays_before": window.get("plays_before"),
-                            "prior_plays": PRIOR_PLAYS, "min_listeners": MIN_LISTENERS,
-                            "message": ranked["message"]},
+                            "prior_plays": PRIOR_PLAYS, "min_listeners": MIN_LISTENERS, "fdr": FDR,
+                            "songs_tested": ranked["tested"]["songs"], "artists_tested": ranked["tested"]["artists"],
+                            "message": ranked["message"] or ranked["note"]},
         "trending_songs": ranked["songs"], "trending_artists": ranked["artists"],
         "message": "; ".join(messages) or None,
     }
@@ -376,17 +492,17 @@ def store(cur: psycopg2.extensions.cursor, document: dict[str, Any], dialect: st
         run_id, computed_at, document["load_run_id"], document["horizon"], day_or_none(document["first_day"]),
         day_or_none(document["last_day"]), document["days"], day_or_none(w["recent_from"]),
         day_or_none(w["before_from"]), w["plays_recent"], w["plays_before"], w["prior_plays"], w["min_listeners"],
-        document["message"], w["message"])])
+        w["fdr"], w["songs_tested"], w["artists_tested"], document["message"], w["message"])])
     insert(cur, sql.TREND_BACKTESTS_INSERT, [
         (run_id, name, b["model"], b["candidate"], b["mase"], b["mase_baseline"], b["smape"], b["smape_baseline"],
-         b["origins"], b["note"]) for name, b in document["backtest"].items()])
+         b["coverage80"], b["coverage95"], b["origins"], b["note"]) for name, b in document["backtest"].items()])
     model = {name: b["model"] for name, b in document["backtest"].items()}
     rows = [(run_id, name, day_or_none(p["date"]), model[name], p["value"], p["lo80"], p["hi80"], p["lo95"],
              p["hi95"]) for name, points in document["forecast"].items() for p in points]
     if rows:
         insert(cur, sql.TREND_FORECASTS_INSERT, rows)
     rows = [(run_id, kind, rank, entry.get("song"), entry["artist"], entry["score"], entry["plays"],
-             entry["plays_before"], entry["expected"], entry["listeners"], entry["p_value"])
+             entry["plays_before"], entry["expected"], entry["listeners"], entry["p_value"], entry["q_value"])
             for kind, key in (("song", "trending_songs"), ("artist", "trending_artists"))
             for rank, entry in enumerate(document[key], start=1)]
     if rows:
@@ -426,14 +542,16 @@ def latest_trends(conn: psycopg2.extensions.connection) -> dict[str, Any] | None
         if run is None:
             return None
         (run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from,
-         plays_recent, plays_before, prior_plays, min_listeners, message, trending_note) = run
+         plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested, artists_tested, message,
+         trending_note) = run
         dwh.execute(cur, sql.TREND_RUN_BACKTESTS, {"trend_run_id": run_id})
         backtests = cur.fetchall()
         dwh.execute(cur, sql.TREND_RUN_FORECASTS, {"trend_run_id": run_id})
         forecasts = cur.fetchall()
         dwh.execute(cur, sql.TREND_RUN_TRENDING, {"trend_run_id": run_id})
         ranked = cur.fetchall()
-    names = ["model", "candidate", "mase", "mase_baseline", "smape", "smape_baseline", "origins", "note"]
+    names = ["model", "candidate", "mase", "mase_baseline", "smape", "smape_baseline", "coverage80", "coverage95",
+             "origins", "note"]
     stored = {series: dict(zip(names, rest, strict=True)) for series, *rest in backtests}
     backtest_entries = {name: stored[name] for name in sorted(stored, key=list(SERIES).index)}
     forecast: dict[str, list[dict[str, Any]]] = {name: [] for name in backtest_entries}
@@ -441,10 +559,10 @@ def latest_trends(conn: psycopg2.extensions.connection) -> dict[str, Any] | None
         forecast[series].append({"date": day.isoformat(), "value": value, "lo80": lo80, "hi80": hi80,
                                  "lo95": lo95, "hi95": hi95})
     lists: dict[str, list[dict[str, Any]]] = {"song": [], "artist": []}
-    for kind, _, song, artist, score, plays, before, expected, listeners, p_value in ranked:
+    for kind, _, song, artist, score, plays, before, expected, listeners, p_value, q_value in ranked:
         entry = ({"song": song} if kind == "song" else {}) | {
             "artist": artist, "score": score, "plays": plays, "expected": expected, "listeners": listeners,
-            "p_value": p_value, "plays_before": before}
+            "p_value": p_value, "q_value": q_value, "plays_before": before}
         lists[kind].append(entry)
     return {
         "trend_run_id": run_id, "computed_at": computed_at.isoformat(sep=" "), "load_run_id": load_run_id,
@@ -454,7 +572,8 @@ def latest_trends(conn: psycopg2.extensions.connection) -> dict[str, Any] | None
                             "before_from": iso(before_from),
                             "before_to": iso(recent_from - dt.timedelta(days=1)) if recent_from else None,
                             "plays_recent": plays_recent, "plays_before": plays_before,
-                            "prior_plays": prior_plays, "min_listeners": min_listeners,
+                            "prior_plays": prior_plays, "min_listeners": min_listeners, "fdr": fdr,
+                            "songs_tested": songs_tested, "artists_tested": artists_tested,
                             "message": trending_note},
         "trending_songs": lists["song"], "trending_artists": lists["artist"], "message": message,
     }
@@ -482,11 +601,14 @@ def summary_text(document: dict[str, Any], seconds: float) -> str:
     parts = [f"Trend run {document['trend_run_id']} computed at {document['computed_at']} UTC in {seconds:.1f} s,"
              f" from load run {document['load_run_id'] or '-'}: {document['days']} days of data"
              + (f" ({document['first_day']} to {document['last_day']})" if document["days"] else "")]
-    parts.append(f"\nForecast models (rolling-origin backtest, {TEST_DAYS} days ahead, against seasonal-naive)")
+    parts.append(f"\nForecast models (rolling-origin backtest, {document['horizon']} days ahead from each daily"
+                 " origin, against seasonal-naive; coverage: backtest days inside the published model's intervals)")
     parts.append(dwh.format_table(
-        ["series", "published", "MASE", "MASE s-naive", "sMAPE %", "sMAPE % s-naive", "origins", "note"],
+        ["series", "published", "MASE", "MASE s-naive", "sMAPE %", "sMAPE % s-naive", "cover 80%", "cover 95%",
+         "origins", "note"],
         [(SERIES[name], b["model"] or "none", b["mase"], b["mase_baseline"], b["smape"], b["smape_baseline"],
-          b["origins"], b["note"]) for name, b in document["backtest"].items()]))
+          percent(b["coverage80"]), percent(b["coverage95"]), b["origins"], b["note"])
+         for name, b in document["backtest"].items()]))
     forecast = {name: points for name, points in document["forecast"].items() if points}
     if forecast:
         parts.append(f"\nForecast for the next {document['horizon']} days: value (80% interval) [95% interval]")
@@ -496,9 +618,11 @@ def summary_text(document: dict[str, Any], seconds: float) -> str:
     w = document["trending_window"]
     if w["recent_from"]:
         parts.append(f"\nTrending: {w['recent_from']} to {w['recent_to']} against {w['before_from']} to"
-                     f" {w['before_to']} ({w['plays_recent']:,} plays against {w['plays_before']:,}); score ="
-                     f" (plays + {w['prior_plays']:g}) / (expected + {w['prior_plays']:g}),"
-                     f" at least {w['min_listeners']} listeners")
+                     f" {w['before_to']} ({w['plays_recent']:,} plays against {w['plays_before']:,}); listed: q <="
+                     f" {w['fdr']:g} (exact binomial test against the traffic, Benjamini-Hochberg over"
+                     f" {w['songs_tested'] or 0:,} songs and {w['artists_tested'] or 0:,} artists), at least"
+                     f" {w['min_listeners']} listeners; ranked by score = (plays + {w['prior_plays']:g}) /"
+                     f" (expected + {w['prior_plays']:g})")
     for key, names in (("trending_songs", ["song", "artist"]), ("trending_artists", ["artist"])):
         entries = document[key][:10]
         title = key.replace("_", " ").capitalize()
@@ -507,10 +631,15 @@ def summary_text(document: dict[str, Any], seconds: float) -> str:
             continue
         parts.append(f"\n{title} (top {len(entries)} of {len(document[key])})")
         parts.append(dwh.format_table(
-            ["#", *names, "score", "plays", "expected", "listeners", "p-value"],
+            ["#", *names, "score", "plays", "expected", "listeners", "p-value", "q-value"],
             [[i, *(entry[n] for n in names), entry["score"], entry["plays"], entry["expected"], entry["listeners"],
-              p_value_text(entry["p_value"])] for i, entry in enumerate(entries, start=1)]))
+              p_value_text(entry["p_value"]), p_value_text(entry["q_value"])]
+             for i, entry in enumerate(entries, start=1)]))
     return "\n".join(parts)
+
+
+def percent(share: float | None) -> str | None:
+    return None if share is None else f"{100 * share:.0f}%"
 
 
 def p_value_text(p: float) -> str:
