@@ -288,8 +288,11 @@ def forecast_series(values: np.ndarray, days: list[dt.date], horizon: int
 
 
 def rounded(value: float | None) -> float | None:
-    """Six significant digits: what is stored is what is printed."""
-    return None if value is None else float(f"{value:.6g}")
+    """Six significant digits: what is stored is what is printed. A value too small for a normal
+    double (a p-value below 2e-308) is 0: Redshift's DOUBLE PRECISION stops there."""
+    if value is None:
+        return None
+    return 0.0 if abs(value) < np.finfo(float).tiny else float(f"{value:.6g}")
 
 
 # --------------------------------------------------------------------------- trending

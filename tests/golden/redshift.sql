@@ -312,6 +312,9 @@ CREATE TABLE IF NOT EXISTS trend_runs (
     plays_before   BIGINT,
     prior_plays    DOUBLE PRECISION  NOT NULL,  -- the shrinkage prior a of the trending score
     min_listeners  INTEGER           NOT NULL,
+    fdr            DOUBLE PRECISION  NOT NULL,  -- trending lists only q_value <= fdr (Benjamini-Hochberg)
+    songs_tested   INTEGER,                     -- m of the songs' BH: every song played in either window
+    artists_tested INTEGER,                     -- m of the artists'; NULL: nothing could be tested
     message        VARCHAR(1024),               -- what could not be computed, and why
     trending_note  VARCHAR(512)                 -- why nothing trends, when nothing can
 ) DISTSTYLE ALL SORTKEY (trend_run_id);
@@ -322,10 +325,12 @@ CREATE TABLE IF NOT EXISTS trend_backtests (
     series          VARCHAR(32)       NOT NULL,  -- plays | active_users | paid_users
     model           VARCHAR(32),                 -- the published one; NULL: no forecast
     candidate       VARCHAR(64)       NOT NULL,  -- the smoothing model tried against the baseline
-    mase            DOUBLE PRECISION,            -- the candidate's mean over the origins
+    mase            DOUBLE PRECISION,            -- the candidate's mean over the origins, at the horizon
     mase_baseline   DOUBLE PRECISION,            -- seasonal-naive's
     smape           DOUBLE PRECISION,            -- percent, 0 to 200
     smape_baseline  DOUBLE PRECISION,
+    coverage80      DOUBLE PRECISION,            -- the published model's backtest days inside its 80% interval
+    coverage95      DOUBLE PRECISION,            -- and its 95% interval (0 to 1; NULL: too few origins)
     origins         SMALLINT          NOT NULL,
     note            VARCHAR(512),
     PRIMARY KEY (trend_run_id, series)
@@ -357,7 +362,8 @@ CREATE TABLE IF NOT EXISTS trending (
     plays_before  BIGINT            NOT NULL,   -- in the 21 days before
     expected      DOUBLE PRECISION  NOT NULL,   -- plays_before scaled by the change in traffic
     listeners     INTEGER           NOT NULL,   -- distinct users in the last 7 days
-    p_value       DOUBLE PRECISION  NOT NULL,
+    p_value       DOUBLE PRECISION  NOT NULL,   -- exact binomial test of plays given plays + plays_before
+    q_value       DOUBLE PRECISION  NOT NULL,   -- Benjamini-Hochberg over every one tested; listed: <= fdr
     PRIMARY KEY (trend_run_id, kind, rank)
 ) DISTSTYLE ALL SORTKEY (trend_run_id, kind, rank);
 
@@ -1169,22 +1175,22 @@ FROM (
 ) plays
 GROUP BY activity_date, hour;
 
--- analytics_aggregate_queries[25]
+-- PLACE_KEYS_DROP
 DROP TABLE IF EXISTS place_keys;
 
--- analytics_aggregate_queries[26]
+-- PLACE_KEYS
 CREATE TEMPORARY TABLE place_keys AS
 SELECT DISTINCT a.user_id, a.event_date AS activity_date
 FROM app_events a
 WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
   AND EXISTS (SELECT 1 FROM user_day_places p WHERE p.user_id = a.user_id AND p.activity_date = a.event_date);
 
--- analytics_aggregate_queries[27]
+-- USER_DAY_PLACES_DELETE
 DELETE FROM user_day_places
 USING place_keys k
 WHERE user_day_places.user_id = k.user_id AND user_day_places.activity_date = k.activity_date;
 
--- analytics_aggregate_queries[28]
+-- USER_DAY_PLACES_INSERT
 INSERT INTO user_day_places (user_id, activity_date, state, os_family, browser_family, device_type, step_page,
                              step_time, events, plays, first_free_play, paid_events)
 SELECT p.user_id, p.activity_date, CASE WHEN p.location LIKE '%%, %%' AND LENGTH(SPLIT_PART(SPLIT_PART(p.location, ', ', 2), '-', 1)) = 2 THEN SPLIT_PART(SPLIT_PART(p.location, ', ', 2), '-', 1) END, d.os_family, d.browser_family, d.device_type, p.step_page,
@@ -1217,10 +1223,10 @@ FROM (
 ) p
 LEFT JOIN devices d ON d.user_agent = p.user_agent;
 
--- analytics_aggregate_queries[30]
+-- SONG_TOTAL_KEYS_DROP
 DROP TABLE IF EXISTS song_total_keys;
 
--- analytics_aggregate_queries[31]
+-- SONG_TOTAL_KEYS
 CREATE TEMPORARY TABLE song_total_keys AS
 SELECT song, artist, CAST(SUM(plays) AS BIGINT) AS plays, MAX(song_id) AS song_id, MAX(rederive) AS rederive
 FROM (SELECT r.song, r.artist, SUM(r.plays) AS plays, MAX(d.song_id) AS song_id,
@@ -1238,7 +1244,7 @@ FROM (SELECT r.song, r.artist, SUM(r.plays) AS plays, MAX(d.song_id) AS song_id,
 WHERE EXISTS (SELECT 1 FROM song_totals)
 GROUP BY song, artist;
 
--- analytics_aggregate_queries[32]
+-- SONG_TOTALS_ADD
 UPDATE song_totals
 SET plays = song_totals.plays + k.plays,
     song_id = CASE WHEN k.song_id IS NULL THEN song_totals.song_id
@@ -1247,14 +1253,14 @@ SET plays = song_totals.plays + k.plays,
 FROM song_total_keys k
 WHERE song_totals.song = k.song AND song_totals.artist = k.artist;
 
--- analytics_aggregate_queries[33]
+-- SONG_TOTALS_INSERT_NEW
 INSERT INTO song_totals (song, artist, song_id, plays)
 SELECT k.song, k.artist, k.song_id, k.plays
 FROM song_total_keys k
 WHERE k.plays > 0
   AND NOT EXISTS (SELECT 1 FROM song_totals t WHERE t.song = k.song AND t.artist = k.artist);
 
--- analytics_aggregate_queries[34]
+-- SONG_TOTALS_REDERIVE
 UPDATE song_totals
 SET song_id = r.song_id
 FROM (SELECT d.song, d.artist, MAX(d.song_id) AS song_id
@@ -1265,7 +1271,7 @@ FROM (SELECT d.song, d.artist, MAX(d.song_id) AS song_id
 WHERE song_totals.song = r.song AND song_totals.artist = r.artist
   AND EXISTS (SELECT 1 FROM song_total_keys WHERE rederive = 1);
 
--- analytics_aggregate_queries[35]
+-- SONG_TOTALS_INSERT
 INSERT INTO song_totals (song, artist, song_id, plays)
 SELECT song, artist, MAX(song_id), SUM(plays)
 FROM song_days
@@ -3966,63 +3972,105 @@ FROM song_days
 WHERE activity_date BETWEEN %(before_from)s AND %(last_day)s
 GROUP BY song, artist;
 
--- TRENDING_SONGS
-SELECT c.song, c.artist, c.plays, c.plays_before, c.expected, c.score, COUNT(DISTINCT e.user_id) AS listeners
+-- TRENDING_SONG_COUNTS
+SELECT plays, plays_before, COUNT(*) AS tested
 FROM (
-    SELECT song, artist, plays, plays_before, expected,
-           (plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (expected + CAST(%(prior)s AS DOUBLE PRECISION)) AS score
+    SELECT song, artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before
+    FROM trending_windows
+    GROUP BY song, artist
+) windows
+GROUP BY plays, plays_before;
+
+-- TRENDING_ARTIST_COUNTS
+SELECT plays, plays_before, COUNT(*) AS tested
+FROM (
+    SELECT artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before
+    FROM trending_windows
+    GROUP BY artist
+) windows
+GROUP BY plays, plays_before;
+
+-- TRENDING_SIGNIFICANT_DROP
+DROP TABLE IF EXISTS trending_significant;
+
+-- TRENDING_SIGNIFICANT_CREATE
+CREATE TEMPORARY TABLE trending_significant (
+    kind          VARCHAR(8)        NOT NULL,  -- song | artist
+    plays         BIGINT            NOT NULL,
+    plays_before  BIGINT            NOT NULL,
+    p_value       DOUBLE PRECISION  NOT NULL,
+    q_value       DOUBLE PRECISION  NOT NULL
+);
+
+-- TRENDING_SIGNIFICANT_INSERT
+INSERT INTO trending_significant (kind, plays, plays_before, p_value, q_value)
+VALUES %s;
+
+-- TRENDING_SONGS
+SELECT c.song, c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value,
+       COUNT(DISTINCT e.user_id) AS listeners
+FROM (
+    SELECT w.song, w.artist, w.plays, w.plays_before, w.expected, s.p_value, s.q_value,
+           (w.plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (w.expected + CAST(%(prior)s AS DOUBLE PRECISION))
+               AS score
     FROM (
         SELECT song, artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before,
                SUM(plays_before) * CAST(%(traffic)s AS DOUBLE PRECISION) AS expected
         FROM trending_windows
         GROUP BY song, artist
-    ) windows
-    WHERE plays >= %(min_listeners)s AND plays > expected   -- rising, with plays enough for the listeners
-    ORDER BY score DESC, plays DESC, song, artist
+    ) w
+    JOIN trending_significant s
+      ON s.kind = %(kind)s AND s.plays = w.plays AND s.plays_before = w.plays_before
+    WHERE w.plays >= %(min_listeners)s   -- plays enough for the listeners
+    ORDER BY score DESC, w.plays DESC, w.song, w.artist
     LIMIT %(candidates)s
 ) c
 JOIN app_events e ON e.song = c.song AND e.artist = c.artist
 WHERE e.page = 'NextSong' AND e.start_time >= %(recent_start)s AND e.start_time < %(recent_end)s
   AND e.event_date BETWEEN %(recent_from)s AND %(last_day)s
   AND e.user_id IS NOT NULL
-GROUP BY c.song, c.artist, c.plays, c.plays_before, c.expected, c.score
+GROUP BY c.song, c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value
 HAVING COUNT(DISTINCT e.user_id) >= %(min_listeners)s
 ORDER BY c.score DESC, c.plays DESC, c.song, c.artist
 LIMIT %(top)s;
 
 -- TRENDING_ARTISTS
-SELECT c.artist, c.plays, c.plays_before, c.expected, c.score, COUNT(DISTINCT e.user_id) AS listeners
+SELECT c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value,
+       COUNT(DISTINCT e.user_id) AS listeners
 FROM (
-    SELECT artist, plays, plays_before, expected,
-           (plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (expected + CAST(%(prior)s AS DOUBLE PRECISION)) AS score
+    SELECT w.artist, w.plays, w.plays_before, w.expected, s.p_value, s.q_value,
+           (w.plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (w.expected + CAST(%(prior)s AS DOUBLE PRECISION))
+               AS score
     FROM (
         SELECT artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before,
                SUM(plays_before) * CAST(%(traffic)s AS DOUBLE PRECISION) AS expected
         FROM trending_windows
         GROUP BY artist
-    ) windows
-    WHERE plays >= %(min_listeners)s AND plays > expected   -- rising, with plays enough for the listeners
-    ORDER BY score DESC, plays DESC, artist
+    ) w
+    JOIN trending_significant s
+      ON s.kind = %(kind)s AND s.plays = w.plays AND s.plays_before = w.plays_before
+    WHERE w.plays >= %(min_listeners)s   -- plays enough for the listeners
+    ORDER BY score DESC, w.plays DESC, w.artist
     LIMIT %(candidates)s
 ) c
 JOIN app_events e ON e.artist = c.artist
 WHERE e.page = 'NextSong' AND e.start_time >= %(recent_start)s AND e.start_time < %(recent_end)s
   AND e.event_date BETWEEN %(recent_from)s AND %(last_day)s
   AND e.user_id IS NOT NULL
-GROUP BY c.artist, c.plays, c.plays_before, c.expected, c.score
+GROUP BY c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value
 HAVING COUNT(DISTINCT e.user_id) >= %(min_listeners)s
 ORDER BY c.score DESC, c.plays DESC, c.artist
 LIMIT %(top)s;
 
 -- TREND_RUNS_INSERT
 INSERT INTO trend_runs (trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from,
-                        before_from, plays_recent, plays_before, prior_plays, min_listeners, message,
-                        trending_note)
+                        before_from, plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested,
+                        artists_tested, message, trending_note)
 VALUES %s;
 
 -- TREND_BACKTESTS_INSERT
 INSERT INTO trend_backtests (trend_run_id, series, model, candidate, mase, mase_baseline, smape, smape_baseline,
-                             origins, note)
+                             coverage80, coverage95, origins, note)
 VALUES %s;
 
 -- TREND_FORECASTS_INSERT
@@ -4031,18 +4079,20 @@ VALUES %s;
 
 -- TRENDING_INSERT
 INSERT INTO trending (trend_run_id, kind, rank, song, artist, score, plays, plays_before, expected, listeners,
-                      p_value)
+                      p_value, q_value)
 VALUES %s;
 
 -- TREND_LATEST_RUN
 SELECT trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from,
-       plays_recent, plays_before, prior_plays, min_listeners, message, trending_note
+       plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested, artists_tested, message,
+       trending_note
 FROM trend_runs
 ORDER BY trend_run_id DESC
 LIMIT 1;
 
 -- TREND_RUN_BACKTESTS
-SELECT series, model, candidate, mase, mase_baseline, smape, smape_baseline, origins, note
+SELECT series, model, candidate, mase, mase_baseline, smape, smape_baseline, coverage80, coverage95, origins,
+       note
 FROM trend_backtests
 WHERE trend_run_id = %(trend_run_id)s
 ORDER BY series;
@@ -4054,7 +4104,7 @@ WHERE trend_run_id = %(trend_run_id)s
 ORDER BY series, forecast_date;
 
 -- TREND_RUN_TRENDING
-SELECT kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value
+SELECT kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value, q_value
 FROM trending
 WHERE trend_run_id = %(trend_run_id)s
 ORDER BY kind, rank;
