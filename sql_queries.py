@@ -1738,7 +1738,8 @@ POSTGRES_BULK_TABLES = [name for name in REBUILT_TABLES if name != "devices"]
 rebuild_queries = [f"DELETE FROM {name}" for name in REBUILT_TABLES]
 
 
-# ============================================================================ 5. a run's record (etl.py --status, --rejects)
+# ============================================================================ 5. a run's record
+# (etl.py --status, --rejects)
 
 RECENT_RUNS = """
 SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
