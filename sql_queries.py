@@ -406,6 +406,9 @@ CREATE TABLE IF NOT EXISTS trend_runs (
     plays_before   BIGINT,
     prior_plays    DOUBLE PRECISION  NOT NULL,  -- the shrinkage prior a of the trending score
     min_listeners  INTEGER           NOT NULL,
+    fdr            DOUBLE PRECISION  NOT NULL,  -- trending lists only q_value <= fdr (Benjamini-Hochberg)
+    songs_tested   INTEGER,                     -- m of the songs' BH: every song played in either window
+    artists_tested INTEGER,                     -- m of the artists'; NULL: nothing could be tested
     message        VARCHAR(1024),               -- what could not be computed, and why
     trending_note  VARCHAR(512)                 -- why nothing trends, when nothing can
 ) {layout}
@@ -417,10 +420,12 @@ CREATE TABLE IF NOT EXISTS trend_backtests (
     series          VARCHAR(32)       NOT NULL,  -- plays | active_users | paid_users
     model           VARCHAR(32),                 -- the published one; NULL: no forecast
     candidate       VARCHAR(64)       NOT NULL,  -- the smoothing model tried against the baseline
-    mase            DOUBLE PRECISION,            -- the candidate's mean over the origins
+    mase            DOUBLE PRECISION,            -- the candidate's mean over the origins, at the horizon
     mase_baseline   DOUBLE PRECISION,            -- seasonal-naive's
     smape           DOUBLE PRECISION,            -- percent, 0 to 200
     smape_baseline  DOUBLE PRECISION,
+    coverage80      DOUBLE PRECISION,            -- the published model's backtest days inside its 80% interval
+    coverage95      DOUBLE PRECISION,            -- and its 95% interval (0 to 1; NULL: too few origins)
     origins         SMALLINT          NOT NULL,
     note            VARCHAR(512),
     PRIMARY KEY (trend_run_id, series)
@@ -454,7 +459,8 @@ CREATE TABLE IF NOT EXISTS trending (
     plays_before  BIGINT            NOT NULL,   -- in the 21 days before
     expected      DOUBLE PRECISION  NOT NULL,   -- plays_before scaled by the change in traffic
     listeners     INTEGER           NOT NULL,   -- distinct users in the last 7 days
-    p_value       DOUBLE PRECISION  NOT NULL,
+    p_value       DOUBLE PRECISION  NOT NULL,   -- exact binomial test of plays given plays + plays_before
+    q_value       DOUBLE PRECISION  NOT NULL,   -- Benjamini-Hochberg over every one tested; listed: <= fdr
     PRIMARY KEY (trend_run_id, kind, rank)
 ) {layout}
 """
@@ -2235,11 +2241,18 @@ GROUP BY CAST(valid_to AS DATE), CASE WHEN valid_to = DATE_TRUNC('day', valid_to
 # ---------------------------------------------------------------- trending
 # The last 7 days (recent_from .. last_day) against the 21 before (before_from ..). Overall
 # traffic is every play in each window; a song's expected recent plays are its plays before
-# times recent/before traffic (%(traffic)s). Score (plays + a) / (expected + a): the posterior
-# mean of the song's rate ratio under a Gamma(a, a) prior of "no change", so a few plays move
-# it little. The best-scoring rising candidates are then counted for distinct listeners over
-# the recent days, from app_events by start_time (its sort key on Redshift) and by event_date, the
-# same days, which PostgreSQL's BRIN index app_events_day turns into a read of those days' pages.
+# times recent/before traffic (%(traffic)s). Significance: given a song's plays in both windows
+# (n = plays + plays_before), are its recent plays more than the recent traffic's share
+# predicts? An exact one-sided binomial test, P(X >= plays) for X ~ Binomial(n, recent traffic /
+# all traffic), depends only on (plays, plays_before): TRENDING_*_COUNTS count the songs (or
+# artists) of each pair, a small aggregate, and trends.py computes the p-values and the
+# Benjamini-Hochberg q-values over every one tested (m = every song, or artist, with a play in
+# either window). The pairs with q <= the FDR go back into trending_significant, and only songs
+# with those pairs are ranked, by score (plays + a) / (expected + a): the posterior mean of the
+# song's rate ratio under a Gamma(a, a) prior of "no change", so a few plays move it little.
+# The best-scoring candidates are then counted for distinct listeners over the recent days,
+# from app_events by start_time (its sort key on Redshift) and by event_date, the same days,
+# which PostgreSQL's BRIN index app_events_day turns into a read of those days' pages.
 
 TRENDING_TOTALS = """
 SELECT COALESCE(SUM(CASE WHEN activity_date >= %(recent_from)s THEN plays ELSE 0 END), 0) AS plays_recent,
@@ -2260,48 +2273,83 @@ WHERE activity_date BETWEEN %(before_from)s AND %(last_day)s
 GROUP BY song, artist
 """
 
-TRENDING_RANKED = """
-SELECT {c_keys}, c.plays, c.plays_before, c.expected, c.score, COUNT(DISTINCT e.user_id) AS listeners
+# How many songs (or artists) have each pair of counts: one row per distinct pair.
+TRENDING_COUNTED = """
+SELECT plays, plays_before, COUNT(*) AS tested
 FROM (
-    SELECT {keys}, plays, plays_before, expected,
-           (plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (expected + CAST(%(prior)s AS DOUBLE PRECISION)) AS score
+    SELECT {keys}, SUM(plays) AS plays, SUM(plays_before) AS plays_before
+    FROM trending_windows
+    GROUP BY {keys}
+) windows
+GROUP BY plays, plays_before
+"""
+
+TRENDING_SONG_COUNTS = TRENDING_COUNTED.format(keys="song, artist")
+TRENDING_ARTIST_COUNTS = TRENDING_COUNTED.format(keys="artist")
+
+# The significant pairs of counts, with their p- and q-values, from trends.py.
+TRENDING_SIGNIFICANT_DROP = "DROP TABLE IF EXISTS trending_significant"
+TRENDING_SIGNIFICANT_CREATE = """
+CREATE TEMPORARY TABLE trending_significant (
+    kind          VARCHAR(8)        NOT NULL,  -- song | artist
+    plays         BIGINT            NOT NULL,
+    plays_before  BIGINT            NOT NULL,
+    p_value       DOUBLE PRECISION  NOT NULL,
+    q_value       DOUBLE PRECISION  NOT NULL
+)
+"""
+TRENDING_SIGNIFICANT_INSERT = """
+INSERT INTO trending_significant (kind, plays, plays_before, p_value, q_value)
+VALUES %s
+"""
+
+TRENDING_RANKED = """
+SELECT {c_keys}, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value,
+       COUNT(DISTINCT e.user_id) AS listeners
+FROM (
+    SELECT {w_keys}, w.plays, w.plays_before, w.expected, s.p_value, s.q_value,
+           (w.plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (w.expected + CAST(%(prior)s AS DOUBLE PRECISION))
+               AS score
     FROM (
         SELECT {keys}, SUM(plays) AS plays, SUM(plays_before) AS plays_before,
                SUM(plays_before) * CAST(%(traffic)s AS DOUBLE PRECISION) AS expected
         FROM trending_windows
         GROUP BY {keys}
-    ) windows
-    WHERE plays >= %(min_listeners)s AND plays > expected   -- rising, with plays enough for the listeners
-    ORDER BY score DESC, plays DESC, {keys}
+    ) w
+    JOIN trending_significant s
+      ON s.kind = %(kind)s AND s.plays = w.plays AND s.plays_before = w.plays_before
+    WHERE w.plays >= %(min_listeners)s   -- plays enough for the listeners
+    ORDER BY score DESC, w.plays DESC, {w_keys}
     LIMIT %(candidates)s
 ) c
 JOIN app_events e ON {join}
 WHERE e.page = 'NextSong' AND e.start_time >= %(recent_start)s AND e.start_time < %(recent_end)s
   AND e.event_date BETWEEN %(recent_from)s AND %(last_day)s
   AND e.user_id IS NOT NULL
-GROUP BY {c_keys}, c.plays, c.plays_before, c.expected, c.score
+GROUP BY {c_keys}, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value
 HAVING COUNT(DISTINCT e.user_id) >= %(min_listeners)s
 ORDER BY c.score DESC, c.plays DESC, {c_keys}
 LIMIT %(top)s
 """
 
-TRENDING_SONGS = TRENDING_RANKED.format(keys="song, artist", c_keys="c.song, c.artist",
+TRENDING_SONGS = TRENDING_RANKED.format(keys="song, artist", w_keys="w.song, w.artist", c_keys="c.song, c.artist",
                                         join="e.song = c.song AND e.artist = c.artist")
-TRENDING_ARTISTS = TRENDING_RANKED.format(keys="artist", c_keys="c.artist", join="e.artist = c.artist")
+TRENDING_ARTISTS = TRENDING_RANKED.format(keys="artist", w_keys="w.artist", c_keys="c.artist",
+                                          join="e.artist = c.artist")
 
 # ---------------------------------------------------------------- storing and reading a trend run
 # One multi-row INSERT per table (psycopg2.extras.execute_values fills VALUES %s).
 
 TREND_RUNS_INSERT = """
 INSERT INTO trend_runs (trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from,
-                        before_from, plays_recent, plays_before, prior_plays, min_listeners, message,
-                        trending_note)
+                        before_from, plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested,
+                        artists_tested, message, trending_note)
 VALUES %s
 """
 
 TREND_BACKTESTS_INSERT = """
 INSERT INTO trend_backtests (trend_run_id, series, model, candidate, mase, mase_baseline, smape, smape_baseline,
-                             origins, note)
+                             coverage80, coverage95, origins, note)
 VALUES %s
 """
 
@@ -2312,20 +2360,22 @@ VALUES %s
 
 TRENDING_INSERT = """
 INSERT INTO trending (trend_run_id, kind, rank, song, artist, score, plays, plays_before, expected, listeners,
-                      p_value)
+                      p_value, q_value)
 VALUES %s
 """
 
 TREND_LATEST_RUN = """
 SELECT trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from,
-       plays_recent, plays_before, prior_plays, min_listeners, message, trending_note
+       plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested, artists_tested, message,
+       trending_note
 FROM trend_runs
 ORDER BY trend_run_id DESC
 LIMIT 1
 """
 
 TREND_RUN_BACKTESTS = """
-SELECT series, model, candidate, mase, mase_baseline, smape, smape_baseline, origins, note
+SELECT series, model, candidate, mase, mase_baseline, smape, smape_baseline, coverage80, coverage95, origins,
+       note
 FROM trend_backtests
 WHERE trend_run_id = %(trend_run_id)s
 ORDER BY series
@@ -2339,7 +2389,7 @@ ORDER BY series, forecast_date
 """
 
 TREND_RUN_TRENDING = """
-SELECT kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value
+SELECT kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value, q_value
 FROM trending
 WHERE trend_run_id = %(trend_run_id)s
 ORDER BY kind, rank
@@ -2356,7 +2406,8 @@ TREND_STATEMENTS = {  # every statement trends.py sends to Redshift, by name (th
     name: globals()[name] for name in (
         "REDSHIFT_TREND_RUN_LOCK", "TREND_RUN_NEXT_ID", "TREND_LOAD_RUN", "TREND_DAILY_PLAYS",
         "TREND_DAILY_ACTIVE_USERS", "TREND_PAID_CHANGES", "TRENDING_TOTALS", "TRENDING_WINDOWS_DROP",
-        "TRENDING_WINDOWS", "TRENDING_SONGS", "TRENDING_ARTISTS",
+        "TRENDING_WINDOWS", "TRENDING_SONG_COUNTS", "TRENDING_ARTIST_COUNTS", "TRENDING_SIGNIFICANT_DROP",
+        "TRENDING_SIGNIFICANT_CREATE", "TRENDING_SIGNIFICANT_INSERT", "TRENDING_SONGS", "TRENDING_ARTISTS",
         "TREND_RUNS_INSERT", "TREND_BACKTESTS_INSERT", "TREND_FORECASTS_INSERT", "TRENDING_INSERT",
         "TREND_LATEST_RUN", "TREND_RUN_BACKTESTS", "TREND_RUN_FORECASTS", "TREND_RUN_TRENDING", "TRENDS_NEWER_LOADS",
     )

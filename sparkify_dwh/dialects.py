@@ -125,7 +125,8 @@ POSTGRES_ONLY_BY_USE = {
 
 def sql_templates() -> dict[str, str]:
     """Templates the code renders into other constants, which are walked instead."""
-    return {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS"}
+    return {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS",
+            "TRENDING_COUNTED": "rendered as TRENDING_SONG_COUNTS and TRENDING_ARTIST_COUNTS"}
 
 
 def postgres_only(name: str) -> bool:

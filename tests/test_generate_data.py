@@ -498,6 +498,27 @@ def test_random_walk_is_seasonless(tmp_path: Path) -> None:
     assert sum(days) == 84000
 
 
+def test_shocks_multiply_each_day_around_the_shape(tmp_path: Path) -> None:
+    """--shocks S: each day x exp(N(0, S) - S^2/2), independently, on top of the weekly shape and growth;
+    the same weekday a week apart then differs by about S x sqrt(2) in log (plus Poisson noise)."""
+    size = ["--days", "84", "--events", "252000", "--users", "100", "--songs", "50", "--weekly", "0.3",
+            "--trend", "0.01"]
+    assert run(str(tmp_path / "plain"), *size).returncode == 0
+    assert run(str(tmp_path / "shocked"), *size, "--shocks", "0.2").returncode == 0
+    plain, shocked = daily_events(tree(tmp_path / "plain")), daily_events(tree(tmp_path / "shocked"))
+    assert sum(plain) == sum(shocked) == 252000
+
+    def weekly_log_steps(days: list[int]) -> list[float]:
+        return [math.log(days[d] / days[d - 7]) for d in range(7, len(days))]
+
+    noise = statistics.stdev(weekly_log_steps(plain))  # Poisson noise and the growth's step only
+    spread = statistics.stdev(weekly_log_steps(shocked))
+    assert noise < 0.08 and math.sqrt(spread ** 2 - noise ** 2) == pytest.approx(0.2 * math.sqrt(2), rel=0.25)
+    # The shape is still there under the shocks: weekends stay the quietest days on average.
+    weekday_means = [statistics.fmean(shocked[d::7]) for d in range(7)]  # 2018-11-01 is a Thursday
+    assert set(sorted(range(7), key=weekday_means.__getitem__)[:2]) == {2, 3}  # Saturday, Sunday
+
+
 def test_planting_options_are_deterministic(planted_files: dict[str, bytes], tmp_path: Path) -> None:
     assert run(str(tmp_path / "again"), *PLANT).returncode == 0
     assert tree(tmp_path / "again") == planted_files
@@ -536,7 +557,7 @@ def test_help_documents_every_option() -> None:
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())
     for option in ("--days", "--start", "--users", "--songs", "--events", "--match-share", "--seed", "--force",
-                   "--config", "--weekly A", "--trend G", "--random-walk S", "--plant"):
+                   "--config", "--weekly A", "--trend G", "--random-walk S", "--shocks S", "--plant"):
         assert option in text
     for words in ("planted.json", "Planted Rising", "Planted Small", "ISO weekday", "log-step sd",
                   "Roll Advert for free users", "Cancel"):

@@ -55,7 +55,7 @@ PARAMS = {
     "week_from": dt.date(2018, 10, 29), "week_to": dt.date(2018, 11, 26),
     "top_titles": ("Setanta matins", "You're The One"), "top_artists": ("Elena", "Dwight Yoakam"),
     "recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3), "last_day": dt.date(2018, 11, 30),
-    "traffic": 0.38, "prior": 10.0, "min_listeners": 3, "candidates": 200, "top": 20,
+    "traffic": 0.38, "prior": 10.0, "min_listeners": 3, "candidates": 200, "top": 20, "kind": "song",
     "recent_start": dt.datetime(2018, 11, 24), "recent_end": dt.datetime(2018, 12, 1), "trend_run_id": 3,
     "load_run_id": 2, "schema": "public", "rows": 8056,
 }
@@ -578,8 +578,7 @@ def test_lock_is_the_first_statement_of_a_transaction_that_writes_shared_tables(
     """trends.py storing a trend run, and etl.py recording a run's checks, as sent to Redshift
     (LOCK etl_runs / LOCK trend_runs run on PostgreSQL too): in every transaction that writes
     a shared table, LOCK comes before any other statement."""
-    import trends
-    from sparkify_dwh import load
+    from sparkify_dwh import load, trends
     from sparkify_dwh.run import Run
 
     conn = psycopg2.connect(**loaded.dsn, connection_factory=StatementLog)

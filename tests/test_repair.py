@@ -18,9 +18,8 @@ import orjson
 import pytest
 from conftest import SAMPLE, S3Server, Warehouse, _embedded_warehouse, one_line_error
 
-import generate_data
 import sql_queries as sql
-from sparkify_dwh import redshift, settings, sources, staging
+from sparkify_dwh import demo_catalogue, redshift, settings, sources, staging
 from sparkify_dwh.errors import ConfigError
 from sparkify_dwh.staging import Column, RecordTyper, Reject
 
@@ -112,7 +111,7 @@ def test_clean_text_is_never_changed() -> None:
     # and every non-ASCII text of the sample's song files and of the generator's vocabulary
     for path in sample_song_files():
         clean += [v for v in json.loads(path.read_text(encoding="utf-8")).values() if isinstance(v, str)]
-    clean += [w for w in generate_data.FOREIGN_WORDS if not w.isascii()]
+    clean += [w for w in demo_catalogue.FOREIGN_WORDS if not w.isascii()]
     for text in clean:
         assert staging.repair_text(text) == text, text
     assert not [text for text in clean if staging.is_suspect(text)]  # not even looked at

@@ -10,10 +10,12 @@ machine's PostgreSQL.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -26,12 +28,13 @@ import numpy as np
 import pytest
 import sqlglot
 from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _embedded_warehouse, _warehouse_of_kind, raw_events
-from scipy.stats import poisson
+from scipy.stats import binomtest
 from sqlglot import exp
+from statsmodels.stats.multitest import multipletests
 from test_redshift import POSTGRES_ONLY, literal
 
 import sql_queries as sql
-import trends
+from sparkify_dwh import trends
 
 WEEKLY = ["--days", "63", "--users", "200", "--songs", "300", "--events", "40000", "--weekly", "0.3",
           "--trend", "0.01", "--plant"]
@@ -41,6 +44,10 @@ WEEKLY = ["--days", "63", "--users", "200", "--songs", "300", "--events", "40000
 WALK = ["--days", "63", "--users", "200", "--songs", "300", "--events", "40000", "--random-walk", "0.3",
         "--seed", "2"]
 SHORT = ["--days", "34", "--users", "100", "--songs", "200", "--events", "12000"]
+# Data where nothing trends (no --plant: every song keeps its share of the plays), under steady,
+# growing, and weekly-shaped shocked traffic: what the traffic adjustment must see through.
+NULL = {1: [], 2: ["--trend", "0.03"], 3: ["--weekly", "0.4", "--shocks", "0.2"], 4: ["--trend", "-0.01"]}
+NULL_SIZE = ["--days", "28", "--users", "120", "--songs", "150", "--events", "16000"]
 
 
 # --------------------------------------------------------------------------- data, in plain Python
@@ -83,25 +90,42 @@ def windows(events: list[dict[str, Any]], last: dt.date) -> dict[str, Any]:
     return result
 
 
-def origins(days: int) -> list[int]:
-    """One every 7 days back from the last full week, at least 28 days of history, the last 6."""
+def origins(days: int, horizon: int) -> list[int]:
+    """Every day with at least 28 days of history and the horizon after it, the last 42."""
     points = []
-    origin = days - 7
-    while origin >= 28:
+    origin = days - horizon
+    while origin >= 28 and len(points) < 42:
         points.append(origin)
-        origin -= 7
-    return sorted(points)[-6:]
+        origin -= 1
+    return sorted(points)
 
 
-def seasonal_naive_mase(y: np.ndarray) -> float:
-    """seasonal-naive's mean MASE over the backtest origins, written out longhand."""
+def seasonal_naive_mase(y: np.ndarray, horizon: int = 14) -> float:
+    """seasonal-naive's mean MASE over the backtest origins, `horizon` days ahead, written out longhand."""
     scores = []
-    for origin in origins(len(y)):
-        history, actual = y[:origin], y[origin:origin + 7]
+    for origin in origins(len(y), horizon):
+        history, actual = y[:origin], y[origin:origin + horizon]
         scale = sum(abs(history[i] - history[i - 7]) for i in range(7, origin)) / (origin - 7)
-        forecast = [history[origin - 7 + h] for h in range(7)]
-        scores.append(sum(abs(a - f) for a, f in zip(actual, forecast, strict=True)) / 7 / scale)
+        forecast = [history[origin - 7 + h % 7] for h in range(horizon)]
+        scores.append(sum(abs(a - f) for a, f in zip(actual, forecast, strict=True)) / horizon / scale)
     return sum(scores) / len(scores)
+
+
+def binomial_p(plays: int, before: int, share: float) -> float:
+    return binomtest(plays, plays + before, share, alternative="greater").pvalue if plays else 1.0
+
+
+def significant(recent: Counter, before: Counter, listeners: dict[Any, set[int]], traffic: float,
+                key: Any = None) -> list[tuple[Any, float, float, float]]:
+    """(key, score, p, q) of the entries trending.py must list, best first: every entry played in
+    either window tested (binomial test, statsmodels' Benjamini-Hochberg), q <= 0.05, 3 listeners."""
+    tested = sorted(set(recent) | set(before), key=key)
+    share = traffic / (1 + traffic)
+    p = [binomial_p(recent[k], before[k], share) for k in tested]
+    q = multipletests(p, alpha=0.05, method="fdr_bh")[1]
+    listed = [(k, (recent[k] + 10) / (before[k] * traffic + 10), pk, qk) for k, pk, qk in zip(tested, p, q, strict=True)
+              if qk <= 0.05 and len(listeners[k]) >= 3 and recent[k] >= 3]
+    return sorted(listed, key=lambda e: (-e[1], -recent[e[0]], e[0]))[:20]
 
 
 # --------------------------------------------------------------------------- warehouses
@@ -191,9 +215,10 @@ def test_mase_and_smape_match_hand_computed_values() -> None:
     assert trends.smape(np.array([12.0, 12.0]), np.array([10.0, 14.0])) == pytest.approx(50 * (4 / 22 + 4 / 26))
     assert trends.smape(np.array([0.0, 10.0]), np.array([0.0, 0.0])) == pytest.approx(100.0)  # 0/0 is no error
     assert trends.mase(np.array([1.0]), np.array([1.0]), np.tile([1.0, 2, 3, 4, 5, 6, 7], 3)) is None  # periodic
-    assert trends.origins(63) == [28, 35, 42, 49, 56] == origins(63)
-    assert trends.origins(35) == [28] and trends.origins(34) == []
-    assert trends.origins(400) == origins(400) == [351, 358, 365, 372, 379, 386, 393][-6:]
+    assert trends.origins(63, 14) == list(range(28, 50)) == origins(63, 14)
+    assert trends.origins(35, 7) == [28] and trends.origins(34, 7) == []
+    assert trends.origins(400, 28) == origins(400, 28) == list(range(331, 373))
+    assert trends.needed_days(14) == 48 and trends.needed_days(7) == 41
 
 
 def test_paid_subscribers_count_the_periods_open_at_the_end_of_each_day() -> None:
@@ -207,10 +232,26 @@ def test_paid_subscribers_count_the_periods_open_at_the_end_of_each_day() -> Non
     assert list(trends.paid_on_calendar(days, changes)) == [2, 3, 3, 1, 1]
 
 
-def test_the_poisson_p_value_is_the_upper_tail() -> None:
-    assert trends.poisson_p_value(3, 1.0) == pytest.approx(1 - math.exp(-1) * (1 + 1 + 0.5))
-    assert trends.poisson_p_value(1, 2.0) == pytest.approx(1 - math.exp(-2))
-    assert trends.poisson_p_value(4, 0.0) == 0.0
+def test_the_p_value_is_the_exact_binomial_test_and_q_values_are_benjamini_hochberg() -> None:
+    plays, before = np.array([3, 4, 30, 0, 5, 1]), np.array([1, 0, 20, 7, 2, 1])
+    p = trends.binomial_p_values(plays, before, 1 / 3)
+    for got, r, b in zip(p, plays, before, strict=True):
+        assert got == pytest.approx(binomial_p(int(r), int(b), 1 / 3), rel=1e-9)
+    # By hand: 4 new plays with no plays before, at a third of the traffic: (1/3)^4, not 0.
+    assert p[1] == pytest.approx(3.0 ** -4) and p[3] == 1.0
+    assert p[0] == pytest.approx(9 / 81)  # 1 -> 3: P(X >= 3), X ~ Binomial(4, 1/3)
+    # q-values over every entry tested, counted with multiplicity, as statsmodels' BH gives them.
+    counts = np.array([1, 2, 1, 40, 3, 10])
+    q = trends.bh_q_values(p, counts)
+    expanded = multipletests(np.repeat(p, counts), method="fdr_bh")[1]
+    assert list(q) == pytest.approx(list(expanded[np.cumsum(counts) - counts]))
+    order = np.argsort(p)
+    assert all(np.diff(q[order]) >= 0)  # monotone in p
+    m, pairs = trends.significant_pairs([(30, 20, 1), (4, 0, 1), (3, 1, 1), (0, 7, 7)], 1 / 3)
+    assert m == 10 and [(r, b) for r, b, _, _ in pairs] == [(30, 20)]  # 4 new plays: q = (1/3)^4 x 10 / 2 > 0.05
+    assert math.isclose(pairs[0][3], pairs[0][2] * 10)
+    m, pairs = trends.significant_pairs([(30, 20, 1), (4, 0, 1), (3, 1, 1), (0, 7, 5)], 1 / 3)
+    assert m == 8 and [(r, b) for r, b, _, _ in pairs] == [(30, 20), (4, 0)]  # (1/3)^4 x 8 / 2 = 0.049
 
 
 def test_scores_listeners_and_order_match_hand_computed_values(embedded: Warehouse) -> None:
@@ -244,23 +285,31 @@ def test_scores_listeners_and_order_match_hand_computed_values(embedded: Warehou
     with embedded.connect() as conn, conn.cursor() as cur:
         ranked = trends.trending(cur, days)
     conn.close()
-    for entry in ranked["songs"] + ranked["artists"]:
-        entry["p_value"] = trends.poisson_p_value(entry["plays"], entry["expected"])
-    assert [e["p_value"] for e in ranked["songs"]] == [
-        pytest.approx(poisson.sf(29, 10.0)), 0.0, pytest.approx(poisson.sf(2, 0.5))]
     assert ranked["window"]["plays_recent"] == 100 and ranked["window"]["plays_before"] == 200
-    got = [(e["song"], e["artist"], e["score"], e["expected"], e["plays"], e["listeners"]) for e in ranked["songs"]]
-    assert got == [("Rise", "X", 2.0, 10.0, 30, 3), ("New", "Y", 1.4, 0.0, 4, 4),
-                   ("Small", "X", pytest.approx(13 / 10.5, rel=1e-5), 0.5, 3, 3)]
-    # Artist X: 33 recent plays by 3 listeners, 21 before: E = 10.5, score 43 / 20.5.
-    artists = [(e["artist"], e["score"], e["expected"], e["plays"], e["listeners"]) for e in ranked["artists"]]
-    assert artists == [("X", pytest.approx(43 / 20.5, rel=1e-5), 10.5, 33, 3), ("Y", 1.4, 0.0, 4, 4)]
+    # The recent window has a third of the traffic. Songs tested: all 5. p-values (binomial, share 1/3):
+    # Rise ~1e-5, New (1/3)^4 = 0.0123, Loop 99/2187 = 0.045, Small 9/81, Fall ~1. BH over 5:
+    # Rise and New (q = 5 x 0.0123 / 2 = 0.031) pass; Loop (q = 0.075) and Small (0.14) do not.
+    assert ranked["tested"] == {"songs": 5, "artists": 4}
+    p = {song: binomial_p(n_recent, n_before, 1 / 3) for (song, _), (n_before, n_recent, _) in songs.items()}
+    q = dict(zip(p, multipletests(list(p.values()), method="fdr_bh")[1], strict=True))
+    got = [(e["song"], e["artist"], e["score"], e["expected"], e["plays"], e["listeners"], e["p_value"], e["q_value"])
+           for e in ranked["songs"]]
+    assert got == [("Rise", "X", 2.0, 10.0, 30, 3, pytest.approx(p["Rise"]), pytest.approx(q["Rise"])),
+                   ("New", "Y", 1.4, 0.0, 4, 4, pytest.approx(3.0 ** -4), pytest.approx(5 * 3.0 ** -4 / 2))]
+    # Artist X: 33 recent plays by 3 listeners, 21 before: E = 10.5, score 43 / 20.5. Artists tested: 4,
+    # so Y's q is 4 x (1/3)^4 / 2; Z (2 -> 5, one listener) has q 4 x 0.045 / 3 > 0.05.
+    artists = [(e["artist"], e["score"], e["expected"], e["plays"], e["listeners"], e["q_value"])
+               for e in ranked["artists"]]
+    assert artists == [("X", pytest.approx(43 / 20.5, rel=1e-5), 10.5, 33, 3,
+                        pytest.approx(4 * binomial_p(33, 21, 1 / 3))),
+                       ("Y", 1.4, 0.0, 4, 4, pytest.approx(2 * 3.0 ** -4))]
+    assert ranked["note"] is None
 
 
 # --------------------------------------------------------------------------- planted data
 
 
-def test_the_planted_rising_song_leads_and_the_small_song_stays_out_of_the_top_10(
+def test_the_planted_rising_song_leads_and_the_small_song_is_not_listed(
         weekly: tuple[Warehouse, dict[str, Any]], weekly_data: Path, weekly_events: list[dict[str, Any]]) -> None:
     _, document = weekly
     planted = json.loads((weekly_data / "planted.json").read_text())
@@ -268,8 +317,11 @@ def test_the_planted_rising_song_leads_and_the_small_song_stays_out_of_the_top_1
     first = document["trending_songs"][0]
     assert (first["song"], first["artist"]) == (rising["song"], rising["artist"])
     assert document["trending_artists"][0]["artist"] == rising["artist"]
-    top10 = [(e["song"], e["artist"]) for e in document["trending_songs"][:10]]
-    assert (small["song"], small["artist"]) not in top10
+    listed = [(e["song"], e["artist"]) for e in document["trending_songs"]]
+    assert (small["song"], small["artist"]) not in listed
+    # The climbers (0.5 -> 3 plays a day) are real rises: most of them pass the test too.
+    climbers = {(c["song"], c["artist"]) for c in planted["climbing_songs"]}
+    assert len(climbers & set(listed)) >= 5
     # The leader's figures, from the generator's own count and the raw files' traffic.
     w = windows(weekly_events, dt.date.fromisoformat(planted["last_day"]))
     expected = rising["plays_before"] * w["traffic"]
@@ -277,19 +329,60 @@ def test_the_planted_rising_song_leads_and_the_small_song_stays_out_of_the_top_1
         rising["plays_last_7"], rising["plays_before"], rising["listeners_last_7"])
     assert first["expected"] == pytest.approx(expected, rel=1e-5)
     assert first["score"] == pytest.approx((rising["plays_last_7"] + 10) / (expected + 10), rel=1e-5)
-    assert first["p_value"] == pytest.approx(poisson.sf(rising["plays_last_7"] - 1, expected), abs=1e-12)
-    # Every listed song: its plays, listeners and score as the raw files give them, best first.
-    for entry in document["trending_songs"]:
-        key = (entry["song"], entry["artist"])
-        e = w["before"][key] * w["traffic"]
-        assert (entry["plays"], entry["listeners"]) == (w["recent"][key], len(w["listeners"][key]))
-        assert entry["score"] == pytest.approx((w["recent"][key] + 10) / (e + 10), rel=1e-5)
-        assert entry["listeners"] >= 3 and entry["plays"] > entry["expected"]
+    share = w["traffic"] / (1 + w["traffic"])
+    assert first["p_value"] == pytest.approx(binomial_p(rising["plays_last_7"], rising["plays_before"], share),
+                                             rel=1e-5, abs=1e-300)
+    # Every listed song and artist: exactly those the raw files' counts make significant, with their
+    # plays, listeners, score, p and q, best first.
+    for key, names, counts in (("trending_songs", ("song", "artist"), ("recent", "before", "listeners")),
+                               ("trending_artists", ("artist",), ("artist_recent", "artist_before",
+                                                                  "artist_listeners"))):
+        recent, before, listeners = (w[c] for c in counts)
+        expected_list = significant(recent, before, listeners, w["traffic"])
+        got = [(tuple(e[n] for n in names) if len(names) > 1 else e[names[0]]) for e in document[key]]
+        assert got == [k for k, *_ in expected_list], key
+        for entry, (k, score, p, q) in zip(document[key], expected_list, strict=True):
+            assert (entry["plays"], entry["listeners"]) == (recent[k], len(listeners[k]))
+            assert entry["score"] == pytest.approx(score, rel=1e-5)
+            assert entry["p_value"] == pytest.approx(p, rel=1e-4, abs=1e-300)
+            assert entry["q_value"] == pytest.approx(q, rel=1e-4, abs=1e-300) and entry["q_value"] <= 0.05
+            assert entry["listeners"] >= 3 and entry["plays"] > entry["expected"]
+        ordered = sorted(document[key], key=lambda e: e["p_value"])
+        assert [e["q_value"] for e in ordered] == sorted(e["q_value"] for e in ordered)  # monotone in p
+    assert document["trending_window"]["songs_tested"] == len(set(w["recent"]) | set(w["before"]))
+    assert document["trending_window"]["artists_tested"] == len(set(w["artist_recent"]) | set(w["artist_before"]))
     scores = [e["score"] for e in document["trending_songs"]]
-    assert scores == sorted(scores, reverse=True) and len(scores) == 20
-    # The small song's score, were it listed, is far below the tenth.
-    small_score = (small["plays_last_7"] + 10) / (small["plays_before"] * w["traffic"] + 10)
-    assert small_score < document["trending_songs"][9]["score"]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_nothing_trends_on_data_where_every_song_keeps_its_share(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The null: four data sets (steady, growing, shocked weekly, shrinking traffic) where every play
+    picks its song from the same popularity. At most one listing in all of them together; the
+    p-values of all the songs tested are spread as a null's are, and their q-values follow them."""
+    listings, documents = [], []
+    for seed, shape in NULL.items():
+        data = generate(tmp_path_factory.mktemp(f"null{seed}"), [*NULL_SIZE, *shape, "--seed", str(seed)])
+        databases = _embedded_warehouse(request.getfixturevalue("embedded_server"),
+                                        tmp_path_factory.mktemp(f"null{seed}_wh"), f"t_trends_null{seed}_{os.getpid()}")
+        warehouse = loaded(databases, data)
+        try:
+            document = run_json(warehouse)
+        finally:
+            next(databases, None)
+        documents.append(document)
+        listings += document["trending_songs"] + document["trending_artists"]
+        w = document["trending_window"]
+        assert w["songs_tested"] > 150 and w["artists_tested"] > 50  # every song played in the 28 days
+        if not document["trending_songs"]:
+            assert w["message"].startswith("nothing is trending significantly")
+        # The old test (Poisson with a known mean, no correction) listed dozens here: the raw counts
+        # hold many songs with nominal p < 0.05, which the correction rightly lets through as chance.
+        raw = windows(raw_events(data / "log_data"), dt.date.fromisoformat(document["last_day"]))
+        share = raw["traffic"] / (1 + raw["traffic"])
+        p = [binomial_p(raw["recent"][k], raw["before"][k], share) for k in set(raw["recent"]) | set(raw["before"])]
+        assert sum(v < 0.05 for v in p) <= 0.1 * len(p)  # conservative: fewer small p-values than 5% a null gives
+    assert len(listings) <= 1, listings
 
 
 def test_the_forecast_beats_seasonal_naive_by_10_percent_on_the_weekly_trend(
@@ -297,10 +390,11 @@ def test_the_forecast_beats_seasonal_naive_by_10_percent_on_the_weekly_trend(
     _, document = weekly
     days, plays, _ = daily(weekly_events)
     backtest = document["backtest"]["plays"]
-    assert backtest["model"] == "holt_winters" and backtest["origins"] == len(origins(len(days))) == 5
-    assert backtest["mase_baseline"] == pytest.approx(seasonal_naive_mase(plays), rel=1e-5)
+    assert backtest["model"] == "holt_winters" and backtest["origins"] == len(origins(len(days), 14)) == 22
+    assert backtest["mase_baseline"] == pytest.approx(seasonal_naive_mase(plays, 14), rel=1e-5)
     assert backtest["mase"] <= 0.9 * backtest["mase_baseline"]
     assert backtest["smape"] < backtest["smape_baseline"]
+    assert 0.6 <= backtest["coverage80"] <= backtest["coverage95"] <= 1
     rows = document["forecast"]["plays"]
     assert [r["date"] for r in rows] == [(days[-1] + dt.timedelta(h)).isoformat() for h in range(1, 15)]
     for r in rows:
@@ -339,21 +433,65 @@ def test_the_stored_tables_hold_what_the_json_says(weekly: tuple[Warehouse, dict
         (name, dt.date.fromisoformat(r["date"]), document["backtest"][name]["model"], r["value"], r["lo80"],
          r["hi80"], r["lo95"], r["hi95"]) for name, rows in document["forecast"].items() for r in rows)
     assert len(stored) == 3 * 14
-    backtests = warehouse.query("SELECT series, model, mase, mase_baseline, smape, smape_baseline, origins"
-                                " FROM trend_backtests WHERE trend_run_id = %s ORDER BY series", (run_id,))
+    backtests = warehouse.query("SELECT series, model, mase, mase_baseline, smape, smape_baseline, coverage80,"
+                                " coverage95, origins FROM trend_backtests WHERE trend_run_id = %s ORDER BY series",
+                                (run_id,))
     assert backtests == sorted((name, b["model"], b["mase"], b["mase_baseline"], b["smape"], b["smape_baseline"],
-                                b["origins"]) for name, b in document["backtest"].items())
-    trending = warehouse.query("SELECT kind, rank, song, artist, score, plays, expected, listeners, p_value"
+                                b["coverage80"], b["coverage95"], b["origins"])
+                               for name, b in document["backtest"].items())
+    trending = warehouse.query("SELECT kind, rank, song, artist, score, plays, expected, listeners, p_value, q_value"
                                " FROM trending WHERE trend_run_id = %s ORDER BY kind, rank", (run_id,))
     assert trending == [("artist", i, None, e["artist"], e["score"], e["plays"], e["expected"], e["listeners"],
-                         e["p_value"]) for i, e in enumerate(document["trending_artists"], 1)] + [
-        ("song", i, e["song"], e["artist"], e["score"], e["plays"], e["expected"], e["listeners"], e["p_value"])
-        for i, e in enumerate(document["trending_songs"], 1)]
+                         e["p_value"], e["q_value"]) for i, e in enumerate(document["trending_artists"], 1)] + [
+        ("song", i, e["song"], e["artist"], e["score"], e["plays"], e["expected"], e["listeners"], e["p_value"],
+         e["q_value"]) for i, e in enumerate(document["trending_songs"], 1)]
+    assert warehouse.query("SELECT fdr, songs_tested, artists_tested FROM trend_runs WHERE trend_run_id = %s",
+                           (run_id,)) == [(0.05, document["trending_window"]["songs_tested"],
+                                           document["trending_window"]["artists_tested"])]
     # What report.py reads back is the same document; it is fresh until a load brings new objects.
     with warehouse.connect() as conn:
         assert trends.latest_trends(conn) == document
         assert not trends.trends_are_stale(conn)
     conn.close()
+
+
+def test_forecast_intervals_cover_what_they_claim_over_rolling_origins() -> None:
+    """The method, out of sample: series shaped as generate_data.py shapes its daily counts (growth, a
+    weekly shape, day-level multiplicative shocks, Poisson-sized noise), forecast 14 days ahead from
+    outer origins on the history up to each only (trends' own backtest, choice and intervals), then
+    scored on the days that followed. bench/forecast_coverage.py measures more series (README)."""
+    from sparkify_dwh import demo_data
+
+    inside80, inside95, wins = [], [], 0
+    shapes = [(0.3, 0.01, 0.1), (0.3, 0.005, 0.2), (0.5, 0.0, 0.15), (0.2, -0.003, 0.1)]
+    for seed, (weekly, trend, shocks) in enumerate(shapes):
+        args = argparse.Namespace(days=84, start=dt.date(2018, 11, 1), events=84 * 1500, weekly=weekly, trend=trend,
+                                  random_walk=0.0, shocks=shocks)
+        values = np.array(demo_data.shaped_budgets(random.Random(seed), args), dtype=float)
+        days = [args.start + dt.timedelta(d) for d in range(len(values))]
+        for origin in (56, 63, 70):
+            history, actual = values[:origin], values[origin:origin + 14]
+            entry, rows = trends.forecast_series(history, days[:origin], 14)
+            band = {k: np.array([r[k] for r in rows]) for k in ("value", "lo80", "hi80", "lo95", "hi95")}
+            inside80 += list((band["lo80"] <= actual) & (actual <= band["hi80"]))
+            inside95 += list((band["lo95"] <= actual) & (actual <= band["hi95"]))
+            assert entry["model"] == "holt_winters"  # the point forecast beats seasonal-naive here
+            assert entry["coverage80"] is not None and entry["coverage95"] is not None
+            naive = trends.mase(actual, trends.seasonal_naive(history, 14), history)
+            wins += trends.mase(actual, band["value"], history) < naive
+    assert 0.72 <= np.mean(inside80) <= 0.90, np.mean(inside80)
+    assert np.mean(inside95) >= 0.90, np.mean(inside95)
+    assert wins >= 8  # of 12 origins, out of sample too
+
+
+def test_library_warnings_are_said_once_in_the_toolkits_words(capsys: pytest.CaptureFixture[str]) -> None:
+    days = [dt.date(2018, 11, 1) + dt.timedelta(d) for d in range(63)]
+    series = trends.Series(days, {"plays": np.zeros(63), "active_users": np.full(63, 5.0),
+                                  "paid_users": np.r_[np.zeros(50), np.arange(13.0)]})
+    forecast, _ = trends.forecast_all(series, 14)
+    assert all(len(rows) == 14 for rows in forecast.values())
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("trends: the model fits raised") and "Warning" not in err
 
 
 # --------------------------------------------------------------------------- fallbacks and short data
@@ -364,28 +502,39 @@ def test_on_a_random_walk_that_beats_the_model_seasonal_naive_is_published(walk:
     _, plays, _ = daily(raw_events(walk_data / "log_data"))
     backtest = document["backtest"]["plays"]
     assert backtest["model"] == "seasonal_naive"
-    assert backtest["mase_baseline"] == pytest.approx(seasonal_naive_mase(plays), rel=1e-5)
+    assert backtest["mase_baseline"] == pytest.approx(seasonal_naive_mase(plays, 10), rel=1e-5)
     assert backtest["mase"] >= backtest["mase_baseline"]
-    assert backtest["note"] == "seasonal-naive published: the model does not beat it on mean MASE"
+    assert backtest["note"] == "seasonal-naive published: the model does not beat it on mean MASE 10 days ahead"
     rows = document["forecast"]["plays"]
     assert len(rows) == 10
+    # Seasonal-naive's own backtest errors, longhand: log(1 + actual) - log(1 + forecast) from each origin,
+    # h days ahead; scaled by their mean size at h (never below an earlier h's); the scaled errors pooled.
+    errors = [[math.log1p(plays[o + h]) - math.log1p(plays[o - 7 + h % 7]) for h in range(10)]
+              for o in origins(len(plays), 10)]
+    scale, biggest = [], 0.0
+    for h in range(10):
+        biggest = max(biggest, sum(abs(e[h]) for e in errors) / len(errors))
+        scale.append(biggest)
+    pooled = sorted(e[h] / scale[h] for e in errors for h in range(10))
+    n = len(pooled)
+    z = {name: min(0.0, pooled[math.floor((n + 1) * q) - 1]) for name, q in (("lo95", 0.025), ("lo80", 0.1))}
+    z |= {name: max(0.0, pooled[math.ceil((n + 1) * q) - 1]) for name, q in (("hi80", 0.9), ("hi95", 0.975))}
     for h, r in enumerate(rows):
-        # Last week repeated; intervals from its past errors k weeks apart (k = 1 for days 1-7, 2 after).
-        lag = 7 * (h // 7 + 1)
-        errors = plays[lag:] - plays[:-lag]
         value = plays[len(plays) - 7 + h % 7]
         assert r["value"] == pytest.approx(value, rel=1e-5)
-        for name, q in (("lo95", 0.025), ("lo80", 0.1), ("hi80", 0.9), ("hi95", 0.975)):
-            assert r[name] == pytest.approx(max(0.0, value + np.quantile(errors, q)), rel=1e-5, abs=1e-6)
+        for name in ("lo95", "lo80", "hi80", "hi95"):
+            bound = math.expm1(math.log1p(value) + scale[h] * z[name])
+            assert r[name] == pytest.approx(max(0.0, bound), rel=1e-5, abs=1e-6)
     text = walk.run("trends.py").stdout
     assert re.search(r"plays\s+seasonal_naive\s", text)
 
 
-def test_fewer_than_35_days_give_no_forecast_and_say_why(short: Warehouse) -> None:
+def test_too_few_days_give_no_forecast_and_say_why(short: Warehouse) -> None:
     document = run_json(short)
     assert document["days"] == 34
     assert document["forecast"] == {"plays": [], "active_users": [], "paid_users": []}
-    why = "no forecast: 34 days of data; the backtest needs at least 35 (28 to train, 7 to test)"
+    why = ("no forecast: 34 days of data; a 14-day forecast needs at least 48 (28 to train, 14 to test, 7 backtest"
+           " origins)")
     assert all(b["model"] is None and b["note"] == why and b["origins"] == 0 for b in document["backtest"].values())
     assert document["message"].startswith(why)
     assert why in short.run("trends.py").stdout
@@ -421,7 +570,7 @@ def test_the_real_sample_trends_without_a_forecast(sample: Warehouse) -> None:
     """30 days: too few for a forecast (it says so), enough for trending; figures checked against a
     different formulation over app_events (not song_days)."""
     proc = sample.run("trends.py")
-    assert "no forecast: 30 days of data" in proc.stdout and "Trending songs (top 10 of" in proc.stdout
+    assert "no forecast: 30 days of data" in proc.stdout and "Trending songs" in proc.stdout
     document = run_json(sample, "--horizon", "7")
     assert document["days"] == 30 and document["first_day"] == "2018-11-01" and document["last_day"] == "2018-11-30"
     assert all(not rows for rows in document["forecast"].values())
@@ -431,7 +580,14 @@ def test_the_real_sample_trends_without_a_forecast(sample: Warehouse) -> None:
     events = raw_events(SAMPLE / "log_data")
     raw = windows(events, dt.date(2018, 11, 30))
     assert (w["plays_recent"], w["plays_before"]) == (sum(raw["recent"].values()), sum(raw["before"].values()))
-    assert document["trending_songs"] and document["trending_artists"]
+    # Exactly the songs and artists the raw counts make significant (97 users, a month: few or none).
+    for key, prefix in (("trending_songs", ""), ("trending_artists", "artist_")):
+        expected_list = significant(raw[f"{prefix}recent"], raw[f"{prefix}before"], raw[f"{prefix or ''}listeners"],
+                                    raw["traffic"])
+        names = [((e["song"], e["artist"]) if key == "trending_songs" else e["artist"]) for e in document[key]]
+        assert names == [k for k, *_ in expected_list]
+        if not names:
+            assert w["message"].startswith("nothing is trending significantly")
     other = dict(((song, artist), (plays, listeners)) for song, artist, plays, listeners in sample.query(
         "SELECT song, artist, COUNT(*), COUNT(DISTINCT user_id) FROM app_events WHERE page = 'NextSong'"
         " AND event_date BETWEEN '2018-11-24' AND '2018-11-30' GROUP BY song, artist"))
@@ -441,7 +597,8 @@ def test_the_real_sample_trends_without_a_forecast(sample: Warehouse) -> None:
         e = raw["before"][key] * raw["traffic"]
         assert entry["expected"] == pytest.approx(e, rel=1e-5)
         assert entry["score"] == pytest.approx((entry["plays"] + 10) / (e + 10), rel=1e-5)
-        assert entry["p_value"] == pytest.approx(poisson.sf(entry["plays"] - 1, e), rel=1e-5, abs=1e-12)
+        share = raw["traffic"] / (1 + raw["traffic"])
+        assert entry["p_value"] == pytest.approx(binomial_p(entry["plays"], raw["before"][key], share), rel=1e-5)
     for entry in document["trending_artists"]:
         a = entry["artist"]
         assert (entry["plays"], entry["listeners"]) == (raw["artist_recent"][a], len(raw["artist_listeners"][a]))
@@ -461,7 +618,7 @@ def test_the_command_line(short: Warehouse, embedded: Warehouse) -> None:
         " trend_backtests, trend_forecasts, trending; run: python create_tables.py"]
 
 
-TREND_PARAMS = {"recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3),
+TREND_PARAMS = {"kind": "song", "recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3),
                 "last_day": dt.date(2018, 11, 30), "traffic": 0.38, "prior": 10.0, "min_listeners": 3,
                 "candidates": 200, "top": 20, "recent_start": dt.datetime(2018, 11, 24),
                 "recent_end": dt.datetime(2018, 12, 1), "trend_run_id": 3, "load_run_id": 2}

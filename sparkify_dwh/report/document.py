@@ -21,10 +21,8 @@ import sql_queries as sql
 from sparkify_dwh import console, session
 from sparkify_dwh.dialects import Postgres
 from sparkify_dwh.errors import DwhError
-
-# The one import of another script: trends.py's library functions (they move into the package).
-from trends import compute_trends, trends_are_stale
-from trends import latest_trends as stored_trends
+from sparkify_dwh.trends import compute_trends, trends_are_stale
+from sparkify_dwh.trends import latest_trends as stored_trends
 
 from .numbers import AFTER, APART, MAIN, TOP, Inputs, Listeners, choose_period, fetch, finite
 from .panels import PANELS

@@ -312,6 +312,9 @@ CREATE TABLE IF NOT EXISTS trend_runs (
     plays_before   BIGINT,
     prior_plays    DOUBLE PRECISION  NOT NULL,  -- the shrinkage prior a of the trending score
     min_listeners  INTEGER           NOT NULL,
+    fdr            DOUBLE PRECISION  NOT NULL,  -- trending lists only q_value <= fdr (Benjamini-Hochberg)
+    songs_tested   INTEGER,                     -- m of the songs' BH: every song played in either window
+    artists_tested INTEGER,                     -- m of the artists'; NULL: nothing could be tested
     message        VARCHAR(1024),               -- what could not be computed, and why
     trending_note  VARCHAR(512)                 -- why nothing trends, when nothing can
 ) DISTSTYLE ALL SORTKEY (trend_run_id);
@@ -322,10 +325,12 @@ CREATE TABLE IF NOT EXISTS trend_backtests (
     series          VARCHAR(32)       NOT NULL,  -- plays | active_users | paid_users
     model           VARCHAR(32),                 -- the published one; NULL: no forecast
     candidate       VARCHAR(64)       NOT NULL,  -- the smoothing model tried against the baseline
-    mase            DOUBLE PRECISION,            -- the candidate's mean over the origins
+    mase            DOUBLE PRECISION,            -- the candidate's mean over the origins, at the horizon
     mase_baseline   DOUBLE PRECISION,            -- seasonal-naive's
     smape           DOUBLE PRECISION,            -- percent, 0 to 200
     smape_baseline  DOUBLE PRECISION,
+    coverage80      DOUBLE PRECISION,            -- the published model's backtest days inside its 80% interval
+    coverage95      DOUBLE PRECISION,            -- and its 95% interval (0 to 1; NULL: too few origins)
     origins         SMALLINT          NOT NULL,
     note            VARCHAR(512),
     PRIMARY KEY (trend_run_id, series)
@@ -357,7 +362,8 @@ CREATE TABLE IF NOT EXISTS trending (
     plays_before  BIGINT            NOT NULL,   -- in the 21 days before
     expected      DOUBLE PRECISION  NOT NULL,   -- plays_before scaled by the change in traffic
     listeners     INTEGER           NOT NULL,   -- distinct users in the last 7 days
-    p_value       DOUBLE PRECISION  NOT NULL,
+    p_value       DOUBLE PRECISION  NOT NULL,   -- exact binomial test of plays given plays + plays_before
+    q_value       DOUBLE PRECISION  NOT NULL,   -- Benjamini-Hochberg over every one tested; listed: <= fdr
     PRIMARY KEY (trend_run_id, kind, rank)
 ) DISTSTYLE ALL SORTKEY (trend_run_id, kind, rank);
 
@@ -3976,63 +3982,105 @@ FROM song_days
 WHERE activity_date BETWEEN %(before_from)s AND %(last_day)s
 GROUP BY song, artist;
 
--- TRENDING_SONGS
-SELECT c.song, c.artist, c.plays, c.plays_before, c.expected, c.score, COUNT(DISTINCT e.user_id) AS listeners
+-- TRENDING_SONG_COUNTS
+SELECT plays, plays_before, COUNT(*) AS tested
 FROM (
-    SELECT song, artist, plays, plays_before, expected,
-           (plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (expected + CAST(%(prior)s AS DOUBLE PRECISION)) AS score
+    SELECT song, artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before
+    FROM trending_windows
+    GROUP BY song, artist
+) windows
+GROUP BY plays, plays_before;
+
+-- TRENDING_ARTIST_COUNTS
+SELECT plays, plays_before, COUNT(*) AS tested
+FROM (
+    SELECT artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before
+    FROM trending_windows
+    GROUP BY artist
+) windows
+GROUP BY plays, plays_before;
+
+-- TRENDING_SIGNIFICANT_DROP
+DROP TABLE IF EXISTS trending_significant;
+
+-- TRENDING_SIGNIFICANT_CREATE
+CREATE TEMPORARY TABLE trending_significant (
+    kind          VARCHAR(8)        NOT NULL,  -- song | artist
+    plays         BIGINT            NOT NULL,
+    plays_before  BIGINT            NOT NULL,
+    p_value       DOUBLE PRECISION  NOT NULL,
+    q_value       DOUBLE PRECISION  NOT NULL
+);
+
+-- TRENDING_SIGNIFICANT_INSERT
+INSERT INTO trending_significant (kind, plays, plays_before, p_value, q_value)
+VALUES %s;
+
+-- TRENDING_SONGS
+SELECT c.song, c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value,
+       COUNT(DISTINCT e.user_id) AS listeners
+FROM (
+    SELECT w.song, w.artist, w.plays, w.plays_before, w.expected, s.p_value, s.q_value,
+           (w.plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (w.expected + CAST(%(prior)s AS DOUBLE PRECISION))
+               AS score
     FROM (
         SELECT song, artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before,
                SUM(plays_before) * CAST(%(traffic)s AS DOUBLE PRECISION) AS expected
         FROM trending_windows
         GROUP BY song, artist
-    ) windows
-    WHERE plays >= %(min_listeners)s AND plays > expected   -- rising, with plays enough for the listeners
-    ORDER BY score DESC, plays DESC, song, artist
+    ) w
+    JOIN trending_significant s
+      ON s.kind = %(kind)s AND s.plays = w.plays AND s.plays_before = w.plays_before
+    WHERE w.plays >= %(min_listeners)s   -- plays enough for the listeners
+    ORDER BY score DESC, w.plays DESC, w.song, w.artist
     LIMIT %(candidates)s
 ) c
 JOIN app_events e ON e.song = c.song AND e.artist = c.artist
 WHERE e.page = 'NextSong' AND e.start_time >= %(recent_start)s AND e.start_time < %(recent_end)s
   AND e.event_date BETWEEN %(recent_from)s AND %(last_day)s
   AND e.user_id IS NOT NULL
-GROUP BY c.song, c.artist, c.plays, c.plays_before, c.expected, c.score
+GROUP BY c.song, c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value
 HAVING COUNT(DISTINCT e.user_id) >= %(min_listeners)s
 ORDER BY c.score DESC, c.plays DESC, c.song, c.artist
 LIMIT %(top)s;
 
 -- TRENDING_ARTISTS
-SELECT c.artist, c.plays, c.plays_before, c.expected, c.score, COUNT(DISTINCT e.user_id) AS listeners
+SELECT c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value,
+       COUNT(DISTINCT e.user_id) AS listeners
 FROM (
-    SELECT artist, plays, plays_before, expected,
-           (plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (expected + CAST(%(prior)s AS DOUBLE PRECISION)) AS score
+    SELECT w.artist, w.plays, w.plays_before, w.expected, s.p_value, s.q_value,
+           (w.plays + CAST(%(prior)s AS DOUBLE PRECISION)) / (w.expected + CAST(%(prior)s AS DOUBLE PRECISION))
+               AS score
     FROM (
         SELECT artist, SUM(plays) AS plays, SUM(plays_before) AS plays_before,
                SUM(plays_before) * CAST(%(traffic)s AS DOUBLE PRECISION) AS expected
         FROM trending_windows
         GROUP BY artist
-    ) windows
-    WHERE plays >= %(min_listeners)s AND plays > expected   -- rising, with plays enough for the listeners
-    ORDER BY score DESC, plays DESC, artist
+    ) w
+    JOIN trending_significant s
+      ON s.kind = %(kind)s AND s.plays = w.plays AND s.plays_before = w.plays_before
+    WHERE w.plays >= %(min_listeners)s   -- plays enough for the listeners
+    ORDER BY score DESC, w.plays DESC, w.artist
     LIMIT %(candidates)s
 ) c
 JOIN app_events e ON e.artist = c.artist
 WHERE e.page = 'NextSong' AND e.start_time >= %(recent_start)s AND e.start_time < %(recent_end)s
   AND e.event_date BETWEEN %(recent_from)s AND %(last_day)s
   AND e.user_id IS NOT NULL
-GROUP BY c.artist, c.plays, c.plays_before, c.expected, c.score
+GROUP BY c.artist, c.plays, c.plays_before, c.expected, c.score, c.p_value, c.q_value
 HAVING COUNT(DISTINCT e.user_id) >= %(min_listeners)s
 ORDER BY c.score DESC, c.plays DESC, c.artist
 LIMIT %(top)s;
 
 -- TREND_RUNS_INSERT
 INSERT INTO trend_runs (trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from,
-                        before_from, plays_recent, plays_before, prior_plays, min_listeners, message,
-                        trending_note)
+                        before_from, plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested,
+                        artists_tested, message, trending_note)
 VALUES %s;
 
 -- TREND_BACKTESTS_INSERT
 INSERT INTO trend_backtests (trend_run_id, series, model, candidate, mase, mase_baseline, smape, smape_baseline,
-                             origins, note)
+                             coverage80, coverage95, origins, note)
 VALUES %s;
 
 -- TREND_FORECASTS_INSERT
@@ -4041,18 +4089,20 @@ VALUES %s;
 
 -- TRENDING_INSERT
 INSERT INTO trending (trend_run_id, kind, rank, song, artist, score, plays, plays_before, expected, listeners,
-                      p_value)
+                      p_value, q_value)
 VALUES %s;
 
 -- TREND_LATEST_RUN
 SELECT trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from,
-       plays_recent, plays_before, prior_plays, min_listeners, message, trending_note
+       plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested, artists_tested, message,
+       trending_note
 FROM trend_runs
 ORDER BY trend_run_id DESC
 LIMIT 1;
 
 -- TREND_RUN_BACKTESTS
-SELECT series, model, candidate, mase, mase_baseline, smape, smape_baseline, origins, note
+SELECT series, model, candidate, mase, mase_baseline, smape, smape_baseline, coverage80, coverage95, origins,
+       note
 FROM trend_backtests
 WHERE trend_run_id = %(trend_run_id)s
 ORDER BY series;
@@ -4064,7 +4114,7 @@ WHERE trend_run_id = %(trend_run_id)s
 ORDER BY series, forecast_date;
 
 -- TREND_RUN_TRENDING
-SELECT kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value
+SELECT kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value, q_value
 FROM trending
 WHERE trend_run_id = %(trend_run_id)s
 ORDER BY kind, rank;
