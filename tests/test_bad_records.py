@@ -226,6 +226,7 @@ def check_case(db: Db, name: str, empty: Path, *, cli_listing: bool) -> None:
 # --------------------------------------------------------------------------- the corpus
 
 
+@pytest.mark.fast
 def test_the_corpus_is_broad() -> None:
     assert len(CASES) >= 25
     for name, case in CASES.items():
@@ -291,6 +292,7 @@ def test_a_key_with_control_characters_is_the_same_key_in_rejects(shared_embedde
         (key, 2, "ts: 'soon' is not an integer")]
 
 
+@pytest.mark.fast
 def test_the_spool_gives_every_key_back_exactly() -> None:
     """What both writers of `rejects` read (COPY text on PostgreSQL, a CSV for Redshift)."""
     spool = staging.RejectSpool()
@@ -446,6 +448,7 @@ def rejected(col: Column, value: Any) -> str:
     ("character varying", "two\nlines", "\x01two\nlines\x01"),
     ("character varying", "tab\there", "tab\there"),
 ])
+@pytest.mark.fast
 def test_a_value_becomes_its_copy_text(data_type: str, value: Any, text: str) -> None:
     assert typed(column(data_type, size=512 if data_type == "character varying" else None), value) == text
 
@@ -479,11 +482,13 @@ def test_a_value_becomes_its_copy_text(data_type: str, value: Any, text: str) ->
     ("character varying", ["Elena"], "value: expected text, got an array"),
     ("character varying", "Li\x00ly", "value: contains a NUL character"),
 ])
+@pytest.mark.fast
 def test_a_value_that_cannot_be_typed_says_why(data_type: str, value: Any, reason: str) -> None:
     size = 512 if data_type == "character varying" else None
     assert rejected(column(data_type, size=size), value) == reason
 
 
+@pytest.mark.fast
 def test_text_length_is_counted_in_bytes() -> None:
     six_bytes = column("character varying", size=6)
     assert typed(six_bytes, "ééé") == "ééé"  # 3 characters, 6 bytes
@@ -496,6 +501,7 @@ def test_text_length_is_counted_in_bytes() -> None:
         "value: 516 bytes, longer than the column's 512")
 
 
+@pytest.mark.fast
 def test_required_fields_and_ranges() -> None:
     required = column("bigint", required=True)
     assert rejected(required, None) == "missing required field value"
@@ -518,6 +524,7 @@ def test_required_fields_and_ranges() -> None:
     assert rejected(ts, -(2**62)) == f"ts: {-(2**62)} is below 2000-01-01 00:00:00"
 
 
+@pytest.mark.fast
 def test_a_record_that_is_not_an_object() -> None:
     typer = RecordTyper([column("integer")], run_id=1)
     for value, kind in [(None, "null"), (42, "a number"), (2.5, "a number"), ("NextSong", "a string"),
@@ -526,6 +533,7 @@ def test_a_record_that_is_not_an_object() -> None:
             typer.row(value, object_id=1, line=1, record_no=1)
 
 
+@pytest.mark.fast
 def test_a_rejected_record_keeps_its_source_text() -> None:
     data = (b'{"a":"AC\\/DC"}\n'  # parsed: the text as written, escapes and all
             b"artist,auth,firstName\n"  # a CSV line: one record, one reject
@@ -541,6 +549,7 @@ def test_a_rejected_record_keeps_its_source_text() -> None:
     ]
 
 
+@pytest.mark.fast
 def test_the_corpus_files_are_what_cases_json_describes() -> None:
     """Each case's staged and rejected lines account for every record of its objects."""
     for name, case in CASES.items():

@@ -19,6 +19,8 @@ from test_redshift import render
 
 from sparkify_dwh import dialects, statements
 
+pytestmark = pytest.mark.fast  # no server: the fast tier (pytest -m fast)
+
 DOCS = "https://docs.aws.amazon.com/redshift/latest/dg/"
 
 # https://docs.aws.amazon.com/redshift/latest/dg/r_pg_keywords.html ("Reserved words"): the full

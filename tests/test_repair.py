@@ -72,6 +72,7 @@ GARBLED = garbled_sample_values()
 # --------------------------------------------------------------------------- repair_text, no server
 
 
+@pytest.mark.fast
 def test_the_sample_has_326_garbled_events_in_346_values() -> None:
     assert len({(name, line) for name, line, *_ in GARBLED}) == 326
     assert len(GARBLED) == 346
@@ -90,12 +91,14 @@ def test_the_sample_has_326_garbled_events_in_346_values() -> None:
     ("De S\u00c3\u0083\u00c2\u00a3o Paulo \u00c3\u0083\u00c2\u0080 Bel\u00c3\u0083\u00c2\u00a9m",
      "De São Paulo À Belém"),
 ])
+@pytest.mark.fast
 def test_exact_strings_of_the_real_sample_are_repaired(garbled: str, repaired: str) -> None:
     assert garbled in {value for *_, value, _ in GARBLED}  # really in the sample
     assert staging.is_suspect(garbled)
     assert staging.repair_text(garbled) == repaired
 
 
+@pytest.mark.fast
 def test_every_garbled_value_of_the_sample_repairs_as_by_hand() -> None:
     wrong = [(value, by_hand, staging.repair_text(value)) for *_, value, by_hand in GARBLED
              if staging.repair_text(value) != by_hand]
@@ -103,6 +106,7 @@ def test_every_garbled_value_of_the_sample_repairs_as_by_hand() -> None:
     assert all(staging.is_suspect(value) for *_, value, _ in GARBLED)
 
 
+@pytest.mark.fast
 def test_clean_text_is_never_changed() -> None:
     clean = ["Björk", "Beyoncé", "Sigur Rós", "Motörhead", "Mötley Crüe", "Ólafur Arnalds", "Café Tacuba",
              "¿Dónde va Chichi?", "Clementina Santafè", "東京", "Ночь", "ﬁne", "“quoted” – dash…", "Ｆｕｌｌ",
@@ -117,6 +121,7 @@ def test_clean_text_is_never_changed() -> None:
     assert not [text for text in clean if staging.is_suspect(text)]  # not even looked at
 
 
+@pytest.mark.fast
 def test_windows_1252_mojibake_is_repaired_too() -> None:
     for text in ["Don’t Stop", "Café – Bar", "Motörhead", "€100 … ‘quoted’"]:
         garbled = text.encode("utf-8").decode("windows-1252")
@@ -131,6 +136,7 @@ SONG = Column("song", "song", "character varying", 512, False)
 LENGTH = Column("length", "length", "double precision", None, False, 0)
 
 
+@pytest.mark.fast
 def test_the_typer_repairs_counts_and_can_be_switched_off() -> None:
     typer = RecordTyper([ARTIST, SONG, LENGTH], run_id=4)
     garbled = {"artist": "Bj\u00c3\u0083\u00c2\u00b6rk", "song": "J\u00c3\u0083\u00c2\u00b3ga", "length": 305.6}
@@ -147,6 +153,7 @@ def test_the_typer_repairs_counts_and_can_be_switched_off() -> None:
     assert off.repaired == 0
 
 
+@pytest.mark.fast
 def test_repaired_text_is_measured_after_repair() -> None:
     """A garbled value too long for its column until repaired loads; the length test sees the repair."""
     six_bytes = Column("artist", "artist", "character varying", 6, False)
@@ -156,6 +163,7 @@ def test_repaired_text_is_measured_after_repair() -> None:
         RecordTyper([six_bytes], run_id=1, repair=False).row({"artist": "\u00c3\u0083\u00c2\u00a9t"}, 1, 1, 1)
 
 
+@pytest.mark.fast
 def test_repair_text_false_in_the_config(tmp_path: Path) -> None:
     config = tmp_path / "dwh.cfg"
     config.write_text("[ETL]\nREPAIR_TEXT = false\n")

@@ -23,6 +23,8 @@ from sparkify_dwh.report import document, page, panels, text
 from sparkify_dwh.report.numbers import AFTER, APART, MAIN, Inputs, Period, change, finite, json_default, plain, ratio
 from sparkify_dwh.report.panels import PANELS
 
+pytestmark = pytest.mark.fast  # no server: the fast tier (pytest -m fast)
+
 TEMPLATES = Path(page.__file__).parent / "templates"
 HOSTILE = "<script>window.__pwned = 1</script>"
 D1, D2 = dt.date(2018, 11, 1), dt.date(2018, 11, 2)

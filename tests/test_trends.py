@@ -206,6 +206,7 @@ def sample(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 # --------------------------------------------------------------------------- the measures, by hand
 
 
+@pytest.mark.fast
 def test_mase_and_smape_match_hand_computed_values() -> None:
     history = np.array([10, 12, 14, 10, 12, 14, 10, 11, 13, 15, 11, 13, 15, 11], float)  # each week + 1
     assert list(trends.seasonal_naive(history, 9)) == [11, 13, 15, 11, 13, 15, 11, 11, 13]
@@ -221,6 +222,7 @@ def test_mase_and_smape_match_hand_computed_values() -> None:
     assert trends.needed_days(14) == 48 and trends.needed_days(7) == 41
 
 
+@pytest.mark.fast
 def test_paid_subscribers_count_the_periods_open_at_the_end_of_each_day() -> None:
     days = [dt.date(2018, 11, 1) + dt.timedelta(d) for d in range(5)]
     changes = [
@@ -232,6 +234,7 @@ def test_paid_subscribers_count_the_periods_open_at_the_end_of_each_day() -> Non
     assert list(trends.paid_on_calendar(days, changes)) == [2, 3, 3, 1, 1]
 
 
+@pytest.mark.fast
 def test_the_p_value_is_the_exact_binomial_test_and_q_values_are_benjamini_hochberg() -> None:
     plays, before = np.array([3, 4, 30, 0, 5, 1]), np.array([1, 0, 20, 7, 2, 1])
     p = trends.binomial_p_values(plays, before, 1 / 3)
@@ -635,6 +638,7 @@ def rendered(statement: str) -> str:
                                      " (2, 'plays', '2018-12-02', 'y', NULL, 1, 2, 0, 3)")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("name", "statement"), list(sql.TREND_STATEMENTS.items()))
 def test_every_trends_statement_parses_as_redshift_sql(name: str, statement: str) -> None:
     parsed = sqlglot.parse(rendered(statement), read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
