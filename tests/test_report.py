@@ -27,6 +27,8 @@ from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _warehouse_of_kin
 import sql_queries as sql
 
 TEAM_SCREENSHOT = Path("/tmp/team/report.png")
+# The real sample's figures (each test also computes its own from the raw files)
+EXPECTED_PAID_FIRST, EXPECTED_PAID_LAST, EXPECTED_SESSION_MEDIAN = 15, 22, 7.9
 HOSTILE_SONG = "</script><script>window.__pwned = 'script'; alert(1)</script>"
 HOSTILE_ARTIST = "<img src=x onerror=\"window.__pwned = 'img'; alert(2)\">"
 HOSTILE_SONG_2 = "Innocent <svg onload=alert(3)> & \u2028 line \u2029 separators"
@@ -144,10 +146,13 @@ def test_kpis_and_stickiness_equal_the_raw_files(sample_report, events) -> None:
     last = max(active)
     window = lambda days, end: set().union(*(active.get(end - dt.timedelta(d), set()) for d in range(days)))  # noqa: E731
     assert k["plays"]["value"] == len(plays_of(events)) == 6820
-    assert k["dau"]["value"] == len(active[last])
+    # The latest day (2018-11-30, its events stop at 19:54) is partial: DAU is for the day before.
+    complete = last - dt.timedelta(days=1)
+    assert k["dau"]["day"] == complete.isoformat() == "2018-11-29"
+    assert k["dau"]["value"] == len(active[complete])
     assert k["wau"]["value"] == len(window(7, last))
     assert k["mau"]["value"] == len(window(28, last))
-    assert k["new_users"]["value"] == len(set().union(*active.values())) == 97
+    assert k["active_users"] == len(set().union(*active.values())) == 97
     assert k["churned_users"]["value"] == 0
     assert k["plays"]["change"] is None and k["previous_period"]["in_data"] is False  # nothing loaded before
     # Stickiness counts MAU from spans of user-days; here, by brute force over every window.
@@ -161,6 +166,143 @@ def test_heatmap_cells_equal_the_raw_files(sample_report, events) -> None:
     assert len(document["heatmap"]) == 7 * 24
     assert {(c["weekday"], c["hour"]): c["plays"] for c in document["heatmap"]} == {
         (day, hour): cells.get((day, hour), 0) for day in range(1, 8) for hour in range(24)}
+    # Per day of the weekday: November 2018 has five Thursdays and Fridays, four of the others.
+    november = [dt.date(2018, 11, 1) + dt.timedelta(days=i) for i in range(30)]
+    weekdays = Counter(day.isoweekday() for day in november)
+    assert weekdays[4] == weekdays[5] == 5 and weekdays[1] == 4
+    assert {(c["weekday"], c["hour"]): c["plays_per_day"] for c in document["heatmap"]} == {
+        (day, hour): round(cells.get((day, hour), 0) / weekdays[day], 2) for day in range(1, 8) for hour in range(24)}
+
+
+# --------------------------------------------------------------------------- the definitions, on the real sample
+# Each computed here from the raw JSON, event by event, by the rule as the README states it.
+
+
+def registered_at(events: list[dict]) -> dict[int, dt.datetime]:
+    """Each user's registration (epoch ms; the earliest), or their first event where it is missing."""
+    found: dict[int, dt.datetime] = {}
+    for e in events:
+        if e["user"] is None:
+            continue
+        when = (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=e["registration"])
+                if e.get("registration") is not None else None)
+        if when is not None:
+            found[e["user"]] = min(found.get(e["user"], when), when)
+    for e in sorted((e for e in events if e["user"] is not None), key=lambda e: e["start"]):
+        found.setdefault(e["user"], e["start"])
+    return found
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def test_new_users_and_cohorts_by_registration(sample_report, events) -> None:
+    _, document = sample_report
+    registered = registered_at(events)
+    first, last = dt.date(2018, 11, 1), dt.date(2018, 11, 30)
+    new = {u for u, when in registered.items() if first <= when.date() <= last}
+    assert document["kpis"]["new_users"]["value"] == len(new) == 19  # of 97 active: the rest registered before
+    # Cohorts: new users by ISO week of registration, with every week from theirs to the last, 0% too.
+    active_weeks = defaultdict(set)
+    for e in events:
+        if e["user"] is not None:
+            active_weeks[monday(e["day"])].add(e["user"])
+    expected = []
+    for week in sorted({monday(registered[u].date()) for u in new}):
+        members = {u for u in new if monday(registered[u].date()) == week}
+        cells = []
+        for since in range((monday(last) - week).days // 7 + 1):
+            active = len(members & active_weeks[week + dt.timedelta(weeks=since)])
+            cells.append((since, active, round(active / len(members), 4)))
+        expected.append((week.isoformat(), len(members), cells))
+    cohorts = document["retention"]["cohorts"]
+    assert [(c["cohort"], c["users"], [(w["weeks_since"], w["users"], w["share"]) for w in c["weeks"]])
+            for c in cohorts] == expected
+    assert sum(c["users"] for c in cohorts) == len(new)
+    assert [len(c["weeks"]) for c in cohorts] == [5]  # Oct 29 .. Nov 26: every week has its cell
+    # The data starts on a Thursday and its last day is partial: the first and last weeks are marked.
+    assert cohorts[0]["partial"] is True
+    assert [w["partial"] for w in cohorts[0]["weeks"]] == [True, False, False, False, True]
+    # Lifecycle's "new" is the same rule by week: active users registered that ISO week (its days
+    # before the data too).
+    assert {r["week"]: r["new"] for r in document["lifecycle"]} == {
+        w.isoformat(): sum(1 for u in active_weeks[w] if monday(registered[u].date()) == w)
+        for w in sorted(active_weeks)}
+
+
+def test_paid_subscribers_from_the_complete_log(sample_report, events) -> None:
+    """Paid on day D: registered by the end of D, no Cancellation Confirmation as the last event by
+    then, and the level in force then paid (before the first event: that event's level)."""
+    _, document = sample_report
+    registered = registered_at(events)
+    by_user = defaultdict(list)
+    for e in events:
+        if e["user"] is not None and e.get("level"):
+            by_user[e["user"]].append(e)
+
+    def paid_on(day: dt.date) -> int:
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+        count = 0
+        for user, evs in by_user.items():
+            evs.sort(key=lambda e: (e["start"], e["sessionId"], e["itemInSession"]))
+            if registered[user] > end:
+                continue
+            seen = [e for e in evs if e["start"] <= end]
+            if seen and seen[-1]["page"] == "Cancellation Confirmation":
+                continue
+            count += (seen[-1] if seen else evs[0])["level"] == "paid"
+        return count
+
+    days = {d["activity_date"]: d["paid_subscribers"] for d in document["levels"]["days"]}
+    assert days["2018-11-01"] == paid_on(dt.date(2018, 11, 1))
+    assert days["2018-11-30"] == paid_on(dt.date(2018, 11, 30))
+    assert days == {day: paid_on(dt.date.fromisoformat(day)) for day in days}
+    assert (days["2018-11-01"], days["2018-11-30"]) == (EXPECTED_PAID_FIRST, EXPECTED_PAID_LAST)
+
+
+def test_the_latest_day_is_partial(sample_report, events) -> None:
+    _, document = sample_report
+    last = max(e["day"] for e in events)
+    assert max(e["start"] for e in events) == dt.datetime(2018, 11, 30, 19, 54, 24, 796000)  # stops mid-evening
+    assert [d["activity_date"] for d in document["daily"]["days"] if d["partial"]] == [last.isoformat()]
+    assert document["kpis"]["dau"]["day"] == "2018-11-29"
+    # Stickiness: the first 27 days' 28-day windows reach back before the data.
+    windows = [(r["activity_date"], r["partial_window"]) for r in document["stickiness"]]
+    assert windows == [((dt.date(2018, 11, 1) + dt.timedelta(days=i)).isoformat(), i < 27) for i in range(30)]
+
+
+def test_sessions_end_when_their_last_event_ends(sample_report, events) -> None:
+    """A session lasts from its first event to the end of its last: a NextSong ends at ts + length."""
+    import statistics
+
+    _, document = sample_report
+    sessions = defaultdict(list)
+    for e in events:
+        if e["user"] is not None:
+            sessions[(e["user"], e["sessionId"])].append(e)
+
+    def end(e: dict) -> dt.datetime:
+        if e["page"] == "NextSong" and e["length"] is not None:
+            return e["start"] + dt.timedelta(milliseconds=round(e["length"] * 1000))
+        return e["start"]
+
+    seconds = [(max(end(e) for e in evs) - min(e["start"] for e in evs)).total_seconds() for evs in sessions.values()]
+    s = document["sessions"]
+    assert s["sessions"] == len(seconds)
+    assert s["median_minutes"] == round(statistics.median(seconds) / 60, 2) == EXPECTED_SESSION_MEDIAN
+    under_5 = sum(1 for x in seconds if x < 300)
+    assert s["length_buckets"][0]["sessions"] == under_5
+    assert sum(1 for x in seconds if x == 0) < 301  # "0 minutes" was 301 of 911 when sessions stopped at the last start
+
+
+def test_a_cohort_without_activity_has_its_0_percent_cells(sample_report) -> None:
+    """A period that ends before a cohort's users came back: the weeks between are cells at 0%."""
+    warehouse, _ = sample_report
+    document = json.loads(warehouse.run("report.py", "--json", "--from", "2018-11-01").stdout)
+    zeros = [w for c in document["retention"]["cohorts"] for w in c["weeks"] if w["users"] == 0]
+    assert all(w["share"] == 0 for w in zeros)
+    assert all(len(c["weeks"]) == 5 for c in document["retention"]["cohorts"])
 
 
 def test_top_songs_by_text_with_distinct_listeners(sample_report, events) -> None:
@@ -275,7 +417,8 @@ def test_every_panel_query_parses_as_redshift_sql(name: str) -> None:
     params = {"date_from": dt.date(2018, 11, 1), "date_to": dt.date(2018, 11, 30), "day_after_to": dt.date(2018, 12, 1),
               "wau_from": dt.date(2018, 11, 24), "mau_from": dt.date(2018, 11, 3), "spans_from": dt.date(2018, 10, 5),
               "week_from": dt.date(2018, 10, 29),
-              "week_to": dt.date(2018, 11, 26), "limit": 20,
+              "week_to": dt.date(2018, 11, 26), "limit": 20, "dau_day": dt.date(2018, 11, 29),
+              "data_from": dt.date(2018, 11, 1), "data_week": dt.date(2018, 10, 29),
               "top_artists": ("Dwight Yoakam", "Björk"), "top_titles": ("You're The One",)}
     statement = sql.REPORT_QUERIES[name]
     parsed = sqlglot.parse(render(statement.replace("%%", "%"), params), read="redshift",
