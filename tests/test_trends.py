@@ -325,7 +325,8 @@ def test_the_series_are_the_warehouse_days_with_the_calendar_filled(
                              " FROM user_levels l) l LEFT JOIN (SELECT user_id, MIN(registered_at) AS registered_at"
                              " FROM user_days GROUP BY user_id) r USING (user_id) WHERE level = 'paid'"
                              " AND CASE WHEN valid_from = first THEN LEAST(valid_from, COALESCE(registered_at,"
-                             " valid_from)) ELSE valid_from END <= %(end)s AND (valid_to IS NULL OR valid_to > %(end)s)",
+                             " valid_from)) ELSE valid_from END <= %(end)s"
+                             " AND (valid_to IS NULL OR valid_to > %(end)s)",
                              {"end": dt.datetime.combine(d + dt.timedelta(1), dt.time())}) for d in days]
     assert list(series.values["paid_users"]) == paid and max(paid) > 0
 
