@@ -397,6 +397,36 @@ def planted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         yield warehouse, answers, json.loads(warehouse.run("report.py", "--json").stdout)
 
 
+DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"  # README's picture: DWH_UPDATE_SCREENSHOT=1 writes it anew
+
+
+def test_the_demo_like_dashboard_draws_every_chart_and_marks_what_is_partial(planted, browser, tmp_path: Path) -> None:
+    """Generated data like the demo's, in chromium: every chart drawn, no error; the latest day
+    and the partial windows drawn apart; the screenshot is the one README shows."""
+    warehouse, _, document = planted
+    out = tmp_path / "demo.html"
+    warehouse.run("report.py", "--out", str(out))
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=0.45)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(out.as_uri())
+    page.wait_for_function("""() => [...document.querySelectorAll('.chart')].every(
+        c => c.querySelector('svg, canvas') || c.textContent.includes('could not be drawn'))""", timeout=60_000)
+    assert page.eval_on_selector_all(".chart", "cs => cs.filter(c => !c.querySelector('svg, canvas')).length") == 0
+    assert problems == []
+    assert [d["partial"] for d in document["daily"]["days"]][-2:] == [False, True]
+    assert sum(r["partial_window"] for r in document["stickiness"]) == 27
+    assert "last complete day" in page.inner_text("#panel-kpis")
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    if os.environ.get("DWH_UPDATE_SCREENSHOT"):
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copy(shot, DOCS_SCREENSHOT)
+    assert DOCS_SCREENSHOT.stat().st_size < 400_000  # README's picture stays small
+
+
 def test_funnel_and_churn_equal_what_was_planted(planted) -> None:
     _, answers, document = planted
     assert document["funnel"]["counts"] == answers["funnel"]

@@ -194,8 +194,8 @@ def stickiness(inputs: Inputs) -> list[Row]:
 def stickiness_chart(n: Numbers) -> list[Spec]:
     import altair as alt
 
-    rows = [{**r, "window": "partial (before day 28 of the data, or the partial latest day)"
-             if r["partial_window"] or r["partial_day"] else "full 28 days"} for r in n["stickiness"]]
+    rows = [{**r, "window": "partial" if r["partial_window"] or r["partial_day"] else "full 28 days"}
+            for r in n["stickiness"]]
     base = alt.Chart(values(rows)).encode(
         x=utc_date("activity_date", "day (UTC)", len(rows)),
         y=alt.Y("dau_mau:Q", title="DAU / 28-day MAU", axis=alt.Axis(format="%")),
@@ -205,9 +205,7 @@ def stickiness_chart(n: Numbers) -> list[Spec]:
     line = base.mark_line(color="#3465a4", strokeWidth=1.5)
     dots = base.mark_point(filled=True, size=30 if len(rows) <= 62 else 12).encode(
         color=alt.Color("window:N", title="28-day window",
-                        scale=alt.Scale(domain=["full 28 days",
-                                                "partial (before day 28 of the data, or the partial latest day)"],
-                                        range=["#3465a4", "#babdb6"]),
+                        scale=alt.Scale(domain=["full 28 days", "partial"], range=["#3465a4", "#babdb6"]),
                         legend=alt.Legend(orient="bottom", symbolOpacity=1)))
     return [finish(alt.layer(line, dots), 900)]
 
@@ -295,13 +293,13 @@ def lifecycle_chart(n: Numbers) -> list[Spec]:
     import altair as alt
 
     rows = n["lifecycle"]
-    long = [{"week": week_label(r["week"]) + (" (partial)" if r["partial"] else ""), "status": s,
+    long = [{"week": week_label(r["week"]) + ("*" if r["partial"] else ""), "status": s,
              "users": -r[s] if s == "dormant" else r[s], "count": r[s]}
             for r in rows for s in ("new", "returning", "resurrected", "dormant")]
     order = ["new", "returning", "resurrected", "dormant"]
     chart = alt.Chart(values(long)).mark_bar().encode(
-        x=alt.X("week:O", title="ISO week starting (Monday)",
-                sort=[week_label(r["week"]) + (" (partial)" if r["partial"] else "") for r in rows],
+        x=alt.X("week:O", title="ISO week starting (Monday; * partial)",
+                sort=[week_label(r["week"]) + ("*" if r["partial"] else "") for r in rows],
                 axis=week_axis(len(rows))),
         y=alt.Y("users:Q", title="users (dormant below zero)"),
         color=alt.Color("status:N", title="status", sort=order,
@@ -314,7 +312,7 @@ def lifecycle_chart(n: Numbers) -> list[Spec]:
 LIFECYCLE = Panel("lifecycle", "User lifecycle", "Active users per ISO week: new (registered that week), "
                   "returning (active or registered the week before; in the data's first week, everyone registered "
                   "earlier), resurrected (back after a gap) and dormant (active the week before, not this week). "
-                  "Weeks with days outside the data or the period, or the partial latest day, are marked partial.",
+                  "Weeks with days outside the data or the period, or the partial latest day, are marked *.",
                   lifecycle, "lifecycle.html.j2",
                   lifecycle_chart)
 
@@ -351,7 +349,7 @@ def retention_chart(n: Numbers) -> list[Spec]:
     import altair as alt
 
     cohorts = n["retention"]["cohorts"]
-    label = {c["cohort"]: c["cohort"] + (" (partial week)" if c["partial"] else "") for c in cohorts}
+    label = {c["cohort"]: c["cohort"] + ("*" if c["partial"] else "") for c in cohorts}
     cells = [{"cohort": label[c["cohort"]], "cohort_users": c["users"], **w,
               "week": "partial (days outside the data or the period)" if w["partial"] else "whole"}
              for c in cohorts for w in c["weeks"]]
@@ -361,7 +359,8 @@ def retention_chart(n: Numbers) -> list[Spec]:
     base = alt.Chart(values(cells)).encode(
         x=alt.X("weeks_since:O", title="weeks since the week of registration",
                 axis=alt.Axis(labelAngle=0, labelOverlap=True)),
-        y=alt.Y("cohort:O", title="cohort (ISO week of registration)", sort=[label[c["cohort"]] for c in cohorts]),
+        y=alt.Y("cohort:O", title="cohort (ISO week of registration; * partial)",
+                sort=[label[c["cohort"]] for c in cohorts]),
         tooltip=[alt.Tooltip("cohort:O", title="cohort"), alt.Tooltip("cohort_users:Q", title="cohort users"),
                  alt.Tooltip("weeks_since:O", title="weeks since"), alt.Tooltip("users:Q", title="active"),
                  alt.Tooltip("share:Q", title="retained", format=".0%"), alt.Tooltip("week:N", title="week")])
