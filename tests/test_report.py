@@ -296,13 +296,38 @@ def test_sessions_end_when_their_last_event_ends(sample_report, events) -> None:
     assert sum(1 for x in seconds if x == 0) < 301  # "0 minutes" was 301 of 911 when sessions stopped at the last start
 
 
-def test_a_cohort_without_activity_has_its_0_percent_cells(sample_report) -> None:
-    """A period that ends before a cohort's users came back: the weeks between are cells at 0%."""
-    warehouse, _ = sample_report
-    document = json.loads(warehouse.run("report.py", "--json", "--from", "2018-11-01").stdout)
-    zeros = [w for c in document["retention"]["cohorts"] for w in c["weeks"] if w["users"] == 0]
-    assert all(w["share"] == 0 for w in zeros)
-    assert all(len(c["weeks"]) == 5 for c in document["retention"]["cohorts"])
+@pytest.fixture(scope="module")
+def late_registrant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The real sample plus user 9001, who registers on 2018-11-06, plays that day and never again."""
+    copy = tmp_path_factory.mktemp("registrant") / "sample"
+    shutil.copytree(SAMPLE, copy)
+    template = json.loads((copy / "log_data/2018/11/2018-11-06-events.json").read_text().splitlines()[0])
+    registered = 1541505600000  # 2018-11-06 12:00 UTC
+    lines = [json.dumps({**template, "userId": "9001", "registration": registered, "sessionId": 900100,
+                         "itemInSession": i, "ts": registered + 60_000 * (i + 1), "page": "NextSong",
+                         "song": "Late Song", "artist": "Late Artist", "length": 200.0}) for i in range(3)]
+    (copy / "log_data/2018/11/2018-11-06-registrant.json").write_text("\n".join(lines) + "\n")
+    for warehouse in loaded_warehouse(request, tmp_path_factory, "embedded", copy / "log_data", copy / "song_data"):
+        yield raw_events(copy / "log_data"), json.loads(warehouse.run("report.py", "--json").stdout)
+
+
+def test_a_cohort_has_its_0_percent_cells(late_registrant) -> None:
+    """A cohort none of whose users came back: every week after its first is a cell at 0%."""
+    events, document = late_registrant
+    registered = registered_at(events)
+    week = monday(dt.date(2018, 11, 6))
+    members = {u for u, when in registered.items() if monday(when.date()) == week}
+    assert members == {9001}
+    active = defaultdict(set)
+    for e in events:
+        if e["user"] is not None:
+            active[monday(e["day"])].add(e["user"])
+    expected = [(since, len(members & active[week + dt.timedelta(weeks=since)])) for since in range(4)]
+    assert expected == [(0, 1), (1, 0), (2, 0), (3, 0)]
+    cohort = next(c for c in document["retention"]["cohorts"] if c["cohort"] == week.isoformat())
+    assert [(w["weeks_since"], w["users"]) for w in cohort["weeks"]] == expected
+    assert [w["share"] for w in cohort["weeks"]] == [1.0, 0.0, 0.0, 0.0]
+    assert document["kpis"]["new_users"]["value"] == 20 == sum(c["users"] for c in document["retention"]["cohorts"])
 
 
 def test_top_songs_by_text_with_distinct_listeners(sample_report, events) -> None:
