@@ -315,6 +315,7 @@ CREATE TABLE IF NOT EXISTS user_days (
     cancellations      INTEGER           NOT NULL,  -- 'Cancellation Confirmation'
     first_event_at     TIMESTAMP,
     last_event_at      TIMESTAMP,
+    registered_at      TIMESTAMP,                 -- the earliest registration in the day's events
     PRIMARY KEY (user_id, activity_date)
 ) {layout}
 """
@@ -324,7 +325,7 @@ CREATE TABLE IF NOT EXISTS user_sessions (
     user_id     INTEGER      NOT NULL,
     session_id  BIGINT       NOT NULL,
     started_at  TIMESTAMP    NOT NULL,
-    ended_at    TIMESTAMP    NOT NULL,
+    ended_at    TIMESTAMP    NOT NULL,            -- when its last event ended (a NextSong: ts + length)
     events      INTEGER      NOT NULL,
     plays       INTEGER      NOT NULL,
     level       VARCHAR(16),                      -- as of the session's last event
@@ -1289,7 +1290,8 @@ VALUES %s
 # periods at one level. A period starts at the user's first event, at a change of level, and at
 # the first event after a 'Cancellation Confirmation', which closes its period (valid_to = its
 # start_time); otherwise a period ends where the next begins. A period of no length (a level
-# that changed again within the same millisecond) is left out.
+# that changed again within the same millisecond) is left out, and the periods it separated are
+# one when they have the same level (no paid -> paid: check adjacent_user_levels_same_level).
 # A run recomputes only its users, from their first new event on. A user new to user_levels has
 # only the run's events. A known user's periods before the one in force at their first new event
 # cannot change; that period (the "seed") may go on, so it is deleted and recomputed too, with
@@ -1327,10 +1329,23 @@ WHERE user_levels.user_id = w.user_id AND user_levels.valid_from >= COALESCE(w.s
 
 USER_LEVELS_INSERT = """
 INSERT INTO user_levels (user_id, level, valid_from, valid_to)
-SELECT user_id, level, valid_from, valid_to
+SELECT user_id, MIN(level), MIN(valid_from),
+       CASE WHEN COUNT(valid_to) = COUNT(*) THEN MAX(valid_to) END  -- the last period's end (NULL: open)
 FROM (
+    SELECT user_id, level, valid_from, valid_to,
+           SUM(merges) OVER (PARTITION BY user_id ORDER BY valid_from ROWS UNBOUNDED PRECEDING) AS merged_no
+    FROM (
+        -- a period starts a merged one unless the one before it has its level, was not closed by
+        -- a cancellation and ends where it begins (a period of no length between them left out)
+        SELECT user_id, level, valid_from, valid_to,
+               CASE WHEN LAG(level) OVER (PARTITION BY user_id ORDER BY valid_from) = level
+                     AND LAG(closed) OVER (PARTITION BY user_id ORDER BY valid_from) = 0
+                     AND LAG(valid_to) OVER (PARTITION BY user_id ORDER BY valid_from) = valid_from
+                    THEN 0 ELSE 1 END AS merges
+        FROM (
     SELECT user_id, level, valid_from,
-           COALESCE(closed_at, LEAD(valid_from) OVER (PARTITION BY user_id ORDER BY period_no)) AS valid_to
+           COALESCE(closed_at, LEAD(valid_from) OVER (PARTITION BY user_id ORDER BY period_no)) AS valid_to,
+           CASE WHEN closed_at IS NULL THEN 0 ELSE 1 END AS closed
     FROM (
         SELECT user_id, period_no, MIN(level) AS level, MIN(start_time) AS valid_from,
                MAX(CASE WHEN cancels = 1 THEN start_time END) AS closed_at
@@ -1379,8 +1394,11 @@ FROM (
         ) numbered
         GROUP BY user_id, period_no
     ) periods
-) bounded
-WHERE valid_to IS NULL OR valid_to > valid_from
+        ) bounded
+        WHERE valid_to IS NULL OR valid_to > valid_from
+    ) flagged_periods
+) merged
+GROUP BY user_id, merged_no
 """
 
 # ---------------------------------------------------------------- the aggregates
@@ -1410,10 +1428,15 @@ USING user_day_keys k
 WHERE user_days.user_id = k.user_id AND user_days.activity_date = k.activity_date
 """
 
-USER_DAYS_INSERT = """
+# A user's registration (epoch ms) as a time: the earliest of the day's events; one from 2100 on is
+# a unit error (as staging's ts range says), kept as missing rather than failing the cast.
+REGISTERED_AT = ("TIMESTAMP 'epoch' + MIN(CASE WHEN registration < 4102444800000 THEN registration END) / 1000.0"
+                 " * INTERVAL '1 second'")
+
+USER_DAYS_INSERT = f"""
 INSERT INTO user_days (user_id, activity_date, level, events, plays, sessions, listening_seconds, thumbs_up,
                        thumbs_down, add_to_playlist, add_friend, adverts, errors, help, upgrades, downgrades,
-                       cancellations, first_event_at, last_event_at)
+                       cancellations, first_event_at, last_event_at, registered_at)
 SELECT user_id, activity_date,
        MAX(CASE WHEN latest = 1 THEN level END),
        COUNT(*),
@@ -1431,18 +1454,20 @@ SELECT user_id, activity_date,
        SUM(CASE WHEN page = 'Submit Upgrade' THEN 1 ELSE 0 END),
        SUM(CASE WHEN page = 'Submit Downgrade' THEN 1 ELSE 0 END),
        SUM(CASE WHEN page = 'Cancellation Confirmation' THEN 1 ELSE 0 END),
-       MIN(start_time), MAX(start_time)
+       MIN(start_time), MAX(start_time),
+       {REGISTERED_AT}
 FROM (
-    SELECT user_id, activity_date, level, page, session_id, length, start_time,
+    SELECT user_id, activity_date, level, page, session_id, length, start_time, registration,
            ROW_NUMBER() OVER (PARTITION BY user_id, activity_date
                               ORDER BY start_time DESC, session_id DESC, item_in_session DESC) AS latest
     FROM (
         SELECT a.user_id, a.event_date AS activity_date, a.level, a.page, a.session_id, a.item_in_session,
-               a.length, a.start_time
+               a.length, a.start_time, a.registration
         FROM app_events a
         WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
         UNION ALL
-        SELECT a.user_id, a.event_date, a.level, a.page, a.session_id, a.item_in_session, a.length, a.start_time
+        SELECT a.user_id, a.event_date, a.level, a.page, a.session_id, a.item_in_session, a.length, a.start_time,
+               a.registration
         FROM user_day_keys k
         JOIN app_events a ON a.user_id = k.user_id AND a.event_date = k.activity_date
         WHERE a.run_id < %(since_run)s
@@ -1465,21 +1490,27 @@ USING session_keys k
 WHERE user_sessions.user_id = k.user_id AND user_sessions.session_id = k.session_id
 """
 
-USER_SESSIONS_INSERT = """
+# A session ends when its last event ends: a NextSong at ts + length (rounded to the millisecond,
+# as ts is), any other event at its ts.
+EVENT_END = ("CASE WHEN page = 'NextSong' AND length IS NOT NULL"
+             " THEN start_time + CAST(ROUND(length * 1000) AS BIGINT) / 1000.0 * INTERVAL '1 second'"
+             " ELSE start_time END")
+
+USER_SESSIONS_INSERT = f"""
 INSERT INTO user_sessions (user_id, session_id, started_at, ended_at, events, plays, level)
-SELECT user_id, session_id, MIN(start_time), MAX(start_time), COUNT(*),
+SELECT user_id, session_id, MIN(start_time), MAX({EVENT_END}), COUNT(*),
        SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END),
        MAX(CASE WHEN latest = 1 THEN level END)
 FROM (
-    SELECT user_id, session_id, start_time, page, level,
+    SELECT user_id, session_id, start_time, page, level, length,
            ROW_NUMBER() OVER (PARTITION BY user_id, session_id
                               ORDER BY start_time DESC, item_in_session DESC) AS latest
     FROM (
-        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level
+        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level, a.length
         FROM app_events a
         WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
         UNION ALL
-        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level
+        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level, a.length
         FROM session_keys k
         JOIN app_events a ON a.session_id = k.session_id AND a.user_id = k.user_id
         WHERE a.run_id < %(since_run)s
@@ -2098,6 +2129,16 @@ GROUP BY t.user_id
 """)
         for table in ("app_events", "user_levels", "user_days", "user_sessions")
     },
+    # Tied timestamps must not leave paid -> paid: adjacent periods of one level are one period,
+    # unless a Cancellation Confirmation closed the first (its end is that event).
+    "adjacent_user_levels_same_level": ("no user's level period is followed at once by another at its level", """
+SELECT l.user_id, l.level, l.valid_from, l.valid_to, n.valid_from AS next_from
+FROM user_levels l
+JOIN user_levels n ON n.user_id = l.user_id AND n.valid_from = l.valid_to AND n.level = l.level
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.user_id = l.user_id AND a.start_time = l.valid_to
+                    AND a.page = 'Cancellation Confirmation')
+"""),
     "orphan_app_events_user_agent": ("every app event's user agent is in devices", """
 SELECT a.user_agent, COUNT(*) AS events
 FROM app_events a
@@ -2218,24 +2259,33 @@ GROUP BY activity_date
 ORDER BY activity_date
 """
 
-# Paid subscribers on day D: paid periods with valid_from <= D + 1 day < valid_to (or no end).
-# A period therefore counts from the day of valid_from, or the day before when valid_from is
-# exactly midnight, to the same day of valid_to, exclusive. These are the changes per such day
-# (at_midnight says which); trends.py shifts and sums them over the calendar.
+# Paid subscribers on day D: users whose level in force at the end of D is paid, from their
+# registration until their Cancellation Confirmation. The log is complete, so a user's level
+# before their first event is that event's level: a user's first period counts from their
+# registration (user_days.registered_at, the earliest; none: the first event) where that is
+# earlier. A period counts from the day of its start, or the day before when it starts exactly at
+# midnight, to the same day of valid_to, exclusive (in force at the end of D: start <= D + 1 day
+# < valid_to). These are the changes per such day (at_midnight says which), in one pass over the
+# paid periods (each gives +1 at its start and -1 at its end); trends.py and report.py shift and
+# sum them over the calendar, a change before the first day counting from it.
 TREND_PAID_CHANGES = """
-SELECT CAST(valid_from AS DATE) AS change_date,
-       CASE WHEN valid_from = DATE_TRUNC('day', valid_from) THEN 1 ELSE 0 END AS at_midnight,
-       COUNT(*) AS change
-FROM user_levels
-WHERE level = 'paid'
-GROUP BY CAST(valid_from AS DATE), CASE WHEN valid_from = DATE_TRUNC('day', valid_from) THEN 1 ELSE 0 END
-UNION ALL
-SELECT CAST(valid_to AS DATE),
-       CASE WHEN valid_to = DATE_TRUNC('day', valid_to) THEN 1 ELSE 0 END,
-       -COUNT(*)
-FROM user_levels
-WHERE level = 'paid' AND valid_to IS NOT NULL
-GROUP BY CAST(valid_to AS DATE), CASE WHEN valid_to = DATE_TRUNC('day', valid_to) THEN 1 ELSE 0 END
+SELECT CAST(changes_at AS DATE) AS change_date,
+       CASE WHEN changes_at = DATE_TRUNC('day', changes_at) THEN 1 ELSE 0 END AS at_midnight,
+       SUM(step) AS change
+FROM (SELECT CASE WHEN e.step = 1 THEN p.counts_from ELSE p.valid_to END AS changes_at, e.step
+      FROM (SELECT l.valid_to,
+                   CASE WHEN l.valid_from = l.first_from AND r.registered_at < l.valid_from THEN r.registered_at
+                        ELSE l.valid_from END AS counts_from
+            FROM (SELECT user_id, level, valid_from, valid_to,
+                         MIN(valid_from) OVER (PARTITION BY user_id) AS first_from
+                  FROM user_levels) l
+            LEFT JOIN (SELECT user_id, MIN(registered_at) AS registered_at
+                       FROM user_days
+                       GROUP BY user_id) r ON r.user_id = l.user_id
+            WHERE l.level = 'paid') p
+      CROSS JOIN (SELECT 1 AS step UNION ALL SELECT -1 AS step) e
+      WHERE e.step = 1 OR p.valid_to IS NOT NULL) changes
+GROUP BY CAST(changes_at AS DATE), CASE WHEN changes_at = DATE_TRUNC('day', changes_at) THEN 1 ELSE 0 END
 """
 
 # ---------------------------------------------------------------- trending
@@ -2431,18 +2481,20 @@ FROM (SELECT activity_date FROM user_days GROUP BY activity_date) days
 """
 
 # Each user of the period in one pass over user_days up to its last day (a temporary table,
-# made again for each period the KPIs compare): the first active day ever, whether active on the
-# last day, in the last 7 and 28 days, and the period's behaviour; then the level of the user's
-# last active day in the period (its user_days row, by key). The KPIs, the churned-vs-retained
-# behaviour and the demographics read it.
+# made again for each period the KPIs compare): the first active day ever, when they became a
+# user (registration; the first event where it is missing), whether active on the DAU card's day
+# (%(dau_day)s: the last complete day), in the last 7 and 28 days, and the period's behaviour;
+# then the level of the user's last active day in the period (its user_days row, by key). The
+# KPIs, the churned-vs-retained behaviour and the demographics read it.
 REPORT_PERIOD_USERS_DROP = "DROP TABLE IF EXISTS report_period_users"
 
 REPORT_PERIOD_USERS = """
 CREATE TEMPORARY TABLE report_period_users AS
-SELECT u.user_id, u.first_day, u.dau, u.wau, u.mau, u.active_days, u.churned, u.plays, u.sessions, u.thumbs_up,
-       u.thumbs_down, u.adverts, u.errors, d.level AS last_level
+SELECT u.user_id, u.first_day, u.new_at, u.dau, u.wau, u.mau, u.active_days, u.churned, u.plays, u.sessions,
+       u.thumbs_up, u.thumbs_down, u.adverts, u.errors, d.level AS last_level
 FROM (SELECT user_id, MIN(activity_date) AS first_day,
-             MAX(CASE WHEN activity_date = %(date_to)s THEN 1 ELSE 0 END) AS dau,
+             COALESCE(MIN(registered_at), MIN(first_event_at)) AS new_at,
+             MAX(CASE WHEN activity_date = %(dau_day)s THEN 1 ELSE 0 END) AS dau,
              MAX(CASE WHEN activity_date >= %(wau_from)s THEN 1 ELSE 0 END) AS wau,
              MAX(CASE WHEN activity_date >= %(mau_from)s THEN 1 ELSE 0 END) AS mau,
              MAX(CASE WHEN activity_date >= %(date_from)s THEN activity_date END) AS last_day,
@@ -2460,10 +2512,10 @@ FROM (SELECT user_id, MIN(activity_date) AS first_day,
 LEFT JOIN user_days d ON d.user_id = u.user_id AND d.activity_date = u.last_day
 """
 
-# plays, DAU of the last day, WAU and 28-day MAU ending on it, active users, paid users (by
-# their level on their last active day in the period), new users (first activity ever in the
-# period) and churned users (a Cancellation Confirmation in the period). Run once per period,
-# after REPORT_PERIOD_USERS for it.
+# plays, DAU of the last complete day, WAU and 28-day MAU ending on the period's last day, active
+# users, paid users (by their level on their last active day in the period), new users (their
+# registration in the period; the first event where it is missing) and churned users (a
+# Cancellation Confirmation in the period). Run once per period, after REPORT_PERIOD_USERS for it.
 REPORT_KPIS = """
 SELECT p.plays, u.dau, u.wau, u.mau, u.active_users, u.paid_users, u.new_users, u.churned_users
 FROM (SELECT COALESCE(SUM(plays), 0) AS plays
@@ -2473,7 +2525,8 @@ CROSS JOIN (SELECT COALESCE(SUM(dau), 0) AS dau, COALESCE(SUM(wau), 0) AS wau, C
                    COALESCE(SUM(CASE WHEN active_days > 0 THEN 1 ELSE 0 END), 0) AS active_users,
                    COALESCE(SUM(CASE WHEN active_days > 0 AND last_level = 'paid' THEN 1 ELSE 0 END), 0)
                        AS paid_users,
-                   COALESCE(SUM(CASE WHEN first_day >= %(date_from)s THEN 1 ELSE 0 END), 0) AS new_users,
+                   COALESCE(SUM(CASE WHEN new_at >= %(date_from)s AND new_at < %(day_after_to)s THEN 1 ELSE 0 END),
+                            0) AS new_users,
                    COALESCE(SUM(churned), 0) AS churned_users
             FROM report_period_users) u
 """
@@ -2535,38 +2588,47 @@ ORDER BY d.activity_date
 # join of every day to every period grows with days x periods).
 REPORT_PAID_CHANGES = TREND_PAID_CHANGES
 
-# Each user's active ISO weeks, with the weeks before and after and the first week ever: what
-# lifecycle and retention classify. History before the period counts (a user active long ago
-# is resurrected, not new); nothing after the period is read.
+# Each user's active ISO weeks, with the weeks before and after, the first week ever, and when
+# they became a user (new_at: their registration, the first event where it is missing) and its
+# ISO week (new_week): what lifecycle and retention classify. History before the period counts
+# (a user active long ago is resurrected, not new); nothing after the period is read.
 USER_WEEK_HISTORY = """
 WITH weeks AS (
     SELECT user_id, DATE_TRUNC('week', activity_date) AS week,
            MAX(CASE WHEN activity_date >= %(date_from)s THEN 1 ELSE 0 END) AS in_period,
-           MAX(CASE WHEN activity_date >= %(date_from)s AND cancellations > 0 THEN 1 ELSE 0 END) AS churned
+           MAX(CASE WHEN activity_date >= %(date_from)s AND cancellations > 0 THEN 1 ELSE 0 END) AS churned,
+           MIN(registered_at) AS registered_at, MIN(first_event_at) AS first_event_at
     FROM user_days
     WHERE activity_date <= %(date_to)s
     GROUP BY user_id, DATE_TRUNC('week', activity_date)
 )
-SELECT user_id, week, in_period, churned,
-       LAG(week) OVER (PARTITION BY user_id ORDER BY week) AS previous_week,
-       LEAD(week) OVER (PARTITION BY user_id ORDER BY week) AS next_week,
-       MIN(week) OVER (PARTITION BY user_id) AS first_week
-FROM weeks
+SELECT user_id, week, in_period, churned, previous_week, next_week, first_week, new_at,
+       DATE_TRUNC('week', new_at) AS new_week
+FROM (SELECT user_id, week, in_period, churned,
+             LAG(week) OVER (PARTITION BY user_id ORDER BY week) AS previous_week,
+             LEAD(week) OVER (PARTITION BY user_id ORDER BY week) AS next_week,
+             MIN(week) OVER (PARTITION BY user_id) AS first_week,
+             COALESCE(MIN(registered_at) OVER (PARTITION BY user_id),
+                      MIN(first_event_at) OVER (PARTITION BY user_id)) AS new_at
+      FROM weeks) user_weeks
 """
 
 # Made once (a temporary table, gone with the session) for the lifecycle, the retention and the
 # weekly churn (in_period, churned: active, and cancelled, on a day of the week in the period).
 REPORT_USER_WEEKS = f"CREATE TEMPORARY TABLE report_user_weeks AS {USER_WEEK_HISTORY}"
 REPORT_USER_WEEKS_ANALYZE = "ANALYZE report_user_weeks"  # PostgreSQL: its size, for the plans that read it
-USER_WEEKS = "SELECT user_id, week, previous_week, next_week, first_week FROM report_user_weeks"
+USER_WEEKS = "SELECT user_id, week, previous_week, next_week, first_week, new_at, new_week FROM report_user_weeks"
 
-# Per week: new (first week ever), returning (active the week before too), resurrected
-# (active before, but not the week before) and dormant (active the week before, not this week).
+# Per week, the active users: new (registered that week), returning (active or registered the
+# week before; in the data's first week, %(data_week)s, whose week before is not in the data, every
+# user registered earlier), resurrected (otherwise: back after a gap), and dormant (active the
+# week before, not this week).
 REPORT_LIFECYCLE = """
 WITH statuses AS (  -- the temporary table itself, twice (a CTE read twice would be materialized)
     SELECT week,
-           CASE WHEN previous_week IS NULL THEN 'new'
-                WHEN previous_week = week - INTERVAL '7 days' THEN 'returning'
+           CASE WHEN new_week = week THEN 'new'
+                WHEN previous_week = week - INTERVAL '7 days' OR new_week = week - INTERVAL '7 days'
+                     OR week = %(data_week)s THEN 'returning'
                 ELSE 'resurrected' END AS status
     FROM report_user_weeks
     UNION ALL
@@ -2581,15 +2643,17 @@ GROUP BY week, status
 ORDER BY week, status
 """
 
-# Weekly cohorts (the week of a user's first activity) and how many of each were active in each
-# later week; report.py turns weeks into "weeks since" and counts into shares of the cohort.
+# Weekly cohorts (the ISO week of registration; users registered before the data's first day,
+# %(data_from)s, are in none) and how many of each were active in each week; joined counts each
+# user once (on their first active week), so a cohort's size is the sum of its joined. report.py
+# turns weeks into "weeks since", fills the weeks nobody was active (0%), and counts into shares.
 REPORT_RETENTION = f"""
 WITH history AS ({USER_WEEKS})
-SELECT first_week, week, COUNT(*) AS users
+SELECT new_week AS cohort, week, COUNT(*) AS users, SUM(CASE WHEN week = first_week THEN 1 ELSE 0 END) AS joined
 FROM history
-WHERE first_week >= %(week_from)s
-GROUP BY first_week, week
-ORDER BY first_week, week
+WHERE new_at >= %(data_from)s AND new_week >= %(week_from)s
+GROUP BY new_week, week
+ORDER BY new_week, week
 """
 
 # The most played songs (by the events' own song and artist text) and artists: the period's
@@ -2781,7 +2845,8 @@ WHERE activity_date BETWEEN %(date_from)s AND %(date_to)s
 GROUP BY sessions, plays
 """
 
-# Plays by ISO weekday (1 = Monday) and hour of the day (UTC).
+# Plays by ISO weekday (1 = Monday) and hour of the day (UTC); report.py divides each by the
+# number of that weekday in the period (plays_per_day).
 REPORT_HEATMAP = """
 SELECT weekday, hour, SUM(plays) AS plays
 FROM hour_plays

@@ -70,10 +70,16 @@ def expected_levels(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
             if e["page"] == "Cancellation Confirmation":
                 periods[-1][2] = e["start"]
             previous = e
+        kept: list[list[Any]] = []  # [level, from, to, closed by a cancellation]
         for i, (level, start, closed) in enumerate(periods):
             end = closed or (periods[i + 1][1] if i + 1 < len(periods) else None)
-            if end is None or end > start:
-                rows.append((user, level, start, end))
+            if end is not None and end <= start:
+                continue  # a period of no length
+            if kept and kept[-1][0] == level and not kept[-1][3] and kept[-1][2] == start:
+                kept[-1][2], kept[-1][3] = end, closed is not None  # one period: no paid -> paid
+            else:
+                kept.append([level, start, end, closed is not None])
+        rows += [(user, level, start, end) for level, start, end, _ in kept]
     return rows
 
 
@@ -93,9 +99,11 @@ def expected_user_days(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         evs.sort(key=in_order)
         plays = [e for e in evs if e["page"] == "NextSong"]
         pages = Counter(e["page"] for e in evs)
+        registrations = [e["registration"] for e in evs if e.get("registration") is not None]
         rows.append((user, day, evs[-1]["level"], len(evs), len(plays), len({e["sessionId"] for e in evs}),
                      round(sum(e["length"] for e in plays if e["length"] is not None), 6),
-                     *(pages[page] for page in PAGE_COLUMNS), evs[0]["start"], evs[-1]["start"]))
+                     *(pages[page] for page in PAGE_COLUMNS), evs[0]["start"], evs[-1]["start"],
+                     EPOCH + dt.timedelta(milliseconds=min(registrations)) if registrations else None))
     return rows
 
 
@@ -107,7 +115,9 @@ def expected_sessions(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     rows = []
     for (user, session), evs in sorted(groups.items()):
         evs.sort(key=in_order)
-        rows.append((user, session, evs[0]["start"], evs[-1]["start"], len(evs),
+        ends = [e["start"] + dt.timedelta(milliseconds=round(e["length"] * 1000))  # a song ends when it ends
+                if e["page"] == "NextSong" and e["length"] is not None else e["start"] for e in evs]
+        rows.append((user, session, evs[0]["start"], max(ends), len(evs),
                      sum(e["page"] == "NextSong" for e in evs), evs[-1]["level"]))
     return rows
 
@@ -322,7 +332,8 @@ def write_day(logs: Path, day: int, events: list[dict[str, Any]], suffix: str = 
 
 def planted_days() -> dict[int, list[dict[str, Any]]]:
     """User 7: free, upgrades, cancels, comes back free; two events in one millisecond at two levels.
-    User 8: paid throughout, one event a day."""
+    User 8: paid throughout, one event a day. User 9: paid, with a free event tied in one
+    millisecond with a paid one (no paid -> paid), and a late first event."""
     return {
         1: [planted_event(7, "free", "Home", T0 + 1000, 70, 0),
             planted_event(7, "free", "Upgrade", T0 + 2000, 70, 1),
@@ -331,13 +342,18 @@ def planted_days() -> dict[int, list[dict[str, Any]]]:
         2: [planted_event(7, "paid", "Home", T0 + DAY, 71, 0),
             planted_event(7, "paid", "Cancel", T0 + DAY + 1000, 71, 1),
             planted_event(7, "paid", "Cancellation Confirmation", T0 + DAY + 2000, 71, 2),
-            planted_event(8, "paid", "Home", T0 + DAY + 5000, 81, 0)],
+            planted_event(8, "paid", "Home", T0 + DAY + 5000, 81, 0),
+            planted_event(9, "paid", "Home", T0 + DAY + 100, 91, 0)],  # loaded after day 4
         3: [planted_event(7, "free", "Home", T0 + 2 * DAY, 72, 0),  # back, free: a new period
             planted_event(7, "paid", "Home", T0 + 2 * DAY + 1000, 72, 1),  # paid, then free again,
             planted_event(7, "free", "Home", T0 + 2 * DAY + 1000, 72, 2),  # in the same millisecond
             planted_event(7, "free", "Logout", T0 + 2 * DAY + 2000, 72, 3),
             planted_event(8, "paid", "Home", T0 + 2 * DAY + 5000, 82, 0)],
-        4: [planted_event(8, "paid", "Home", T0 + 3 * DAY + 5000, 83, 0)],
+        4: [planted_event(8, "paid", "Home", T0 + 3 * DAY + 5000, 83, 0),
+            planted_event(9, "paid", "Home", T0 + 3 * DAY + 100, 90, 0),
+            planted_event(9, "free", "Home", T0 + 3 * DAY + 200, 90, 1),  # free, then paid again,
+            planted_event(9, "paid", "Home", T0 + 3 * DAY + 200, 90, 2),  # in the same millisecond
+            planted_event(9, "paid", "Logout", T0 + 3 * DAY + 300, 90, 3)],
     }
 
 
@@ -356,9 +372,9 @@ def test_level_history_follows_upgrades_cancellations_and_ties(embedded: Warehou
     expected = [
         (7, "free", at(T0 + 1000), at(T0 + 3000)),
         (7, "paid", at(T0 + 3000), at(T0 + DAY + 2000)),  # closed by the cancellation
-        (7, "free", at(T0 + 2 * DAY), at(T0 + 2 * DAY + 1000)),
-        (7, "free", at(T0 + 2 * DAY + 1000), None),  # the paid period of no length in the tie is left out
+        (7, "free", at(T0 + 2 * DAY), None),  # the paid period of no length in the tie is left out: one free
         (8, "paid", at(T0 + 5000), None),
+        (9, "paid", at(T0 + DAY + 100), None),  # no paid -> paid around the free event of no length
     ]
     assert expected_levels(raw_events(logs)) == expected  # the contract, in plain Python
     assert embedded.query("SELECT * FROM user_levels ORDER BY user_id, valid_from") == expected
@@ -372,7 +388,8 @@ def test_level_history_follows_upgrades_cancellations_and_ties(embedded: Warehou
         d (day) LEFT JOIN user_levels l ON l.level = 'paid' AND l.valid_from <= d.day + 1
                  AND (l.valid_to IS NULL OR l.valid_to > d.day + 1)
         GROUP BY d.day ORDER BY d.day""")
-    assert [n for _, n in paid] == [2, 1, 1]
+    assert [n for _, n in paid] == [2, 2, 2]
+    assert embedded.scalar(sql.CHECK_COUNT.format(check=sql.CHECKS["adjacent_user_levels_same_level"][1])) == 0
     before = fingerprint(embedded, run_ids=True)
     embedded.run("etl.py", "--rebuild")
     assert fingerprint(embedded, run_ids=True) == before

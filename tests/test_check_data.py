@@ -303,6 +303,10 @@ BREAKAGES = {
         "UPDATE user_days SET user_id = 999999 WHERE user_id = 80", 1, {"user_id": 999999}),
     "orphan_user_sessions_user_id": Breakage(
         "UPDATE user_sessions SET user_id = 999999 WHERE user_id = 80", 1, {"user_id": 999999}),
+    "adjacent_user_levels_same_level": Breakage(  # user 80's current period cut in two: paid -> paid
+        f"UPDATE user_levels SET valid_to = valid_from + INTERVAL '1 second' WHERE {USER_80_NOW};"
+        " INSERT INTO user_levels SELECT user_id, level, valid_to, NULL FROM user_levels"
+        " WHERE user_id = 80 AND valid_to = valid_from + INTERVAL '1 second'", 1, {"user_id": 80}),
     "orphan_app_events_user_agent": Breakage(  # a device that events use, gone
         f"DELETE FROM devices WHERE {FIRST_DEVICE}", 1),
     "reconcile_table_rows": Breakage(  # the count a run keeps, off by one

@@ -52,7 +52,8 @@ PARAMS = {
     # report.py's period and trends.py's window (their own tests render them the same way)
     "date_from": dt.date(2018, 11, 1), "date_to": dt.date(2018, 11, 30), "day_after_to": dt.date(2018, 12, 1),
     "wau_from": dt.date(2018, 11, 24), "mau_from": dt.date(2018, 11, 3), "spans_from": dt.date(2018, 10, 5),
-    "week_from": dt.date(2018, 10, 29), "week_to": dt.date(2018, 11, 26),
+    "week_from": dt.date(2018, 10, 29), "week_to": dt.date(2018, 11, 26), "dau_day": dt.date(2018, 11, 29),
+    "data_from": dt.date(2018, 11, 1), "data_week": dt.date(2018, 10, 29),
     "top_titles": ("Setanta matins", "You're The One"), "top_artists": ("Elena", "Dwight Yoakam"),
     "recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3), "last_day": dt.date(2018, 11, 30),
     "traffic": 0.38, "prior": 10.0, "min_listeners": 3, "candidates": 200, "top": 20, "kind": "song",

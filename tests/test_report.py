@@ -27,6 +27,8 @@ from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _warehouse_of_kin
 import sql_queries as sql
 
 TEAM_SCREENSHOT = Path("/tmp/team/report.png")
+# The real sample's figures (each test also computes its own from the raw files)
+EXPECTED_PAID_FIRST, EXPECTED_PAID_LAST, EXPECTED_SESSION_MEDIAN = 15, 22, 7.9
 HOSTILE_SONG = "</script><script>window.__pwned = 'script'; alert(1)</script>"
 HOSTILE_ARTIST = "<img src=x onerror=\"window.__pwned = 'img'; alert(2)\">"
 HOSTILE_SONG_2 = "Innocent <svg onload=alert(3)> & \u2028 line \u2029 separators"
@@ -144,10 +146,13 @@ def test_kpis_and_stickiness_equal_the_raw_files(sample_report, events) -> None:
     last = max(active)
     window = lambda days, end: set().union(*(active.get(end - dt.timedelta(d), set()) for d in range(days)))  # noqa: E731
     assert k["plays"]["value"] == len(plays_of(events)) == 6820
-    assert k["dau"]["value"] == len(active[last])
+    # The latest day (2018-11-30, its events stop at 19:54) is partial: DAU is for the day before.
+    complete = last - dt.timedelta(days=1)
+    assert k["dau"]["day"] == complete.isoformat() == "2018-11-29"
+    assert k["dau"]["value"] == len(active[complete])
     assert k["wau"]["value"] == len(window(7, last))
     assert k["mau"]["value"] == len(window(28, last))
-    assert k["new_users"]["value"] == len(set().union(*active.values())) == 97
+    assert k["active_users"] == len(set().union(*active.values())) == 97
     assert k["churned_users"]["value"] == 0
     assert k["plays"]["change"] is None and k["previous_period"]["in_data"] is False  # nothing loaded before
     # Stickiness counts MAU from spans of user-days; here, by brute force over every window.
@@ -161,6 +166,168 @@ def test_heatmap_cells_equal_the_raw_files(sample_report, events) -> None:
     assert len(document["heatmap"]) == 7 * 24
     assert {(c["weekday"], c["hour"]): c["plays"] for c in document["heatmap"]} == {
         (day, hour): cells.get((day, hour), 0) for day in range(1, 8) for hour in range(24)}
+    # Per day of the weekday: November 2018 has five Thursdays and Fridays, four of the others.
+    november = [dt.date(2018, 11, 1) + dt.timedelta(days=i) for i in range(30)]
+    weekdays = Counter(day.isoweekday() for day in november)
+    assert weekdays[4] == weekdays[5] == 5 and weekdays[1] == 4
+    assert {(c["weekday"], c["hour"]): c["plays_per_day"] for c in document["heatmap"]} == {
+        (day, hour): round(cells.get((day, hour), 0) / weekdays[day], 2) for day in range(1, 8) for hour in range(24)}
+
+
+# --------------------------------------------------------------------------- the definitions, on the real sample
+# Each computed here from the raw JSON, event by event, by the rule as the README states it.
+
+
+def registered_at(events: list[dict]) -> dict[int, dt.datetime]:
+    """Each user's registration (epoch ms; the earliest), or their first event where it is missing."""
+    found: dict[int, dt.datetime] = {}
+    for e in events:
+        if e["user"] is None:
+            continue
+        when = (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=e["registration"])
+                if e.get("registration") is not None else None)
+        if when is not None:
+            found[e["user"]] = min(found.get(e["user"], when), when)
+    for e in sorted((e for e in events if e["user"] is not None), key=lambda e: e["start"]):
+        found.setdefault(e["user"], e["start"])
+    return found
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def test_new_users_and_cohorts_by_registration(sample_report, events) -> None:
+    _, document = sample_report
+    registered = registered_at(events)
+    first, last = dt.date(2018, 11, 1), dt.date(2018, 11, 30)
+    new = {u for u, when in registered.items() if first <= when.date() <= last}
+    assert document["kpis"]["new_users"]["value"] == len(new) == 19  # of 97 active: the rest registered before
+    # Cohorts: new users by ISO week of registration, with every week from theirs to the last, 0% too.
+    active_weeks = defaultdict(set)
+    for e in events:
+        if e["user"] is not None:
+            active_weeks[monday(e["day"])].add(e["user"])
+    expected = []
+    for week in sorted({monday(registered[u].date()) for u in new}):
+        members = {u for u in new if monday(registered[u].date()) == week}
+        cells = []
+        for since in range((monday(last) - week).days // 7 + 1):
+            active = len(members & active_weeks[week + dt.timedelta(weeks=since)])
+            cells.append((since, active, round(active / len(members), 4)))
+        expected.append((week.isoformat(), len(members), cells))
+    cohorts = document["retention"]["cohorts"]
+    assert [(c["cohort"], c["users"], [(w["weeks_since"], w["users"], w["share"]) for w in c["weeks"]])
+            for c in cohorts] == expected
+    assert sum(c["users"] for c in cohorts) == len(new)
+    assert [len(c["weeks"]) for c in cohorts] == [5]  # Oct 29 .. Nov 26: every week has its cell
+    # The data starts on a Thursday and its last day is partial: the first and last weeks are marked.
+    assert cohorts[0]["partial"] is True
+    assert [w["partial"] for w in cohorts[0]["weeks"]] == [True, False, False, False, True]
+    # Lifecycle's "new" is the same rule by week: active users registered that ISO week (its days
+    # before the data too).
+    assert {r["week"]: r["new"] for r in document["lifecycle"]} == {
+        w.isoformat(): sum(1 for u in active_weeks[w] if monday(registered[u].date()) == w)
+        for w in sorted(active_weeks)}
+
+
+def test_paid_subscribers_from_the_complete_log(sample_report, events) -> None:
+    """Paid on day D: registered by the end of D, no Cancellation Confirmation as the last event by
+    then, and the level in force then paid (before the first event: that event's level)."""
+    _, document = sample_report
+    registered = registered_at(events)
+    by_user = defaultdict(list)
+    for e in events:
+        if e["user"] is not None and e.get("level"):
+            by_user[e["user"]].append(e)
+
+    def paid_on(day: dt.date) -> int:
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+        count = 0
+        for user, evs in by_user.items():
+            evs.sort(key=lambda e: (e["start"], e["sessionId"], e["itemInSession"]))
+            if registered[user] > end:
+                continue
+            seen = [e for e in evs if e["start"] <= end]
+            if seen and seen[-1]["page"] == "Cancellation Confirmation":
+                continue
+            count += (seen[-1] if seen else evs[0])["level"] == "paid"
+        return count
+
+    days = {d["activity_date"]: d["paid_subscribers"] for d in document["levels"]["days"]}
+    assert days["2018-11-01"] == paid_on(dt.date(2018, 11, 1))
+    assert days["2018-11-30"] == paid_on(dt.date(2018, 11, 30))
+    assert days == {day: paid_on(dt.date.fromisoformat(day)) for day in days}
+    assert (days["2018-11-01"], days["2018-11-30"]) == (EXPECTED_PAID_FIRST, EXPECTED_PAID_LAST)
+
+
+def test_the_latest_day_is_partial(sample_report, events) -> None:
+    _, document = sample_report
+    last = max(e["day"] for e in events)
+    assert max(e["start"] for e in events) == dt.datetime(2018, 11, 30, 19, 54, 24, 796000)  # stops mid-evening
+    assert [d["activity_date"] for d in document["daily"]["days"] if d["partial"]] == [last.isoformat()]
+    assert document["kpis"]["dau"]["day"] == "2018-11-29"
+    # Stickiness: the first 27 days' 28-day windows reach back before the data.
+    windows = [(r["activity_date"], r["partial_window"]) for r in document["stickiness"]]
+    assert windows == [((dt.date(2018, 11, 1) + dt.timedelta(days=i)).isoformat(), i < 27) for i in range(30)]
+
+
+def test_sessions_end_when_their_last_event_ends(sample_report, events) -> None:
+    """A session lasts from its first event to the end of its last: a NextSong ends at ts + length."""
+    import statistics
+
+    _, document = sample_report
+    sessions = defaultdict(list)
+    for e in events:
+        if e["user"] is not None:
+            sessions[(e["user"], e["sessionId"])].append(e)
+
+    def end(e: dict) -> dt.datetime:
+        if e["page"] == "NextSong" and e["length"] is not None:
+            return e["start"] + dt.timedelta(milliseconds=round(e["length"] * 1000))
+        return e["start"]
+
+    seconds = [(max(end(e) for e in evs) - min(e["start"] for e in evs)).total_seconds() for evs in sessions.values()]
+    s = document["sessions"]
+    assert s["sessions"] == len(seconds)
+    assert s["median_minutes"] == round(statistics.median(seconds) / 60, 2) == EXPECTED_SESSION_MEDIAN
+    under_5 = sum(1 for x in seconds if x < 300)
+    assert s["length_buckets"][0]["sessions"] == under_5
+    assert sum(1 for x in seconds if x == 0) < 301  # "0 minutes" was 301 of 911 when sessions stopped at the last start
+
+
+@pytest.fixture(scope="module")
+def late_registrant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The real sample plus user 9001, who registers on 2018-11-06, plays that day and never again."""
+    copy = tmp_path_factory.mktemp("registrant") / "sample"
+    shutil.copytree(SAMPLE, copy)
+    template = json.loads((copy / "log_data/2018/11/2018-11-06-events.json").read_text().splitlines()[0])
+    registered = 1541505600000  # 2018-11-06 12:00 UTC
+    lines = [json.dumps({**template, "userId": "9001", "registration": registered, "sessionId": 900100,
+                         "itemInSession": i, "ts": registered + 60_000 * (i + 1), "page": "NextSong",
+                         "song": "Late Song", "artist": "Late Artist", "length": 200.0}) for i in range(3)]
+    (copy / "log_data/2018/11/2018-11-06-registrant.json").write_text("\n".join(lines) + "\n")
+    for warehouse in loaded_warehouse(request, tmp_path_factory, "embedded", copy / "log_data", copy / "song_data"):
+        yield raw_events(copy / "log_data"), json.loads(warehouse.run("report.py", "--json").stdout)
+
+
+def test_a_cohort_has_its_0_percent_cells(late_registrant) -> None:
+    """A cohort none of whose users came back: every week after its first is a cell at 0%."""
+    events, document = late_registrant
+    registered = registered_at(events)
+    week = monday(dt.date(2018, 11, 6))
+    members = {u for u, when in registered.items() if monday(when.date()) == week}
+    assert members == {9001}
+    active = defaultdict(set)
+    for e in events:
+        if e["user"] is not None:
+            active[monday(e["day"])].add(e["user"])
+    expected = [(since, len(members & active[week + dt.timedelta(weeks=since)])) for since in range(4)]
+    assert expected == [(0, 1), (1, 0), (2, 0), (3, 0)]
+    cohort = next(c for c in document["retention"]["cohorts"] if c["cohort"] == week.isoformat())
+    assert [(w["weeks_since"], w["users"]) for w in cohort["weeks"]] == expected
+    assert [w["share"] for w in cohort["weeks"]] == [1.0, 0.0, 0.0, 0.0]
+    assert document["kpis"]["new_users"]["value"] == 20 == sum(c["users"] for c in document["retention"]["cohorts"])
 
 
 def test_top_songs_by_text_with_distinct_listeners(sample_report, events) -> None:
@@ -255,6 +422,36 @@ def planted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         yield warehouse, answers, json.loads(warehouse.run("report.py", "--json").stdout)
 
 
+DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"  # README's picture: DWH_UPDATE_SCREENSHOT=1 writes it anew
+
+
+def test_the_demo_like_dashboard_draws_every_chart_and_marks_what_is_partial(planted, browser, tmp_path: Path) -> None:
+    """Generated data like the demo's, in chromium: every chart drawn, no error; the latest day
+    and the partial windows drawn apart; the screenshot is the one README shows."""
+    warehouse, _, document = planted
+    out = tmp_path / "demo.html"
+    warehouse.run("report.py", "--out", str(out))
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=0.45)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(out.as_uri())
+    page.wait_for_function("""() => [...document.querySelectorAll('.chart')].every(
+        c => c.querySelector('svg, canvas') || c.textContent.includes('could not be drawn'))""", timeout=60_000)
+    assert page.eval_on_selector_all(".chart", "cs => cs.filter(c => !c.querySelector('svg, canvas')).length") == 0
+    assert problems == []
+    assert [d["partial"] for d in document["daily"]["days"]][-2:] == [False, True]
+    assert sum(r["partial_window"] for r in document["stickiness"]) == 27
+    assert "last complete day" in page.inner_text("#panel-kpis")
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    if os.environ.get("DWH_UPDATE_SCREENSHOT"):
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copy(shot, DOCS_SCREENSHOT)
+    assert DOCS_SCREENSHOT.stat().st_size < 400_000  # README's picture stays small
+
+
 def test_funnel_and_churn_equal_what_was_planted(planted) -> None:
     _, answers, document = planted
     assert document["funnel"]["counts"] == answers["funnel"]
@@ -275,7 +472,8 @@ def test_every_panel_query_parses_as_redshift_sql(name: str) -> None:
     params = {"date_from": dt.date(2018, 11, 1), "date_to": dt.date(2018, 11, 30), "day_after_to": dt.date(2018, 12, 1),
               "wau_from": dt.date(2018, 11, 24), "mau_from": dt.date(2018, 11, 3), "spans_from": dt.date(2018, 10, 5),
               "week_from": dt.date(2018, 10, 29),
-              "week_to": dt.date(2018, 11, 26), "limit": 20,
+              "week_to": dt.date(2018, 11, 26), "limit": 20, "dau_day": dt.date(2018, 11, 29),
+              "data_from": dt.date(2018, 11, 1), "data_week": dt.date(2018, 10, 29),
               "top_artists": ("Dwight Yoakam", "Björk"), "top_titles": ("You're The One",)}
     statement = sql.REPORT_QUERIES[name]
     parsed = sqlglot.parse(render(statement.replace("%%", "%"), params), read="redshift",

@@ -67,8 +67,9 @@ def answers() -> dict[str, list[dict[str, Any]]]:
                                   {"day": D2, "at_midnight": 1, "change": 1}],
         sql.REPORT_LIFECYCLE: [{"week": MONDAY, "status": "new", "users": 9},
                                {"week": MONDAY, "status": "returning", "users": 0}],
-        sql.REPORT_RETENTION: [{"first_week": MONDAY, "week": MONDAY, "users": 9},
-                               {"first_week": MONDAY, "week": MONDAY + dt.timedelta(days=7), "users": 3}],
+        sql.REPORT_RETENTION: [{"cohort": MONDAY, "week": MONDAY, "users": 8, "joined": 8},
+                               {"cohort": MONDAY + dt.timedelta(days=-7), "week": MONDAY, "users": 1,
+                                "joined": 1}],
         sql.REPORT_CHURN_WEEKLY: [{"week": MONDAY, "active_users": 9, "churned_users": 1}],
         sql.REPORT_CHURN_BEHAVIOUR: [
             {"cohort": "churned", "users": 1, "active_days": 2, "plays": 10, "sessions": 2, "thumbs_up": 1,
@@ -202,9 +203,22 @@ def test_numbers_follow_their_rows(small) -> None:
     assert small["kpis"]["paid_share"]["value"] == ratio(3, 9)
     assert [r["dau_mau"] for r in small["stickiness"]] == [1.0, 0.625]
     assert [d["paid_subscribers"] for d in small["levels"]["days"]] == [3, 3]  # D2's change counts from D1
-    assert small["lifecycle"] == [{"week": "2018-10-29", "new": 9, "returning": 0, "resurrected": 0, "dormant": 0}]
-    assert small["retention"]["cohorts"][0]["weeks"] == [{"weeks_since": 0, "users": 9, "share": 1.0},
-                                                         {"weeks_since": 1, "users": 3, "share": 0.3333}]
+    assert small["lifecycle"] == [{"week": "2018-10-29", "new": 9, "returning": 0, "resurrected": 0, "dormant": 0,
+                                   "partial": True}]  # the data starts on a Thursday
+    # A cohort has a cell for every week to the period's last, 0% included; partial weeks marked.
+    assert small["retention"]["cohorts"] == [
+        {"cohort": "2018-10-22", "users": 1, "partial": True,  # (a week before the data: partial too)
+         "weeks": [{"weeks_since": 0, "users": 0, "share": 0.0, "partial": True},
+                   {"weeks_since": 1, "users": 1, "share": 1.0, "partial": True}]},
+        {"cohort": "2018-10-29", "users": 8, "partial": True,
+         "weeks": [{"weeks_since": 0, "users": 8, "share": 1.0, "partial": True}]}]
+    # The latest day (D2) is partial: the DAU card is for D1.
+    assert [d["partial"] for d in small["daily"]["days"]] == [False, True]
+    assert small["kpis"]["dau"]["day"] == "2018-11-01"
+    assert [r["partial_window"] for r in small["stickiness"]] == [True, True]
+    # Per day of the weekday: D1 is a Thursday, D2 a Friday, one each in the period.
+    assert {(c["weekday"], c["hour"]): c["plays_per_day"] for c in small["heatmap"] if c["plays"]} == {
+        (4, 9): 70.0, (5, 21): 50.0}
     assert [s["rate_from_previous"] for s in small["funnel"]["upgrade"]] == [None, 0.6667, 0.25]
     assert small["funnel"]["counts"]["submit_downgrade"] == 0
     assert small["churn"]["behaviour"]["churned"]["thumbs_down_share"] == 0.75 and "message" not in small["churn"]
@@ -313,7 +327,7 @@ def test_the_page_has_every_panel_in_order_and_every_chart_it_draws(small) -> No
     assert "\\u003cscript\\u003e" in html
     assert "Compared with 2018-10-30 to 2018-10-31. Active users in the period: 9." in re.sub(r"\s+", " ", html)
     daily = re.sub(r"\s+", " ", section(html, "daily"))
-    assert "per day (UTC), then the forecast (orange, dashed)" in daily
+    assert "a later day is loaded, then the forecast (orange, dashed)" in daily
     assert "1 errors and 3 help pages in 170 events." in re.sub(r"\s+", " ", section(html, "errors"))
     assert "<td class=\"num\">&lt;0.001</td>" in section(html, "trending_songs")
     assert ">Holt-Winters<" in section(html, "forecast")
@@ -324,13 +338,14 @@ def test_an_empty_page_draws_no_chart_and_says_why(empty) -> None:
     assert '<div class="chart"' not in html
     for key, message in [("daily", "No events in this period."), ("stickiness", "No events."),
                          ("lifecycle", "No weeks in the period."),
-                         ("retention", "No user's first activity falls in this period."), ("sessions", "No sessions."),
+                         ("retention", "No user registered in this period (users registered before the data are "
+                                       "in no cohort)."), ("sessions", "No sessions."),
                          ("heatmap", "No plays in this period."), ("top_songs", "No plays in this period."),
                          ("geography", "No locations."), ("devices", "No user agents."), ("demographics", "No users."),
                          ("funnel", "No listeners in this period."),
                          ("forecast", "Trends could not be computed.")]:
         assert f'<p class="empty">{message}</p>' in section(html, key).replace("&#39;", "'"), key
-    assert re.search(r'<p class="what">Plays and active users per day \(UTC\)\.</p>', html)
+    assert re.search(r'<p class="what">Plays \(NextSong events\) and active users [^<]* per UTC day;[^<]*\.</p>', html)
 
 
 def test_script_json_cannot_end_its_element() -> None:

@@ -416,8 +416,13 @@ def test_the_series_are_the_warehouse_days_with_the_calendar_filled(
     conn.close()
     assert series.days == days
     assert list(series.values["plays"]) == list(plays) and list(series.values["active_users"]) == list(active)
-    # Paid subscribers on D, by a range join: periods open at the end of D (D + 1 day, exclusive).
-    paid = [warehouse.scalar("SELECT COUNT(*) FROM user_levels WHERE level = 'paid' AND valid_from <= %(end)s"
+    # Paid subscribers on D, by a range join: periods open at the end of D (D + 1 day, exclusive),
+    # a user's first period from their registration where that is earlier (the log is complete).
+    paid = [warehouse.scalar("SELECT COUNT(*) FROM (SELECT l.*, MIN(valid_from) OVER (PARTITION BY user_id) AS first"
+                             " FROM user_levels l) l LEFT JOIN (SELECT user_id, MIN(registered_at) AS registered_at"
+                             " FROM user_days GROUP BY user_id) r USING (user_id) WHERE level = 'paid'"
+                             " AND CASE WHEN valid_from = first THEN LEAST(valid_from, COALESCE(registered_at,"
+                             " valid_from)) ELSE valid_from END <= %(end)s"
                              " AND (valid_to IS NULL OR valid_to > %(end)s)",
                              {"end": dt.datetime.combine(d + dt.timedelta(1), dt.time())}) for d in days]
     assert list(series.values["paid_users"]) == paid and max(paid) > 0

@@ -87,9 +87,21 @@ def series_chart(history: list[Row], forecast_points: list[Row], y_title: str, w
 
     width = width or (440 if len(history) <= DENSE else 560)
     x = utc_date("date", "day (UTC)", len(history) + len(forecast_points))
-    actual = alt.Chart(values(history)).mark_line(point=points(len(history)), color="#3465a4").encode(
-        x=x, y=alt.Y("value:Q", title=y_title, axis=alt.Axis(format=",~f")),
-        tooltip=[date_tip("date"), alt.Tooltip("value:Q", title=y_title, format=",~f")])
+    complete = [h for h in history if not h.get("partial")]
+    partial = [h for h in history if h.get("partial")]
+    y = alt.Y("value:Q", title=y_title, axis=alt.Axis(format=",~f"))
+    actual = alt.Chart(values(complete)).mark_line(point=points(len(history)), color="#3465a4").encode(
+        x=x, y=y, tooltip=[date_tip("date"), alt.Tooltip("value:Q", title=y_title, format=",~f")])
+    marked = []
+    if partial:  # the latest day, still arriving: a dotted grey step to a hollow marker
+        step = [*complete[-1:], *partial]
+        tips = [date_tip("date"), alt.Tooltip("value:Q", title=f"{y_title} so far", format=",~f"),
+                alt.Tooltip("note:N", title="note")]
+        shown = [{**h, "note": "partial day: its data is still arriving"} for h in partial]
+        marked = [alt.Chart(values(step)).mark_line(strokeDash=[2, 3], color="#888a85").encode(
+                      x=x, y=y, tooltip=[date_tip("date"), alt.Tooltip("value:Q", title=y_title, format=",~f")]),
+                  alt.Chart(values(shown)).mark_point(filled=False, size=70, color="#888a85", strokeWidth=2)
+                  .encode(x=x, y=y, tooltip=tips)]
     layers = []
     if forecast_points:
         points_ = [{"date": p["date"], "value": p["value"], "lo80": p.get("lo80"), "hi80": p.get("hi80"),
@@ -105,7 +117,7 @@ def series_chart(history: list[Row], forecast_points: list[Row], y_title: str, w
             base.mark_line(strokeDash=[4, 3], color="#ce5c00", point=points(len(points_))).encode(
                 x=x, y="value:Q", tooltip=tips),
         ]
-    return finish(alt.layer(*layers, actual), width)
+    return finish(alt.layer(*layers, actual, *marked), width)
 
 
 def multi_line(rows: list[Row], x_field: str, x_title: str, y_title: str, series_title: str,

@@ -28,7 +28,6 @@ from .charts import (
     finish,
     level_colour,
     multi_line,
-    points,
     series_chart,
     utc_date,
     values,
@@ -63,15 +62,41 @@ class Panel:
     stage: str = MAIN  # where its numbers are computed: MAIN, APART or AFTER (see numbers.py)
 
 
+# --------------------------------------------------------------------------- complete days
+
+
+def last_day(inputs: Inputs) -> dt.date:
+    """The latest day of data: partial until a later day's data is loaded (its events stop at the
+    last one loaded so far)."""
+    return dt.date.fromisoformat(inputs.data["last_day"])
+
+
+def dau_day(inputs: Inputs, period: Period) -> dt.date:
+    """The day the DAU card counts: the period's last complete day (the period's last day, or the
+    day before it when that is the partial latest day of data)."""
+    return min(period.date_to, last_day(inputs) - dt.timedelta(days=1))
+
+
+def week_is_partial(inputs: Inputs, monday: dt.date) -> bool:
+    """Whether an ISO week has days outside the period's complete days: its first week when the
+    period (or the data) starts after a Monday, its last when it ends before a Sunday or on the
+    partial latest day."""
+    first = max(inputs.period.date_from, dt.date.fromisoformat(inputs.data["first_day"]))
+    last = min(inputs.period.date_to, last_day(inputs) - dt.timedelta(days=1))
+    return monday < first or monday + dt.timedelta(days=6) > last
+
+
 # --------------------------------------------------------------------------- Key figures
 
 
 def kpi_values(inputs: Inputs, period: Period) -> Row:
     """The KPIs of one period, from its users (report_period_users, made again for it)."""
+    params = period.params(dau_day=dau_day(inputs, period))
     session.execute(inputs.cur, sql.REPORT_PERIOD_USERS_DROP)
-    session.execute(inputs.cur, sql.REPORT_PERIOD_USERS, period.params())
-    (row,) = fetch(inputs.cur, sql.REPORT_KPIS, period.params())
+    session.execute(inputs.cur, sql.REPORT_PERIOD_USERS, params)
+    (row,) = fetch(inputs.cur, sql.REPORT_KPIS, params)
     row["paid_share"] = ratio(row["paid_users"], row["active_users"])
+    row["dau_day"] = params["dau_day"].isoformat()
     return row
 
 
@@ -84,12 +109,14 @@ def kpis(inputs: Inputs) -> dict[str, Any]:
     now = kpi_values(inputs, inputs.period)  # last: the churn and demographics panels read its users
     names = ["plays", "dau", "wau", "mau", "paid_share", "new_users", "churned_users"]
     result: dict[str, Any] = {name: change(now[name], before.get(name)) for name in names}
+    result["dau"]["day"] = now["dau_day"]  # the last complete day: the latest day of data is partial
+    result["dau"]["previous_day"] = before.get("dau_day")
     result["active_users"] = now["active_users"]
     result["previous_period"] = {**before_period.as_json(), "in_data": covered}
     return result
 
 
-KPI_CARDS = [("plays", "Plays", ","), ("dau", "DAU (last day)", ","), ("wau", "WAU (last 7 days)", ","),
+KPI_CARDS = [("plays", "Plays", ","), ("dau", "DAU", ","), ("wau", "WAU (last 7 days)", ","),
              ("mau", "MAU (last 28 days)", ","), ("paid_share", "Paid share of active users", "%"),
              ("new_users", "New users", ","), ("churned_users", "Churned users", ",")]
 
@@ -105,13 +132,19 @@ def kpi_cards(k: dict[str, Any]) -> dict[str, Any]:
         else:
             pct = f" ({item['change_pct']:+.1f}%)" if item["change_pct"] is not None else ""
             delta = f"{item['change']:+,}{pct} vs {item['previous']:,}"
+        if key == "dau":
+            title = f"DAU on {item['day']} (last complete day)"
         cards.append({"title": title, "value": percent(item["value"]) if kind == "%" else show(item["value"]),
                       "delta": delta})
     return {"cards": cards}
 
 
-KPIS = Panel("kpis", "Key figures", "Plays, active users, paid share, new and churned users in the period, each "
-             "against the period of the same length before.", kpis, "kpis.html.j2", view=kpi_cards, wide=True)
+KPIS = Panel("kpis", "Key figures", "Plays; DAU = users with any event on the last complete day (the latest day "
+             "of data is partial); WAU and MAU = users with any event in the 7 and 28 days to the period's end; "
+             "paid share = active users whose last active day was paid; new users = users whose registration "
+             "falls in the period (their first event where it is missing); churned = users reaching Cancellation "
+             "Confirmation. Each against the period of the same length before.", kpis, "kpis.html.j2",
+             view=kpi_cards, wide=True)
 
 
 # --------------------------------------------------------------------------- Daily activity
@@ -122,7 +155,9 @@ def forecast_rows(trends: dict[str, Any] | None, series: str) -> list[Row]:
 
 
 def daily(inputs: Inputs) -> dict[str, Any]:
-    return {"days": [{k: d[k] for k in ("activity_date", "plays", "active_users")} for d in inputs.days],
+    latest = last_day(inputs).isoformat()
+    return {"days": [{**{k: d[k] for k in ("activity_date", "plays", "active_users")},
+                      "partial": d["activity_date"] == latest} for d in inputs.days],
             "forecast": {"plays": forecast_rows(inputs.trends, "plays"),
                          "active_users": forecast_rows(inputs.trends, "active_users")}}
 
@@ -130,14 +165,16 @@ def daily(inputs: Inputs) -> dict[str, Any]:
 def daily_charts(n: Numbers) -> list[Spec]:
     days, fc = n["daily"]["days"], n["daily"]["forecast"]
     return [
-        series_chart([{"date": d["activity_date"], "value": d["plays"]} for d in days], fc["plays"], "plays"),
-        series_chart([{"date": d["activity_date"], "value": d["active_users"]} for d in days], fc["active_users"],
-                     "active users"),
+        series_chart([{"date": d["activity_date"], "value": d["plays"], "partial": d["partial"]} for d in days],
+                     fc["plays"], "plays"),
+        series_chart([{"date": d["activity_date"], "value": d["active_users"], "partial": d["partial"]}
+                      for d in days], fc["active_users"], "active users"),
     ]
 
 
-DAILY = Panel("daily", "Daily activity", "Plays and active users per day (UTC)", daily, "daily.html.j2",
-              daily_charts, wide=True)
+DAILY = Panel("daily", "Daily activity", "Plays (NextSong events) and active users (logged-in users with any "
+              "event) per UTC day; the latest day of data is partial (grey, hollow) until a later day is loaded",
+              daily, "daily.html.j2", daily_charts, wide=True)
 
 
 # --------------------------------------------------------------------------- Stickiness
@@ -149,25 +186,33 @@ def stickiness(inputs: Inputs) -> list[Row]:
     for row in rows:
         row["dau_mau"] = ratio(row["dau"], row["mau"])
         # Before day 28 of the data the 28-day window reaches back before it: MAU is partial.
-        row["full_window"] = dt.date.fromisoformat(row["activity_date"]) - dt.timedelta(days=27) >= first
+        row["partial_window"] = dt.date.fromisoformat(row["activity_date"]) - dt.timedelta(days=27) < first
+        row["partial_day"] = row["activity_date"] == inputs.data["last_day"]
     return rows
 
 
 def stickiness_chart(n: Numbers) -> list[Spec]:
     import altair as alt
 
-    rows = n["stickiness"]
-    chart = alt.Chart(values(rows)).mark_line(point=points(len(rows)), color="#3465a4").encode(
+    rows = [{**r, "window": "partial" if r["partial_window"] or r["partial_day"] else "full 28 days"}
+            for r in n["stickiness"]]
+    base = alt.Chart(values(rows)).encode(
         x=utc_date("activity_date", "day (UTC)", len(rows)),
         y=alt.Y("dau_mau:Q", title="DAU / 28-day MAU", axis=alt.Axis(format="%")),
         tooltip=[date_tip("activity_date"), alt.Tooltip("dau:Q", title="DAU"),
                  alt.Tooltip("mau:Q", title="28-day MAU"), alt.Tooltip("dau_mau:Q", title="DAU/MAU", format=".1%"),
-                 alt.Tooltip("full_window:N", title="full 28-day window")])
-    return [finish(chart, 900)]
+                 alt.Tooltip("window:N", title="window")])
+    line = base.mark_line(color="#3465a4", strokeWidth=1.5)
+    dots = base.mark_point(filled=True, size=30 if len(rows) <= 62 else 12).encode(
+        color=alt.Color("window:N", title="28-day window",
+                        scale=alt.Scale(domain=["full 28 days", "partial"], range=["#3465a4", "#babdb6"]),
+                        legend=alt.Legend(orient="bottom", symbolOpacity=1)))
+    return [finish(alt.layer(line, dots), 900)]
 
 
-STICKINESS = Panel("stickiness", "Stickiness", "Daily active users as a share of the users active in the 28 days up "
-                   "to that day (DAU/MAU); in the first 27 days of the data the window is partial.", stickiness,
+STICKINESS = Panel("stickiness", "Stickiness", "DAU/MAU: users with any event that day as a share of the users "
+                   "with any event in the 28 days up to it. Points whose 28-day window reaches back before the data "
+                   "(its first 27 days), and the partial latest day, are grey.", stickiness,
                    "stickiness.html.j2", stickiness_chart, wide=True, stage=APART)
 
 
@@ -176,7 +221,8 @@ STICKINESS = Panel("stickiness", "Stickiness", "Daily active users as a share of
 
 def paid_subscribers(inputs: Inputs) -> dict[str, int]:
     """Paid subscribers at the end of each day with plays: the level history's changes (each from
-    its day, or the day before when it falls exactly at midnight) summed up to that day."""
+    its day, or the day before when it falls exactly at midnight; a user's first period from their
+    registration) summed up to that day."""
     session.execute(inputs.cur, "REPORT_PAID_CHANGES")  # by name: the text is TREND_PAID_CHANGES'
     changes = sorted((day - dt.timedelta(days=at_midnight), int(change))
                      for day, at_midnight, change in inputs.cur.fetchall())
@@ -218,18 +264,27 @@ def levels_charts(n: Numbers) -> list[Spec]:
                        colours=dict(zip(LEVELS[:2], LEVEL_COLOURS[:2], strict=True)))]
 
 
-FREE_AND_PAID = Panel("levels", "Free and paid", "Active users by the level of their day, paid subscribers from the "
-                     "level history, and plays per active user.", levels, "levels.html.j2", levels_charts, wide=True)
+FREE_AND_PAID = Panel("levels", "Free and paid", "Active users by the level of their day's last event; paid "
+                     "subscribers = users registered by the end of the day, not cancelled, whose level in force then "
+                     "is paid (before a user's first event, that event's level: the log is complete); and plays per "
+                     "active user.", levels, "levels.html.j2", levels_charts, wide=True)
 
 
 # --------------------------------------------------------------------------- User lifecycle
 
 
+def data_week(inputs: Inputs) -> dt.date:
+    first = dt.date.fromisoformat(inputs.data["first_day"])
+    return first - dt.timedelta(days=first.weekday())
+
+
 def lifecycle(inputs: Inputs) -> list[Row]:
     weeks: dict[str, Row] = {}
-    for row in inputs.fetch(sql.REPORT_LIFECYCLE):
+    for row in inputs.fetch(sql.REPORT_LIFECYCLE, data_week=data_week(inputs)):
+        monday = dt.date.fromisoformat(row["week"])
         week = weeks.setdefault(row["week"], {"week": row["week"], "new": 0, "returning": 0,
-                                              "resurrected": 0, "dormant": 0})
+                                              "resurrected": 0, "dormant": 0,
+                                              "partial": week_is_partial(inputs, monday)})
         week[row["status"]] = row["users"]
     return [weeks[w] for w in sorted(weeks)]
 
@@ -238,11 +293,13 @@ def lifecycle_chart(n: Numbers) -> list[Spec]:
     import altair as alt
 
     rows = n["lifecycle"]
-    long = [{"week": week_label(r["week"]), "status": s, "users": -r[s] if s == "dormant" else r[s], "count": r[s]}
+    long = [{"week": week_label(r["week"]) + ("*" if r["partial"] else ""), "status": s,
+             "users": -r[s] if s == "dormant" else r[s], "count": r[s]}
             for r in rows for s in ("new", "returning", "resurrected", "dormant")]
     order = ["new", "returning", "resurrected", "dormant"]
     chart = alt.Chart(values(long)).mark_bar().encode(
-        x=alt.X("week:O", title="ISO week starting (Monday)", sort=[week_label(r["week"]) for r in rows],
+        x=alt.X("week:O", title="ISO week starting (Monday; * partial)",
+                sort=[week_label(r["week"]) + ("*" if r["partial"] else "") for r in rows],
                 axis=week_axis(len(rows))),
         y=alt.Y("users:Q", title="users (dormant below zero)"),
         color=alt.Color("status:N", title="status", sort=order,
@@ -252,9 +309,11 @@ def lifecycle_chart(n: Numbers) -> list[Spec]:
     return [finish(chart)]
 
 
-LIFECYCLE = Panel("lifecycle", "User lifecycle", "Per ISO week: new, returning (active the week before too), "
-                  "resurrected (back after a gap) and dormant (active the week before, not this week) users; the "
-                  "last week counts only its days up to the period's end.", lifecycle, "lifecycle.html.j2",
+LIFECYCLE = Panel("lifecycle", "User lifecycle", "Active users per ISO week: new (registered that week), "
+                  "returning (active or registered the week before; in the data's first week, everyone registered "
+                  "earlier), resurrected (back after a gap) and dormant (active the week before, not this week). "
+                  "Weeks with days outside the data or the period, or the partial latest day, are marked *.",
+                  lifecycle, "lifecycle.html.j2",
                   lifecycle_chart)
 
 
@@ -262,36 +321,55 @@ LIFECYCLE = Panel("lifecycle", "User lifecycle", "Per ISO week: new, returning (
 
 
 def retention(inputs: Inputs) -> dict[str, Any]:
-    cohorts: dict[str, Row] = {}
-    for row in inputs.fetch(sql.REPORT_RETENTION):
-        cohort = cohorts.setdefault(row["first_week"], {"cohort": row["first_week"], "users": 0, "weeks": []})
-        since = (dt.date.fromisoformat(row["week"]) - dt.date.fromisoformat(row["first_week"])).days // 7
-        if since == 0:
-            cohort["users"] = row["users"]
-        cohort["weeks"].append({"weeks_since": since, "users": row["users"]})
-    for cohort in cohorts.values():
-        for week in cohort["weeks"]:
-            week["share"] = ratio(week["users"], cohort["users"])
-    return {"cohorts": [cohorts[c] for c in sorted(cohorts)]}
+    """Cohorts by ISO week of registration (users registered before the data are in none), each
+    with a cell for every week from its own to the period's last, 0% included."""
+    first = dt.date.fromisoformat(inputs.data["first_day"])
+    last_week = inputs.params()["week_to"]
+    active: dict[str, dict[int, int]] = {}
+    sizes: dict[str, int] = {}
+    for row in inputs.fetch(sql.REPORT_RETENTION, data_from=first):
+        since = (dt.date.fromisoformat(row["week"]) - dt.date.fromisoformat(row["cohort"])).days // 7
+        sizes[row["cohort"]] = sizes.get(row["cohort"], 0) + row["joined"]
+        if since >= 0:
+            active.setdefault(row["cohort"], {})[since] = row["users"]
+    cohorts = []
+    for name in sorted(sizes):
+        monday = dt.date.fromisoformat(name)
+        weeks = []
+        for since in range((last_week - monday).days // 7 + 1):
+            users = active.get(name, {}).get(since, 0)
+            weeks.append({"weeks_since": since, "users": users, "share": ratio(users, sizes[name]),
+                          "partial": week_is_partial(inputs, monday + dt.timedelta(weeks=since))})
+        cohorts.append({"cohort": name, "users": sizes[name], "partial": week_is_partial(inputs, monday),
+                        "weeks": weeks})
+    return {"cohorts": cohorts}
 
 
 def retention_chart(n: Numbers) -> list[Spec]:
     import altair as alt
 
     cohorts = n["retention"]["cohorts"]
-    cells = [{"cohort": c["cohort"], "cohort_users": c["users"], **w} for c in cohorts for w in c["weeks"]]
+    label = {c["cohort"]: c["cohort"] + ("*" if c["partial"] else "") for c in cohorts}
+    cells = [{"cohort": label[c["cohort"]], "cohort_users": c["users"], **w,
+              "week": "partial (days outside the data or the period)" if w["partial"] else "whole"}
+             for c in cohorts for w in c["weeks"]]
     columns = 1 + max((w["weeks_since"] for c in cohorts for w in c["weeks"]), default=0)
     # Months of cohorts: cells too small for their percentage (the tooltip has it), rows thinner.
     labelled = columns <= 16 and len(cohorts) <= 24
     base = alt.Chart(values(cells)).encode(
-        x=alt.X("weeks_since:O", title="weeks since first activity",
+        x=alt.X("weeks_since:O", title="weeks since the week of registration",
                 axis=alt.Axis(labelAngle=0, labelOverlap=True)),
-        y=alt.Y("cohort:O", title="cohort (week of first activity)"),
+        y=alt.Y("cohort:O", title="cohort (ISO week of registration; * partial)",
+                sort=[label[c["cohort"]] for c in cohorts]),
         tooltip=[alt.Tooltip("cohort:O", title="cohort"), alt.Tooltip("cohort_users:Q", title="cohort users"),
                  alt.Tooltip("weeks_since:O", title="weeks since"), alt.Tooltip("users:Q", title="active"),
-                 alt.Tooltip("share:Q", title="retained", format=".0%")])
-    rects = base.mark_rect().encode(color=alt.Color("share:Q", title="retained", scale=alt.Scale(scheme="blues"),
-                                                    legend=alt.Legend(format="%")))
+                 alt.Tooltip("share:Q", title="retained", format=".0%"), alt.Tooltip("week:N", title="week")])
+    rects = base.mark_rect().encode(
+        color=alt.Color("share:Q", title="retained", scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                        legend=alt.Legend(format="%")),
+        stroke=alt.condition("datum.partial", alt.value("#cc0000"), alt.value(None)),
+        strokeDash=alt.condition("datum.partial", alt.value([3, 2]), alt.value([1, 0])),
+        strokeWidth=alt.condition("datum.partial", alt.value(1.5), alt.value(0)))
     text = base.mark_text(fontSize=10).encode(text=alt.Text("share:Q", format=".0%"),
                                               color=alt.condition("datum.share > 0.6", alt.value("white"),
                                                                   alt.value("black")))
@@ -300,8 +378,11 @@ def retention_chart(n: Numbers) -> list[Spec]:
                    max(120, (24 if labelled else 12) * len(cohorts)))]
 
 
-RETENTION = Panel("retention", "Retention cohorts", "Share of each weekly cohort (week of first activity) active in "
-                  "each later week (hover a cell for its figures).", retention, "retention.html.j2", retention_chart)
+RETENTION = Panel("retention", "Retention cohorts", "Cohorts = new users by ISO week of registration (users "
+                  "registered before the data are in none); each cell = the share of the cohort with any event in "
+                  "that week since, 0% included. Partial weeks (days outside the data or the period, or the partial "
+                  "latest day) are outlined in red dashes; hover a cell for its figures.", retention,
+                  "retention.html.j2", retention_chart)
 
 
 # --------------------------------------------------------------------------- Churn
@@ -534,16 +615,30 @@ def session_charts(n: Numbers) -> list[Spec]:
                  horizontal=False, sort=None, width=160)]
 
 
-SESSIONS = Panel("sessions", "Sessions", "How long sessions last, how many songs they hold, and how many sessions a "
-                 "user has in a day.", sessions, "sessions.html.j2", session_charts, wide=True, stage=APART)
+SESSIONS = Panel("sessions", "Sessions", "A session = a logged-in user's events with one session id; it lasts from "
+                 "its first event to the end of its last (a song ends at its start plus its length, any other event "
+                 "at its time). Sessions that started in the period: length, songs played, and sessions per "
+                 "user-day.", sessions, "sessions.html.j2", session_charts, wide=True, stage=APART)
 
 
 # --------------------------------------------------------------------------- When people listen
 
 
+def weekdays_in(period: Period) -> dict[int, int]:
+    """How many of each ISO weekday (1 = Monday) the period has."""
+    counts = dict.fromkeys(range(1, 8), 0)
+    for i in range(period.days):
+        counts[(period.date_from + dt.timedelta(days=i)).isoweekday()] += 1
+    return counts
+
+
 def heatmap(inputs: Inputs) -> list[Row]:
+    """Plays per hour and ISO weekday, and per day of that weekday (a month with five Fridays
+    does not make Friday look busiest)."""
     plays = {(r["weekday"], r["hour"]): r["plays"] for r in inputs.fetch(sql.REPORT_HEATMAP)}
-    return [{"weekday": day, "day": WEEKDAYS[day - 1], "hour": hour, "plays": plays.get((day, hour), 0)}
+    days = weekdays_in(inputs.period)
+    return [{"weekday": day, "day": WEEKDAYS[day - 1], "hour": hour, "plays": plays.get((day, hour), 0),
+             "days": days[day], "plays_per_day": ratio(plays.get((day, hour), 0), days[day], digits=2)}
             for day in range(1, 8) for hour in range(24)]
 
 
@@ -553,13 +648,16 @@ def heatmap_chart(n: Numbers) -> list[Spec]:
     chart = alt.Chart(values(n["heatmap"])).mark_rect().encode(
         x=alt.X("hour:O", title="hour of the day (UTC)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("day:O", title="weekday", sort=WEEKDAYS),
-        color=alt.Color("plays:Q", title="plays", scale=alt.Scale(scheme="oranges")),
+        color=alt.Color("plays_per_day:Q", title="plays per day", scale=alt.Scale(scheme="oranges")),
         tooltip=[alt.Tooltip("day:O", title="weekday"), alt.Tooltip("hour:O", title="hour (UTC)"),
-                 alt.Tooltip("plays:Q", title="plays", format=",")])
+                 alt.Tooltip("plays_per_day:Q", title="plays per day", format=",.1f"),
+                 alt.Tooltip("plays:Q", title="plays", format=","),
+                 alt.Tooltip("days:Q", title="such weekdays in the period")])
     return [finish(chart, 900, 200)]
 
 
-HEATMAP = Panel("heatmap", "When people listen", "Plays by hour of the day (UTC) and ISO weekday.", heatmap,
+HEATMAP = Panel("heatmap", "When people listen", "Plays per day by hour of the day (UTC) and ISO weekday: each "
+                "cell's plays divided by the number of that weekday in the period.", heatmap,
                 "heatmap.html.j2", heatmap_chart, wide=True, stage=APART)
 
 

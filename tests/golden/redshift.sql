@@ -237,6 +237,7 @@ CREATE TABLE IF NOT EXISTS user_days (
     cancellations      INTEGER           NOT NULL,  -- 'Cancellation Confirmation'
     first_event_at     TIMESTAMP,
     last_event_at      TIMESTAMP,
+    registered_at      TIMESTAMP,                 -- the earliest registration in the day's events
     PRIMARY KEY (user_id, activity_date)
 ) DISTKEY (user_id) SORTKEY (activity_date);
 
@@ -245,7 +246,7 @@ CREATE TABLE IF NOT EXISTS user_sessions (
     user_id     INTEGER      NOT NULL,
     session_id  BIGINT       NOT NULL,
     started_at  TIMESTAMP    NOT NULL,
-    ended_at    TIMESTAMP    NOT NULL,
+    ended_at    TIMESTAMP    NOT NULL,            -- when its last event ended (a NextSong: ts + length)
     events      INTEGER      NOT NULL,
     plays       INTEGER      NOT NULL,
     level       VARCHAR(16),                      -- as of the session's last event
@@ -966,10 +967,23 @@ WHERE user_levels.user_id = w.user_id AND user_levels.valid_from >= COALESCE(w.s
 
 -- USER_LEVELS_INSERT
 INSERT INTO user_levels (user_id, level, valid_from, valid_to)
-SELECT user_id, level, valid_from, valid_to
+SELECT user_id, MIN(level), MIN(valid_from),
+       CASE WHEN COUNT(valid_to) = COUNT(*) THEN MAX(valid_to) END  -- the last period's end (NULL: open)
 FROM (
+    SELECT user_id, level, valid_from, valid_to,
+           SUM(merges) OVER (PARTITION BY user_id ORDER BY valid_from ROWS UNBOUNDED PRECEDING) AS merged_no
+    FROM (
+        -- a period starts a merged one unless the one before it has its level, was not closed by
+        -- a cancellation and ends where it begins (a period of no length between them left out)
+        SELECT user_id, level, valid_from, valid_to,
+               CASE WHEN LAG(level) OVER (PARTITION BY user_id ORDER BY valid_from) = level
+                     AND LAG(closed) OVER (PARTITION BY user_id ORDER BY valid_from) = 0
+                     AND LAG(valid_to) OVER (PARTITION BY user_id ORDER BY valid_from) = valid_from
+                    THEN 0 ELSE 1 END AS merges
+        FROM (
     SELECT user_id, level, valid_from,
-           COALESCE(closed_at, LEAD(valid_from) OVER (PARTITION BY user_id ORDER BY period_no)) AS valid_to
+           COALESCE(closed_at, LEAD(valid_from) OVER (PARTITION BY user_id ORDER BY period_no)) AS valid_to,
+           CASE WHEN closed_at IS NULL THEN 0 ELSE 1 END AS closed
     FROM (
         SELECT user_id, period_no, MIN(level) AS level, MIN(start_time) AS valid_from,
                MAX(CASE WHEN cancels = 1 THEN start_time END) AS closed_at
@@ -1018,8 +1032,11 @@ FROM (
         ) numbered
         GROUP BY user_id, period_no
     ) periods
-) bounded
-WHERE valid_to IS NULL OR valid_to > valid_from;
+        ) bounded
+        WHERE valid_to IS NULL OR valid_to > valid_from
+    ) flagged_periods
+) merged
+GROUP BY user_id, merged_no;
 
 -- ANALYTICS_KEYS_DROP[0]
 DROP TABLE IF EXISTS user_day_keys;
@@ -1048,7 +1065,7 @@ WHERE user_days.user_id = k.user_id AND user_days.activity_date = k.activity_dat
 -- USER_DAYS_INSERT
 INSERT INTO user_days (user_id, activity_date, level, events, plays, sessions, listening_seconds, thumbs_up,
                        thumbs_down, add_to_playlist, add_friend, adverts, errors, help, upgrades, downgrades,
-                       cancellations, first_event_at, last_event_at)
+                       cancellations, first_event_at, last_event_at, registered_at)
 SELECT user_id, activity_date,
        MAX(CASE WHEN latest = 1 THEN level END),
        COUNT(*),
@@ -1066,18 +1083,20 @@ SELECT user_id, activity_date,
        SUM(CASE WHEN page = 'Submit Upgrade' THEN 1 ELSE 0 END),
        SUM(CASE WHEN page = 'Submit Downgrade' THEN 1 ELSE 0 END),
        SUM(CASE WHEN page = 'Cancellation Confirmation' THEN 1 ELSE 0 END),
-       MIN(start_time), MAX(start_time)
+       MIN(start_time), MAX(start_time),
+       TIMESTAMP 'epoch' + MIN(CASE WHEN registration < 4102444800000 THEN registration END) / 1000.0 * INTERVAL '1 second'
 FROM (
-    SELECT user_id, activity_date, level, page, session_id, length, start_time,
+    SELECT user_id, activity_date, level, page, session_id, length, start_time, registration,
            ROW_NUMBER() OVER (PARTITION BY user_id, activity_date
                               ORDER BY start_time DESC, session_id DESC, item_in_session DESC) AS latest
     FROM (
         SELECT a.user_id, a.event_date AS activity_date, a.level, a.page, a.session_id, a.item_in_session,
-               a.length, a.start_time
+               a.length, a.start_time, a.registration
         FROM app_events a
         WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
         UNION ALL
-        SELECT a.user_id, a.event_date, a.level, a.page, a.session_id, a.item_in_session, a.length, a.start_time
+        SELECT a.user_id, a.event_date, a.level, a.page, a.session_id, a.item_in_session, a.length, a.start_time,
+               a.registration
         FROM user_day_keys k
         JOIN app_events a ON a.user_id = k.user_id AND a.event_date = k.activity_date
         WHERE a.run_id < %(since_run)s
@@ -1099,19 +1118,19 @@ WHERE user_sessions.user_id = k.user_id AND user_sessions.session_id = k.session
 
 -- USER_SESSIONS_INSERT
 INSERT INTO user_sessions (user_id, session_id, started_at, ended_at, events, plays, level)
-SELECT user_id, session_id, MIN(start_time), MAX(start_time), COUNT(*),
+SELECT user_id, session_id, MIN(start_time), MAX(CASE WHEN page = 'NextSong' AND length IS NOT NULL THEN start_time + CAST(ROUND(length * 1000) AS BIGINT) / 1000.0 * INTERVAL '1 second' ELSE start_time END), COUNT(*),
        SUM(CASE WHEN page = 'NextSong' THEN 1 ELSE 0 END),
        MAX(CASE WHEN latest = 1 THEN level END)
 FROM (
-    SELECT user_id, session_id, start_time, page, level,
+    SELECT user_id, session_id, start_time, page, level, length,
            ROW_NUMBER() OVER (PARTITION BY user_id, session_id
                               ORDER BY start_time DESC, item_in_session DESC) AS latest
     FROM (
-        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level
+        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level, a.length
         FROM app_events a
         WHERE a.run_id >= %(since_run)s AND a.user_id IS NOT NULL
         UNION ALL
-        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level
+        SELECT a.user_id, a.session_id, a.start_time, a.item_in_session, a.page, a.level, a.length
         FROM session_keys k
         JOIN app_events a ON a.session_id = k.session_id AND a.user_id = k.user_id
         WHERE a.run_id < %(since_run)s
@@ -1868,6 +1887,14 @@ LEFT JOIN users u ON u.user_id = t.user_id
 WHERE t.user_id IS NOT NULL AND u.user_id IS NULL
 GROUP BY t.user_id;
 
+-- CHECKS['adjacent_user_levels_same_level'][1]
+SELECT l.user_id, l.level, l.valid_from, l.valid_to, n.valid_from AS next_from
+FROM user_levels l
+JOIN user_levels n ON n.user_id = l.user_id AND n.valid_from = l.valid_to AND n.level = l.level
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.user_id = l.user_id AND a.start_time = l.valid_to
+                    AND a.page = 'Cancellation Confirmation');
+
 -- CHECKS['orphan_app_events_user_agent'][1]
 SELECT a.user_agent, COUNT(*) AS events
 FROM app_events a
@@ -2410,6 +2437,16 @@ FROM user_sessions t
 LEFT JOIN users u ON u.user_id = t.user_id
 WHERE t.user_id IS NOT NULL AND u.user_id IS NULL
 GROUP BY t.user_id
+) offending;
+
+-- CHECK_COUNT (CHECKS['adjacent_user_levels_same_level'])
+SELECT COUNT(*) FROM (
+SELECT l.user_id, l.level, l.valid_from, l.valid_to, n.valid_from AS next_from
+FROM user_levels l
+JOIN user_levels n ON n.user_id = l.user_id AND n.valid_from = l.valid_to AND n.level = l.level
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.user_id = l.user_id AND a.start_time = l.valid_to
+                    AND a.page = 'Cancellation Confirmation')
 ) offending;
 
 -- CHECK_COUNT (CHECKS['orphan_app_events_user_agent'])
@@ -3067,6 +3104,16 @@ FROM user_sessions t
 LEFT JOIN users u ON u.user_id = t.user_id
 WHERE t.user_id IS NOT NULL AND u.user_id IS NULL
 GROUP BY t.user_id
+) offending LIMIT %(limit)s;
+
+-- CHECK_EXAMPLES (CHECKS['adjacent_user_levels_same_level'])
+SELECT * FROM (
+SELECT l.user_id, l.level, l.valid_from, l.valid_to, n.valid_from AS next_from
+FROM user_levels l
+JOIN user_levels n ON n.user_id = l.user_id AND n.valid_from = l.valid_to AND n.level = l.level
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.user_id = l.user_id AND a.start_time = l.valid_to
+                    AND a.page = 'Cancellation Confirmation')
 ) offending LIMIT %(limit)s;
 
 -- CHECK_EXAMPLES (CHECKS['orphan_app_events_user_agent'])
@@ -3736,6 +3783,16 @@ WHERE t.user_id IS NOT NULL AND u.user_id IS NULL
 GROUP BY t.user_id
 ) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
 
+-- WARNING_EXAMPLES (CHECKS['adjacent_user_levels_same_level'])
+SELECT * FROM (
+SELECT l.user_id, l.level, l.valid_from, l.valid_to, n.valid_from AS next_from
+FROM user_levels l
+JOIN user_levels n ON n.user_id = l.user_id AND n.valid_from = l.valid_to AND n.level = l.level
+WHERE NOT EXISTS (SELECT 1 FROM app_events a
+                  WHERE a.user_id = l.user_id AND a.start_time = l.valid_to
+                    AND a.page = 'Cancellation Confirmation')
+) offending ORDER BY 1, 2, 3 LIMIT %(limit)s;
+
 -- WARNING_EXAMPLES (CHECKS['orphan_app_events_user_agent'])
 SELECT * FROM (
 SELECT a.user_agent, COUNT(*) AS events
@@ -3950,19 +4007,23 @@ GROUP BY activity_date
 ORDER BY activity_date;
 
 -- TREND_PAID_CHANGES
-SELECT CAST(valid_from AS DATE) AS change_date,
-       CASE WHEN valid_from = DATE_TRUNC('day', valid_from) THEN 1 ELSE 0 END AS at_midnight,
-       COUNT(*) AS change
-FROM user_levels
-WHERE level = 'paid'
-GROUP BY CAST(valid_from AS DATE), CASE WHEN valid_from = DATE_TRUNC('day', valid_from) THEN 1 ELSE 0 END
-UNION ALL
-SELECT CAST(valid_to AS DATE),
-       CASE WHEN valid_to = DATE_TRUNC('day', valid_to) THEN 1 ELSE 0 END,
-       -COUNT(*)
-FROM user_levels
-WHERE level = 'paid' AND valid_to IS NOT NULL
-GROUP BY CAST(valid_to AS DATE), CASE WHEN valid_to = DATE_TRUNC('day', valid_to) THEN 1 ELSE 0 END;
+SELECT CAST(changes_at AS DATE) AS change_date,
+       CASE WHEN changes_at = DATE_TRUNC('day', changes_at) THEN 1 ELSE 0 END AS at_midnight,
+       SUM(step) AS change
+FROM (SELECT CASE WHEN e.step = 1 THEN p.counts_from ELSE p.valid_to END AS changes_at, e.step
+      FROM (SELECT l.valid_to,
+                   CASE WHEN l.valid_from = l.first_from AND r.registered_at < l.valid_from THEN r.registered_at
+                        ELSE l.valid_from END AS counts_from
+            FROM (SELECT user_id, level, valid_from, valid_to,
+                         MIN(valid_from) OVER (PARTITION BY user_id) AS first_from
+                  FROM user_levels) l
+            LEFT JOIN (SELECT user_id, MIN(registered_at) AS registered_at
+                       FROM user_days
+                       GROUP BY user_id) r ON r.user_id = l.user_id
+            WHERE l.level = 'paid') p
+      CROSS JOIN (SELECT 1 AS step UNION ALL SELECT -1 AS step) e
+      WHERE e.step = 1 OR p.valid_to IS NOT NULL) changes
+GROUP BY CAST(changes_at AS DATE), CASE WHEN changes_at = DATE_TRUNC('day', changes_at) THEN 1 ELSE 0 END;
 
 -- TRENDING_TOTALS
 SELECT COALESCE(SUM(CASE WHEN activity_date >= %(recent_from)s THEN plays ELSE 0 END), 0) AS plays_recent,
@@ -4134,10 +4195,11 @@ DROP TABLE IF EXISTS report_period_users;
 
 -- REPORT_PERIOD_USERS
 CREATE TEMPORARY TABLE report_period_users AS
-SELECT u.user_id, u.first_day, u.dau, u.wau, u.mau, u.active_days, u.churned, u.plays, u.sessions, u.thumbs_up,
-       u.thumbs_down, u.adverts, u.errors, d.level AS last_level
+SELECT u.user_id, u.first_day, u.new_at, u.dau, u.wau, u.mau, u.active_days, u.churned, u.plays, u.sessions,
+       u.thumbs_up, u.thumbs_down, u.adverts, u.errors, d.level AS last_level
 FROM (SELECT user_id, MIN(activity_date) AS first_day,
-             MAX(CASE WHEN activity_date = %(date_to)s THEN 1 ELSE 0 END) AS dau,
+             COALESCE(MIN(registered_at), MIN(first_event_at)) AS new_at,
+             MAX(CASE WHEN activity_date = %(dau_day)s THEN 1 ELSE 0 END) AS dau,
              MAX(CASE WHEN activity_date >= %(wau_from)s THEN 1 ELSE 0 END) AS wau,
              MAX(CASE WHEN activity_date >= %(mau_from)s THEN 1 ELSE 0 END) AS mau,
              MAX(CASE WHEN activity_date >= %(date_from)s THEN activity_date END) AS last_day,
@@ -4163,7 +4225,8 @@ CROSS JOIN (SELECT COALESCE(SUM(dau), 0) AS dau, COALESCE(SUM(wau), 0) AS wau, C
                    COALESCE(SUM(CASE WHEN active_days > 0 THEN 1 ELSE 0 END), 0) AS active_users,
                    COALESCE(SUM(CASE WHEN active_days > 0 AND last_level = 'paid' THEN 1 ELSE 0 END), 0)
                        AS paid_users,
-                   COALESCE(SUM(CASE WHEN first_day >= %(date_from)s THEN 1 ELSE 0 END), 0) AS new_users,
+                   COALESCE(SUM(CASE WHEN new_at >= %(date_from)s AND new_at < %(day_after_to)s THEN 1 ELSE 0 END),
+                            0) AS new_users,
                    COALESCE(SUM(churned), 0) AS churned_users
             FROM report_period_users) u;
 
@@ -4214,44 +4277,55 @@ ORDER BY d.activity_date;
 WITH weeks AS (
     SELECT user_id, DATE_TRUNC('week', activity_date) AS week,
            MAX(CASE WHEN activity_date >= %(date_from)s THEN 1 ELSE 0 END) AS in_period,
-           MAX(CASE WHEN activity_date >= %(date_from)s AND cancellations > 0 THEN 1 ELSE 0 END) AS churned
+           MAX(CASE WHEN activity_date >= %(date_from)s AND cancellations > 0 THEN 1 ELSE 0 END) AS churned,
+           MIN(registered_at) AS registered_at, MIN(first_event_at) AS first_event_at
     FROM user_days
     WHERE activity_date <= %(date_to)s
     GROUP BY user_id, DATE_TRUNC('week', activity_date)
 )
-SELECT user_id, week, in_period, churned,
-       LAG(week) OVER (PARTITION BY user_id ORDER BY week) AS previous_week,
-       LEAD(week) OVER (PARTITION BY user_id ORDER BY week) AS next_week,
-       MIN(week) OVER (PARTITION BY user_id) AS first_week
-FROM weeks;
+SELECT user_id, week, in_period, churned, previous_week, next_week, first_week, new_at,
+       DATE_TRUNC('week', new_at) AS new_week
+FROM (SELECT user_id, week, in_period, churned,
+             LAG(week) OVER (PARTITION BY user_id ORDER BY week) AS previous_week,
+             LEAD(week) OVER (PARTITION BY user_id ORDER BY week) AS next_week,
+             MIN(week) OVER (PARTITION BY user_id) AS first_week,
+             COALESCE(MIN(registered_at) OVER (PARTITION BY user_id),
+                      MIN(first_event_at) OVER (PARTITION BY user_id)) AS new_at
+      FROM weeks) user_weeks;
 
 -- REPORT_USER_WEEKS
 CREATE TEMPORARY TABLE report_user_weeks AS 
 WITH weeks AS (
     SELECT user_id, DATE_TRUNC('week', activity_date) AS week,
            MAX(CASE WHEN activity_date >= %(date_from)s THEN 1 ELSE 0 END) AS in_period,
-           MAX(CASE WHEN activity_date >= %(date_from)s AND cancellations > 0 THEN 1 ELSE 0 END) AS churned
+           MAX(CASE WHEN activity_date >= %(date_from)s AND cancellations > 0 THEN 1 ELSE 0 END) AS churned,
+           MIN(registered_at) AS registered_at, MIN(first_event_at) AS first_event_at
     FROM user_days
     WHERE activity_date <= %(date_to)s
     GROUP BY user_id, DATE_TRUNC('week', activity_date)
 )
-SELECT user_id, week, in_period, churned,
-       LAG(week) OVER (PARTITION BY user_id ORDER BY week) AS previous_week,
-       LEAD(week) OVER (PARTITION BY user_id ORDER BY week) AS next_week,
-       MIN(week) OVER (PARTITION BY user_id) AS first_week
-FROM weeks;
+SELECT user_id, week, in_period, churned, previous_week, next_week, first_week, new_at,
+       DATE_TRUNC('week', new_at) AS new_week
+FROM (SELECT user_id, week, in_period, churned,
+             LAG(week) OVER (PARTITION BY user_id ORDER BY week) AS previous_week,
+             LEAD(week) OVER (PARTITION BY user_id ORDER BY week) AS next_week,
+             MIN(week) OVER (PARTITION BY user_id) AS first_week,
+             COALESCE(MIN(registered_at) OVER (PARTITION BY user_id),
+                      MIN(first_event_at) OVER (PARTITION BY user_id)) AS new_at
+      FROM weeks) user_weeks;
 
 -- REPORT_USER_WEEKS_ANALYZE
 ANALYZE report_user_weeks;
 
 -- USER_WEEKS
-SELECT user_id, week, previous_week, next_week, first_week FROM report_user_weeks;
+SELECT user_id, week, previous_week, next_week, first_week, new_at, new_week FROM report_user_weeks;
 
 -- REPORT_LIFECYCLE
 WITH statuses AS (  -- the temporary table itself, twice (a CTE read twice would be materialized)
     SELECT week,
-           CASE WHEN previous_week IS NULL THEN 'new'
-                WHEN previous_week = week - INTERVAL '7 days' THEN 'returning'
+           CASE WHEN new_week = week THEN 'new'
+                WHEN previous_week = week - INTERVAL '7 days' OR new_week = week - INTERVAL '7 days'
+                     OR week = %(data_week)s THEN 'returning'
                 ELSE 'resurrected' END AS status
     FROM report_user_weeks
     UNION ALL
@@ -4266,12 +4340,12 @@ GROUP BY week, status
 ORDER BY week, status;
 
 -- REPORT_RETENTION
-WITH history AS (SELECT user_id, week, previous_week, next_week, first_week FROM report_user_weeks)
-SELECT first_week, week, COUNT(*) AS users
+WITH history AS (SELECT user_id, week, previous_week, next_week, first_week, new_at, new_week FROM report_user_weeks)
+SELECT new_week AS cohort, week, COUNT(*) AS users, SUM(CASE WHEN week = first_week THEN 1 ELSE 0 END) AS joined
 FROM history
-WHERE first_week >= %(week_from)s
-GROUP BY first_week, week
-ORDER BY first_week, week;
+WHERE new_at >= %(data_from)s AND new_week >= %(week_from)s
+GROUP BY new_week, week
+ORDER BY new_week, week;
 
 -- REPORT_TEMPORARY_DROP[0]
 DROP TABLE IF EXISTS report_song_totals;
