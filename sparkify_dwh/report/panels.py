@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sql_queries as sql
-from sparkify_dwh import session
+from sparkify_dwh import session, trends
 
 from .charts import (
     LEVEL_COLOURS,
@@ -37,7 +37,7 @@ from .charts import (
 from .numbers import AFTER, APART, MAIN, TOP, Inputs, Listeners, Period, Row, change, fetch, plain, ratio
 from .text import SERIES_NAMES, model_name, moment, p_value_text, percent, show
 
-FORECAST_MIN_DAYS = 35  # trends.py's backtest: 28 days of training and a 7-day horizon
+FORECAST_MIN_DAYS = trends.needed_days(14)  # trends.py's default horizon: 28 days to train, 14 ahead, 7 origins
 FORECAST_HISTORY = 56  # days of history the Forecast panel's chart shows before its forecast
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 SESSION_MINUTES = [0, 5, 15, 30, 60, 120, 240]  # REPORT_SESSION_LENGTHS' buckets (lower bounds)
@@ -730,12 +730,14 @@ def trending(key: str) -> Callable[[Inputs], dict[str, Any]]:
 
 
 def trending_items(t: dict[str, Any]) -> dict[str, Any]:
-    return {"items": [{**item, "rank": i, "p_value": p_value_text(item.get("p_value"))}
+    return {"items": [{**item, "rank": i, "p_value": p_value_text(item.get("p_value")),
+                       "q_value": p_value_text(item.get("q_value"))}
                       for i, item in enumerate(t["items"][:TOP], start=1)]}
 
 
-TRENDING = ("Plays in the last 7 days of the data against the 21 days before, adjusted for overall traffic and "
-            "shrunk towards no change, so a handful of plays cannot top the list.")
+TRENDING = ("Listed only when significant: plays in the last 7 days against the 21 days before, by an exact binomial "
+            "test against the overall traffic, with the false-discovery rate held at 5% (Benjamini-Hochberg q ≤ 0.05 "
+            "over every one played in the 28 days), at least 3 listeners; ranked by a score shrunk towards no change.")
 TRENDING_SONGS = Panel("trending_songs", "Trending songs", TRENDING, trending("trending_songs"),
                        "trending_songs.html.j2", view=trending_items, wide=True)
 TRENDING_ARTISTS = Panel("trending_artists", "Trending artists", TRENDING, trending("trending_artists"),
@@ -825,8 +827,8 @@ def forecast(inputs: Inputs) -> dict[str, Any]:
         result["message"] = inputs.trends_problem
     elif not any(result["forecast"].get(s) for s in ("plays", "active_users", "paid_users")):
         result["message"] = (trends or {}).get("message") or (
-            f"Only {data['days_with_events']} days of data: a forecast needs at least {FORECAST_MIN_DAYS} (28 to "
-            "train and 7 to test against)." if data["days_with_events"] < FORECAST_MIN_DAYS
+            f"Only {data['days_with_events']} days of data: a 14-day forecast needs at least {FORECAST_MIN_DAYS} (28"
+            " to train, 14 ahead, from 7 backtest origins)." if data["days_with_events"] < FORECAST_MIN_DAYS
             else "trends.py stored no forecast.")
     return result
 
@@ -840,14 +842,17 @@ def paid_forecast_chart(n: Numbers) -> list[Spec]:
 
 
 def backtest_rows(f: dict[str, Any]) -> dict[str, Any]:
-    return {"rows": [{**scores, "series": SERIES_NAMES.get(name, name), "model": model_name(scores.get("model"))}
+    return {"rows": [{**scores, "series": SERIES_NAMES.get(name, name), "model": model_name(scores.get("model")),
+                      **{c: percent(scores.get(c), 0) for c in ("coverage80", "coverage95")}}
                      for name, scores in f["backtest"].items() if isinstance(scores, dict)]}
 
 
 FORECAST = Panel("forecast", "Forecast", f"Paid subscribers in the last {FORECAST_HISTORY} days of the period, with "
                  "their forecast and its 80% and 95% intervals (plays and active users are in Daily activity), and "
-                 "how each series' published model scored in the rolling-origin backtest against seasonal-naive "
-                 "(lower is better).", forecast, "forecast.html.j2", paid_forecast_chart, backtest_rows, wide=True)
+                 "how each series' published model scored in a rolling-origin backtest at the published horizon "
+                 "against seasonal-naive (MASE: lower is better); the intervals come from the model's own backtest "
+                 "errors, and cover 80%/95% is the share of backtest days they held.", forecast, "forecast.html.j2",
+                 paid_forecast_chart, backtest_rows, wide=True)
 
 
 # --------------------------------------------------------------------------- Data freshness
