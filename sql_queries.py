@@ -584,6 +584,16 @@ POSTGRES_CREATE_DATABASE = "CREATE DATABASE {database}"
 POSTGRES_RELOAD_CONF = "SELECT pg_reload_conf()"
 POSTGRES_PASSWORD_ENCRYPTION = "SET password_encryption = 'scram-sha-256'"
 POSTGRES_SET_PASSWORD = "ALTER ROLE CURRENT_USER PASSWORD %(password)s"
+# The embedded server's sessions that are not the toolkit's own scripts (those are counted in
+# clients.json): a psql or BI tool, perhaps connected through a serve.py since killed. While any
+# remains, the last script out leaves the server up.
+POSTGRES_OTHER_CLIENTS = """
+SELECT pid, COALESCE(NULLIF(application_name, ''), '(no name)'), state
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+  AND application_name NOT IN ('sparkify-dwh', 'sparkify-dwh-embedded')
+ORDER BY pid
+"""
 
 # ============================================================================ 2. a run
 
