@@ -11,8 +11,10 @@ import traceback
 from collections.abc import Callable
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 
+from sparkify_dwh import session
 from sparkify_dwh.console import first_line, printable, say
 from sparkify_dwh.errors import DwhError
 from sparkify_dwh.settings import _LOADED, redact
@@ -52,8 +54,16 @@ def run_script(main: Callable[[], int]) -> None:
     except DwhError as exc:  # printable: a value in the message (an object key, say) stays on one line
         say(f"error: {printable(_redacted(str(exc)))}")
         code = 1
+    except psycopg2.errors.LockNotAvailable as exc:  # [ETL] LOCK_TIMEOUT passed
+        where = f" (in {exc.dwh_statement})" if getattr(exc, "dwh_statement", None) else ""  # type: ignore[attr-defined]
+        say(f"error: gave up waiting for a lock after [ETL] LOCK_TIMEOUT seconds{where};"
+            " nothing was committed by the step that was waiting")
+        code = 1
     except psycopg2.Error as exc:
         say(f"error: the warehouse said: {printable(_redacted(first_line(exc)))}")
+        code = 1
+    except session.LockTimeout as exc:
+        say(f"error: {printable(str(exc))}")
         code = 1
     except Exception as exc:  # a bug or an unforeseen fault: still one line, details on request
         code = 0 if isinstance(exc, BrokenPipeError) and stdout_closed() else _unexpected(exc)

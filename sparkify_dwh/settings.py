@@ -37,7 +37,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "ENDPOINT_URL": "",
         "WORK_PREFIX": "",
     },
-    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false", "WORKERS": "auto", "REPAIR_TEXT": "true"},
+    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false", "WORKERS": "auto", "REPAIR_TEXT": "true",
+            "LOCK_TIMEOUT": "0"},
     # cluster.py up|status|down: what it creates (see its --help)
     "CLUSTER_SETUP": {
         "CLUSTER_IDENTIFIER": "sparkify-dwh",

@@ -786,7 +786,7 @@ def copy_in(cur: psycopg2.extensions.cursor, statement: str, chunks: Iterable[by
         return max(cur.rowcount, 0)
 
     try:
-        session.traced(session.statement_name(statement), send)  # DWH_TRACE=1: the COPY's name, rows and time
+        session.traced(session.statement_name(statement), send, cur.connection)  # DWH_TRACE=1: name, rows, time
     except psycopg2.Error:
         if reader.error is not None:
             raise reader.error from None

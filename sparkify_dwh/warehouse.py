@@ -4,6 +4,7 @@ server or Amazon Redshift."""
 from __future__ import annotations
 
 import configparser
+import re
 import subprocess
 from contextlib import suppress
 from urllib.parse import quote
@@ -12,9 +13,10 @@ import psycopg2
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import dialects, embedded
+from sparkify_dwh import dialects, embedded, session
 from sparkify_dwh.console import first_line
 from sparkify_dwh.errors import ConfigError, WarehouseUnreachable
+from sparkify_dwh.settings import dialect as settings_dialect
 from sparkify_dwh.settings import embedded_folder
 
 
@@ -48,8 +50,11 @@ def embedded_url(cfg: configparser.ConfigParser, *, with_password: bool = False)
     return f"postgresql://{embedded.ROLE}@{where}?passfile={quote(str(folder / 'pgpass'), safe='/')}"
 
 
-def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False) -> psycopg2.extensions.connection:
-    """A psycopg2 connection to the configured warehouse."""
+def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False,
+            watched: bool = True) -> psycopg2.extensions.connection:
+    """A psycopg2 connection to the configured warehouse. On PostgreSQL it waits for a lock at most
+    [ETL] LOCK_TIMEOUT seconds, and a wait of more than a few seconds is said on stderr, naming who
+    it waits for (watched; asked through a second connection)."""
     target = cfg["WAREHOUSE"]["TARGET"]
     db = cfg["CLUSTER"]["DB_NAME"].strip() or "dev"
     if dialects.is_embedded(target):
@@ -76,7 +81,21 @@ def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False) -> psyc
                 f"cannot connect to {where}: {first_line(exc)}; check [CLUSTER] in dwh.cfg"
             ) from None
     conn.autocommit = autocommit
+    if watched and settings_dialect(cfg).lock_waits:
+        with conn.cursor() as cur:
+            session.execute(cur, sql.POSTGRES_LOCK_TIMEOUT, {"timeout": f"{lock_timeout(cfg) * 1000:.0f}"})
+        if not autocommit:
+            conn.commit()
+        session.watch_locks(conn, lambda: connect(cfg, autocommit=True, watched=False))
     return conn
+
+
+def lock_timeout(cfg: configparser.ConfigParser) -> float:
+    """[ETL] LOCK_TIMEOUT: the seconds a statement waits for another session's lock; 0 waits for ever."""
+    text = cfg["ETL"].get("LOCK_TIMEOUT", "0").strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
+        raise ConfigError(f"[ETL] LOCK_TIMEOUT is {text!r}; use a number of seconds (0: wait for ever)")
+    return float(text)
 
 
 def _connect_embedded(cfg: configparser.ConfigParser, db: str) -> psycopg2.extensions.connection:
