@@ -14,7 +14,6 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from sparkify_dwh import session
 from sparkify_dwh.console import first_line, printable, say
 from sparkify_dwh.errors import DwhError
 from sparkify_dwh.settings import _LOADED, redact
@@ -61,9 +60,6 @@ def run_script(main: Callable[[], int]) -> None:
         code = 1
     except psycopg2.Error as exc:
         say(f"error: the warehouse said: {printable(_redacted(first_line(exc)))}")
-        code = 1
-    except session.LockTimeout as exc:
-        say(f"error: {printable(str(exc))}")
         code = 1
     except Exception as exc:  # a bug or an unforeseen fault: still one line, details on request
         code = 0 if isinstance(exc, BrokenPipeError) and stdout_closed() else _unexpected(exc)

@@ -4,6 +4,7 @@ in errors), transactions, and the PostgreSQL bulk-load helpers."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import weakref
@@ -19,6 +20,7 @@ import psycopg2.extensions
 import sql_queries as sql
 from sparkify_dwh import statements
 from sparkify_dwh.console import say
+from sparkify_dwh.errors import ConfigError, LockTimeout
 
 
 def utc_now() -> datetime:
@@ -173,10 +175,15 @@ def table_exists(cur: psycopg2.extensions.cursor, name: str) -> bool:
 
 LOCK_NOTICE_AFTER, LOCK_NOTICE_EVERY = 3.0, 5.0
 
-
-class LockTimeout(Exception):
-    """A writer gave up waiting for its locks after [ETL] LOCK_TIMEOUT (the edge shows it as one line)."""
 _openers: weakref.WeakKeyDictionary[Any, Callable[[], psycopg2.extensions.connection]] = weakref.WeakKeyDictionary()
+
+
+def lock_timeout(cfg: Any) -> float:
+    """[ETL] LOCK_TIMEOUT: the seconds a statement waits for another session's lock; 0 waits for ever."""
+    text = cfg["ETL"].get("LOCK_TIMEOUT", "0").strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
+        raise ConfigError(f"[ETL] LOCK_TIMEOUT is {text!r}; use a number of seconds (0: wait for ever)")
+    return float(text)
 
 
 def watch_locks(conn: psycopg2.extensions.connection, opener: Callable[[], psycopg2.extensions.connection]) -> None:

@@ -172,7 +172,7 @@ class PostgresTarget:
             self.lock_for_fill(cur, empty)
 
     def lock_for_fill(self, cur: psycopg2.extensions.cursor, tables: list[str]) -> None:
-        session.lock_for_fill(cur, tables, lock_timeout(self.cfg))
+        session.lock_for_fill(cur, tables, session.lock_timeout(self.cfg))
 
     def failure_message(self, conn: psycopg2.extensions.connection, run: Run, exc: DwhError) -> str:
         """After staging failed and the transaction rolled back: the line the failed run keeps."""
@@ -272,12 +272,6 @@ def lock_runs(cur: psycopg2.extensions.cursor, dialect: dialects.Postgres) -> No
     that writes etl_runs after the fact (a run's checks). On Redshift a LOCK after a read comes
     after the transaction's snapshot."""
     session.execute(cur, dialect.variant("RUN_LOCK"))
-
-
-def lock_timeout(cfg: ConfigParser) -> float:
-    from sparkify_dwh.warehouse import lock_timeout as configured
-
-    return configured(cfg)
 
 
 def open_target(cfg: ConfigParser, started: datetime) -> PostgresTarget:

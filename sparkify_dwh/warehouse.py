@@ -4,7 +4,6 @@ server or Amazon Redshift."""
 from __future__ import annotations
 
 import configparser
-import re
 import subprocess
 from contextlib import suppress
 from urllib.parse import quote
@@ -83,19 +82,11 @@ def connect(cfg: configparser.ConfigParser, *, autocommit: bool = False,
     conn.autocommit = autocommit
     if watched and settings_dialect(cfg).lock_waits:
         with conn.cursor() as cur:
-            session.execute(cur, sql.POSTGRES_LOCK_TIMEOUT, {"timeout": f"{lock_timeout(cfg) * 1000:.0f}"})
+            session.execute(cur, sql.POSTGRES_LOCK_TIMEOUT, {"timeout": f"{session.lock_timeout(cfg) * 1000:.0f}"})
         if not autocommit:
             conn.commit()
         session.watch_locks(conn, lambda: connect(cfg, autocommit=True, watched=False))
     return conn
-
-
-def lock_timeout(cfg: configparser.ConfigParser) -> float:
-    """[ETL] LOCK_TIMEOUT: the seconds a statement waits for another session's lock; 0 waits for ever."""
-    text = cfg["ETL"].get("LOCK_TIMEOUT", "0").strip()
-    if not re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
-        raise ConfigError(f"[ETL] LOCK_TIMEOUT is {text!r}; use a number of seconds (0: wait for ever)")
-    return float(text)
 
 
 def _connect_embedded(cfg: configparser.ConfigParser, db: str) -> psycopg2.extensions.connection:
