@@ -44,9 +44,10 @@ def date_argument(text: str) -> dt.date:
         day = dt.date.fromisoformat(text) if text.isascii() else None
     except ValueError:
         day = None
-    if day is None or not FIRST_DATE <= day <= LAST_DATE:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD from {FIRST_DATE} to {LAST_DATE},"
-                                         f" not {text!r}")
+    if day is None:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {text!r}")
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise argparse.ArgumentTypeError(f"expected a date from {FIRST_DATE} to {LAST_DATE}, not {text!r}")
     return day
 
 

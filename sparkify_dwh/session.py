@@ -63,7 +63,7 @@ def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None,
         cur.execute(text, params)
         return max(cur.rowcount, 0)
 
-    return traced(name, send, cur.connection)
+    return traced(name, send, getattr(cur, "connection", None))
 
 
 def traced(name: str, send: Callable[[], int], conn: psycopg2.extensions.connection | None = None) -> int:

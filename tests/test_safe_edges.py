@@ -141,8 +141,9 @@ def test_a_killed_serve_does_not_stop_the_server_under_its_clients(scratch: Path
 
 
 @pytest.mark.parametrize(("name", "args", "said"), [
-    ("report.py", ["--from", "0001-01-01"], "--from: expected a date as YYYY-MM-DD from 1900-01-01 to 2199-12-31"),
-    ("report.py", ["--to", "9999-12-31"], "--to: expected a date as YYYY-MM-DD"),
+    ("report.py", ["--from", "0001-01-01"], "--from: expected a date from 1900-01-01 to 2199-12-31, not '0001-01-01'"),
+    ("report.py", ["--to", "9999-12-31"], "--to: expected a date from 1900-01-01"),
+    ("report.py", ["--to", "\u0662\u0660\u0661\u0668-11-01"], "--to: expected a date as YYYY-MM-DD"),
     ("trends.py", ["--horizon", "\u0663"], "--horizon: expected a number of days from 1 to 28, not '\u0663'"),
     ("check_data.py", ["--sample", "\u0663"], "--sample: expected a whole number of at least 0"),
     ("etl.py", ["--rejects", "\u0663"], "--rejects: expected a whole number in digits 0-9"),
