@@ -140,7 +140,7 @@ def report_json(report: Report) -> str:
 
 def count_argument(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        if not text.strip().isdigit() or int(text) < minimum:
+        if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < minimum:
             raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, not {text!r}")
         return int(text)
 

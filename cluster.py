@@ -65,9 +65,9 @@ def parse_arguments() -> argparse.Namespace:
             command.add_argument("--yes", action="store_true",
                                  help="do not ask; delete the cluster without a final snapshot")
         if name != "status":
-            command.add_argument("--poll-seconds", type=float, default=15.0, metavar="S",
+            command.add_argument("--poll-seconds", type=cli.seconds, default=15.0, metavar="S",
                                  help="seconds between status checks while waiting (default: 15)")
-            command.add_argument("--timeout", type=float, default=1800.0, metavar="S",
+            command.add_argument("--timeout", type=cli.seconds, default=1800.0, metavar="S",
                                  help="give up waiting for the cluster after S seconds (default: 1800)")
     return parser.parse_args()
 

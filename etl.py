@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 
 import psycopg2.extensions
 
@@ -141,7 +141,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show what a run would load, and load nothing")
     mode.add_argument("--status", action="store_true", help="show what is loaded and the recent runs")
-    mode.add_argument("--rejects", nargs="?", type=int, const=0, metavar="RUN",
+    mode.add_argument("--rejects", nargs="?", type=cli.whole_number, const=0, metavar="RUN",
                       help="list the records a run rejected (default: the latest run with rejects)")
     mode.add_argument("--rebuild", action="store_true",
                       help="rebuild the star schema from staging, without reading the sources")
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             run = rebuild(conn, cfg) if args.rebuild else load(conn, cfg, full_listing=args.full_listing)
         except Exception as exc:
             if args.json:
-                print(json.dumps(failure_document(exc, cfg)), flush=True)
+                with suppress(BrokenPipeError):  # a closed stdout must not hide why the run failed
+                    print(json.dumps(failure_document(exc, cfg)), flush=True)
             raise
         seconds = time.monotonic() - started
         try:
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                 check_after_load(conn, run, quiet=args.json)
         finally:
             if args.json:
-                print(json.dumps(run_document(run, seconds)))
+                with suppress(BrokenPipeError):  # nor a failed check's error
+                    print(json.dumps(run_document(run, seconds)), flush=True)
     return 0
 
 

@@ -591,6 +591,46 @@ POSTGRES_CREATE_DATABASE = "CREATE DATABASE {database}"
 POSTGRES_RELOAD_CONF = "SELECT pg_reload_conf()"
 POSTGRES_PASSWORD_ENCRYPTION = "SET password_encryption = 'scram-sha-256'"
 POSTGRES_SET_PASSWORD = "ALTER ROLE CURRENT_USER PASSWORD %(password)s"
+# Waiting for locks (PostgreSQL). [ETL] LOCK_TIMEOUT: how long a statement waits for a lock (0: for ever).
+POSTGRES_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %(timeout)s, false)"
+# Who a session waiting for a lock waits for: the table, and each blocking session's pid,
+# application, state and for how long it has been in that state (asked from a second connection).
+POSTGRES_LOCK_WAITS = """
+SELECT COALESCE(c.relname, w.locktype), b.pid, COALESCE(NULLIF(b.application_name, ''), '(no name)'),
+       COALESCE(b.state, ''), CAST(EXTRACT(EPOCH FROM now() - COALESCE(b.state_change, b.backend_start)) AS INTEGER)
+FROM pg_locks w
+LEFT JOIN pg_class c ON c.oid = w.relation
+JOIN pg_stat_activity b ON b.pid = ANY (pg_blocking_pids(w.pid))
+WHERE w.pid = %(pid)s AND NOT w.granted
+ORDER BY b.pid
+"""
+# A writer that empties tables (a rebuild, a first load) takes them all at once, in one fixed order,
+# without queueing (NOWAIT), and tries again until no reader holds one: it never holds some while
+# waiting for others, and no reader ever queues behind it (see README, Readers and writers).
+POSTGRES_LOCK_FOR_FILL = "LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE NOWAIT"
+POSTGRES_LOCK_SAVEPOINT = "SAVEPOINT lock_for_fill"
+POSTGRES_LOCK_RETRY = "ROLLBACK TO SAVEPOINT lock_for_fill"
+POSTGRES_LOCK_TAKEN = "RELEASE SAVEPOINT lock_for_fill"
+# The sessions holding a lock on any of those tables: what such a writer waits for.
+POSTGRES_LOCK_HOLDERS = """
+SELECT c.relname, b.pid, COALESCE(NULLIF(b.application_name, ''), '(no name)'), COALESCE(b.state, ''),
+       CAST(EXTRACT(EPOCH FROM now() - COALESCE(b.state_change, b.backend_start)) AS INTEGER)
+FROM pg_locks h
+JOIN pg_class c ON c.oid = h.relation
+JOIN pg_stat_activity b ON b.pid = h.pid
+WHERE h.granted AND h.pid <> pg_backend_pid() AND c.oid = ANY (CAST(%(tables)s AS regclass[]))
+ORDER BY c.relname, b.pid
+"""
+# The embedded server's sessions that are not the toolkit's own scripts (those are counted in
+# clients.json): a psql or BI tool, perhaps connected through a serve.py since killed. While any
+# remains, the last script out leaves the server up.
+POSTGRES_OTHER_CLIENTS = """
+SELECT pid, COALESCE(NULLIF(application_name, ''), '(no name)'), state
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+  AND application_name NOT IN ('sparkify-dwh', 'sparkify-dwh-embedded')
+ORDER BY pid
+"""
 
 # ============================================================================ 2. a run
 

@@ -83,7 +83,7 @@ def band(point: dict[str, Any]) -> str:
 
 
 def horizon_argument(text: str) -> int:
-    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_HORIZON:
+    if not (text.strip().isascii() and text.strip().isdigit()) or not 1 <= int(text) <= MAX_HORIZON:
         raise argparse.ArgumentTypeError(f"expected a number of days from 1 to {MAX_HORIZON}, not {text!r}")
     return int(text)
 

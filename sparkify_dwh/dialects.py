@@ -25,6 +25,7 @@ class Postgres:
     advisory_locks: bool = True  # create_tables.py's schema lock (SCHEMA_LOCK)
     keeps_statistics: bool = True  # temporary tables and grown tables are analyzed for the plans that join them
     folder_sources: bool = True  # staging reads local folders (Redshift reads S3 itself)
+    lock_waits: bool = True  # lock_timeout, pg_locks and pg_blocking_pids: who a waiting statement waits for
     pulls_from_s3: bool = False  # the warehouse COPYs from S3 with an IAM role (doctor.py checks the role)
 
     def __str__(self) -> str:
@@ -67,6 +68,7 @@ class Redshift(Postgres):
     advisory_locks: bool = False
     keeps_statistics: bool = False
     folder_sources: bool = False
+    lock_waits: bool = False
     pulls_from_s3: bool = True
 
     def sends(self, name: str) -> bool:

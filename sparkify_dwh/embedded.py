@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -221,14 +222,36 @@ def live_clients(folder: Path) -> list[list[float]]:
 
 
 def write_private(path: Path, text: str, owner: pwd.struct_passwd | None = None) -> None:
-    """Replace a file atomically, readable by its owner only."""
+    """Replace a file atomically, readable by its owner only. A failure (a full disk) leaves no
+    temporary file behind; one left by a process killed meanwhile is removed by the next start
+    (remove_leftovers)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    if owner is not None and owner.pw_uid != os.geteuid():
-        os.chown(tmp, owner.pw_uid, owner.pw_gid)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        if owner is not None and owner.pw_uid != os.geteuid():
+            os.chown(tmp, owner.pw_uid, owner.pw_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+LEFTOVER = re.compile(r"\.(sparkify\.conf|pg_hba\.conf|pg_ident\.conf|clients\.json|pgpass)\.(\d+)")
+
+
+def remove_leftovers(*folders: Path) -> None:
+    """The temporary files of write_private that a start killed or failed half-way left behind
+    (`.sparkify.conf.<pid>`), of processes no longer running. Under the start lock."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                match = LEFTOVER.fullmatch(entry.name)
+                if match and (int(match[2]) == os.getpid() or process_started(int(match[2])) is None):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
 
 def set_clients(folder: Path, clients: list[list[float]]) -> None:
@@ -458,6 +481,7 @@ def start(folder: Path) -> Server:
     user = server_user()
     with locked(folder):
         pgdata = folder / "pgdata"
+        remove_leftovers(folder, pgdata)
         postmaster = read_postmaster(pgdata)
         if postmaster is None:
             require_reachable(user, folder, binary("postgres"))
@@ -500,11 +524,27 @@ def leave(folder: Path) -> None:
             clients = [c for c in live_clients(folder) if c[0] != os.getpid()]
             set_clients(folder, clients)
             postmaster = read_postmaster(folder / "pgdata")
-            if not clients and postmaster is not None:
+            if not clients and postmaster is not None and not other_sessions(Server(folder, postmaster)):
                 stop_postmaster(folder, server_user(), postmaster)
     except Exception as exc:
         print(f"warning: the embedded server in {folder} was not stopped: {console.first_line(exc)}",
               file=sys.stderr)
+
+
+def other_sessions(server: Server) -> list[tuple[int, str, str]]:
+    """The server's own sessions that no registered script accounts for: (pid, application, state).
+    A psql or BI tool connected through a serve.py that was killed (kill -9 leaves no trace in
+    clients.json) still has its session on the server, which is what is asked here."""
+    try:
+        conn = psycopg2.connect(server.uri, application_name="sparkify-dwh-embedded", connect_timeout=10)
+    except psycopg2.OperationalError:
+        return []  # not accepting connections (shutting down, or gone): nobody can be using it
+    try:
+        with conn.cursor() as cur:
+            session.execute(cur, sql.POSTGRES_OTHER_CLIENTS)
+            return [(int(pid), str(name), str(state)) for pid, name, state in cur.fetchall()]
+    finally:
+        conn.close()
 
 
 def _leave_all(pid: int) -> None:

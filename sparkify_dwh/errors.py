@@ -17,3 +17,7 @@ class WarehouseUnreachable(DwhError):
 
 class SourceError(DwhError):
     """A source (S3 prefix or folder) cannot be listed or read."""
+
+
+class LockTimeout(DwhError):
+    """A writer gave up waiting for its locks after [ETL] LOCK_TIMEOUT."""

@@ -163,6 +163,7 @@ def load(conn: psycopg2.extensions.connection, cfg: Settings, *, full_listing: b
         with session.transaction(conn) as cur:
             target.prepare(cur)
             run = begin_run(cur, target, started)
+            target.lock_empty_tables(cur)
             known = target.known_folders(cur, run.run_id, full_listing)
             plan_run(cur, target, run, list_sources(cfg, known))
             run.rows_before = count_rows(cur)

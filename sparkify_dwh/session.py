@@ -4,18 +4,22 @@ in errors), transactions, and the PostgreSQL bulk-load helpers."""
 from __future__ import annotations
 
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 
 import sql_queries as sql
 from sparkify_dwh import statements
 from sparkify_dwh.console import say
+from sparkify_dwh.errors import LockTimeout
 
 
 def utc_now() -> datetime:
@@ -58,14 +62,16 @@ def execute(cur: psycopg2.extensions.cursor, statement: str, params: Any = None,
         cur.execute(text, params)
         return max(cur.rowcount, 0)
 
-    return traced(name, send)
+    return traced(name, send, getattr(cur, "connection", None))
 
 
-def traced(name: str, send: Callable[[], int]) -> int:
-    """send() the statement `name`; its trace line, and its name on a failure (first_line shows it)."""
+def traced(name: str, send: Callable[[], int], conn: psycopg2.extensions.connection | None = None) -> int:
+    """send() the statement `name`; its trace line, and its name on a failure (first_line shows it).
+    On a watched connection (watch_locks), a wait for another session's lock is said on stderr."""
     started = time.monotonic()
     try:
-        rows = send()
+        with LockWatch(conn):
+            rows = send()
     except psycopg2.Error as exc:
         exc.dwh_statement = name  # type: ignore[attr-defined]
         trace(name, started, None)
@@ -159,3 +165,111 @@ def indexes_built_after(cur: psycopg2.extensions.cursor, tables: Iterable[str]) 
 def table_exists(cur: psycopg2.extensions.cursor, name: str) -> bool:
     execute(cur, sql.TABLE_EXISTS, {"table": name})
     return cur.fetchone() is not None
+
+
+# --------------------------------------------------------------------------- waiting for locks
+# No silent waits: a statement blocked for more than LOCK_NOTICE_AFTER seconds by another session's
+# lock says so on stderr, naming the table and the blocking sessions (pid, application, state, for
+# how long), every LOCK_NOTICE_EVERY seconds while it waits. [ETL] LOCK_TIMEOUT bounds the wait.
+
+LOCK_NOTICE_AFTER, LOCK_NOTICE_EVERY = 3.0, 5.0
+
+_openers: weakref.WeakKeyDictionary[Any, Callable[[], psycopg2.extensions.connection]] = weakref.WeakKeyDictionary()
+
+
+def lock_timeout(cfg: Any) -> float:
+    """[ETL] LOCK_TIMEOUT: the seconds a statement waits for another session's lock; 0 waits for ever."""
+    return float(cfg.etl.lock_timeout)
+
+
+def watch_locks(conn: psycopg2.extensions.connection, opener: Callable[[], psycopg2.extensions.connection]) -> None:
+    """Watch the statements of conn for lock waits; opener gives the second connection that asks who blocks."""
+    _openers[conn] = opener
+
+
+def blockers_line(what: str, waited: float, rows: list[tuple[Any, ...]]) -> str:
+    """One line: what has waited how long for which table, held by which sessions."""
+    tables = sorted({str(row[0]) for row in rows})
+    held = "; ".join(f"session {pid} ({app}, {state or 'no state'} for {seconds:,} s)"
+                     for _, pid, app, state, seconds in rows[:3]) + (" …" if len(rows) > 3 else "")
+    return (f"{what} has waited {waited:,.0f} s for a lock on {', '.join(tables)}, held by {held}"
+            f" ([ETL] LOCK_TIMEOUT bounds the wait)")
+
+
+class LockWatch:
+    """While a statement runs: after a few seconds, and then every few, who it waits for (if anyone)."""
+
+    def __init__(self, conn: psycopg2.extensions.connection | None) -> None:
+        self.opener = _openers.get(conn) if conn is not None else None
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+        if self.opener is not None:
+            assert conn is not None
+            self.pid = conn.get_backend_pid()
+
+    def __enter__(self) -> LockWatch:
+        if self.opener is not None:
+            self.started = time.monotonic()
+            self.thread = threading.Thread(target=self._watch, name="lock-watch", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(10)
+
+    def _watch(self) -> None:
+        if self.done.wait(LOCK_NOTICE_AFTER) or self.opener is None:
+            return
+        try:
+            other = self.opener()
+        except Exception:  # the notice is a courtesy: the statement itself goes on waiting
+            return
+        try:
+            while not self.done.is_set():
+                with other.cursor() as cur:
+                    cur.execute(sql.POSTGRES_LOCK_WAITS, {"pid": self.pid})
+                    rows = cur.fetchall()
+                if rows and not self.done.is_set():
+                    say(blockers_line("this script", time.monotonic() - self.started, rows))
+                if self.done.wait(LOCK_NOTICE_EVERY):
+                    break
+        except Exception:  # as above
+            pass
+        finally:
+            other.close()
+
+
+def lock_for_fill(cur: psycopg2.extensions.cursor, tables: list[str], timeout: float) -> None:
+    """PostgreSQL: ACCESS EXCLUSIVE locks on `tables`, all at once in the order of sql.TABLES, without
+    queueing: tried again (backing off up to a second) until no other session holds any of them, so
+    this writer never holds some while it waits for others, and no reader queues behind it. Says
+    who it waits for, as LockWatch does; gives up after `timeout` seconds (0: never)."""
+    ordered = [name for name in sql.TABLES if name in tables]
+    started = time.monotonic()
+    next_notice = started + LOCK_NOTICE_AFTER
+    pause = 0.02
+    while True:
+        execute(cur, sql.POSTGRES_LOCK_SAVEPOINT)
+        try:
+            execute(cur, sql.POSTGRES_LOCK_FOR_FILL, fill={"tables": ", ".join(ordered)})
+        except psycopg2.errors.LockNotAvailable:
+            execute(cur, sql.POSTGRES_LOCK_RETRY)
+        else:
+            execute(cur, sql.POSTGRES_LOCK_TAKEN)
+            return
+        waited = time.monotonic() - started
+        if timeout and waited >= timeout:
+            execute(cur, sql.POSTGRES_LOCK_HOLDERS, {"tables": ordered})
+            holders = cur.fetchall()
+            raise LockTimeout("gave up: " + blockers_line("emptying tables", waited, holders).replace(
+                "([ETL] LOCK_TIMEOUT bounds the wait)", f"after [ETL] LOCK_TIMEOUT = {timeout:g} s"))
+        if time.monotonic() >= next_notice:
+            execute(cur, sql.POSTGRES_LOCK_HOLDERS, {"tables": ordered})
+            holders = cur.fetchall()
+            if holders:
+                say(blockers_line("emptying tables", waited, holders))
+            next_notice = time.monotonic() + LOCK_NOTICE_EVERY
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)

@@ -39,7 +39,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "ENDPOINT_URL": "",
         "WORK_PREFIX": "",
     },
-    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false", "WORKERS": "auto", "REPAIR_TEXT": "true"},
+    "ETL": {"MAX_REJECTS": "0", "RUN_CHECKS": "false", "WORKERS": "auto", "REPAIR_TEXT": "true",
+            "LOCK_TIMEOUT": "0"},
     # cluster.py up|status|down: what it creates (see its --help)
     "CLUSTER_SETUP": {
         "CLUSTER_IDENTIFIER": "sparkify-dwh",
@@ -234,6 +235,9 @@ def validate_config(cfg: configparser.ConfigParser) -> None:
     workers = cfg["ETL"]["WORKERS"].strip().lower()
     if workers != "auto" and not (workers.isascii() and workers.isdigit()):
         raise ConfigError(f"[ETL] WORKERS is {workers!r}; use auto or a number of processes (0: none)")
+    lock_timeout = cfg["ETL"]["LOCK_TIMEOUT"].strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]*)?", lock_timeout):
+        raise ConfigError(f"[ETL] LOCK_TIMEOUT is {lock_timeout!r}; use a number of seconds (0: wait for ever)")
     validate_s3(cfg)
 
 
@@ -355,6 +359,7 @@ class EtlSection:
     run_checks: bool
     workers: str  # auto, or a number of typing processes
     repair_text: bool
+    lock_timeout: float  # seconds a statement waits for another session's lock; 0: for ever
 
 
 @dataclasses.dataclass(frozen=True)
@@ -410,7 +415,7 @@ class Settings:
             for field in dataclasses.fields(kind):
                 raw = cfg[name][field.name.upper()]
                 values[field.name] = (cfg.getboolean(name, field.name.upper()) if field.type == "bool"
-                                      else int(raw) if field.type == "int"
+                                      else int(raw) if field.type == "int" else float(raw) if field.type == "float"
                                       else raw if field.name == "db_password" else raw.strip())
             return kind(**values)
 

@@ -70,6 +70,21 @@ def epoch_ms(value: float) -> str:
         return repr(value)
 
 
+# What a value must fit beyond its staging column: every cast and column it flows into downstream.
+# USER_DAYS_INSERT sums a play's length as DECIMAL(18, 5) (exactly, whatever the order of rows), which
+# holds magnitudes below 10**13. PostgreSQL converts a double to NUMERIC through its 15 significant
+# digits, so 9999999999999.998 becomes 10000000000000 and overflows: the largest that fits is
+# 9999999999999.99 (15 digits).
+DECIMAL_18_5_LARGEST = 9_999_999_999_999.99
+# A time in epoch milliseconds that a TIMESTAMP (PostgreSQL, Redshift) and Python's datetime (the
+# dashboard, --json) all hold: before year 10000.
+EPOCH_MS_10000 = 253_402_300_800_000
+# Why a bound is what it is, where it is not the field's own plausibility: said in the reject's reason.
+LIMIT_REASONS = {
+    ("staging_events", "length"): "the largest the analytics layer's DECIMAL(18, 5) holds",
+    ("staging_events", "registration"): "the last time before the year 10000",
+}
+
 # Domain ranges: (lowest, highest, how to show a value), both inclusive, fixed: never the clock.
 # ts: 2000-01-01 <= ts < 2100-01-01 UTC. This app's epoch-ms times are never before the service
 # existed, and a time past 2100 is a unit error (microseconds or nanoseconds, not milliseconds).
@@ -77,10 +92,10 @@ def epoch_ms(value: float) -> str:
 RANGES: dict[str, dict[str, tuple[float | None, float | None, Callable[[float], str]]]] = {
     "staging_events": {
         "ts": (EPOCH_MS_2000, EPOCH_MS_2100 - 1, epoch_ms),
-        "length": (0, None, repr),
+        "length": (0, DECIMAL_18_5_LARGEST, repr),
         "item_in_session": (0, None, repr),
         "session_id": (0, None, repr),
-        "registration": (0, None, repr),
+        "registration": (0, EPOCH_MS_10000 - 1, repr),
         "status": (100, 599, repr),
     },
     "staging_songs": {
@@ -107,6 +122,7 @@ class Column:
     low: float | None = None
     high: float | None = None
     show: Callable[[float], str] = repr
+    why_high: str = ""  # why `high` is the limit, when the reason is a downstream cast (LIMIT_REASONS)
 
 
 def staging_columns(cur: psycopg2.extensions.cursor, table: str) -> list[Column]:
@@ -118,7 +134,8 @@ def staging_columns(cur: psycopg2.extensions.cursor, table: str) -> list[Column]
     for name, field in sql.STAGING_FIELDS[table].items():
         dtype, size, required = declared[name]
         low, high, show = ranges.get(name, (None, None, repr))
-        columns.append(Column(name, field, dtype, size, required, low, high, show))
+        columns.append(Column(name, field, dtype, size, required, low, high, show,
+                              LIMIT_REASONS.get((table, name), "")))
     return columns
 
 
@@ -203,7 +220,8 @@ def _in_range(col: Column, number: float) -> None:
     if col.low is not None and number < col.low:
         raise Reject(f"{col.field}: {col.show(number)} is below {col.show(col.low)}")
     if col.high is not None and number > col.high:
-        raise Reject(f"{col.field}: {col.show(number)} is above {col.show(col.high)}")
+        why = f" ({col.why_high})" if col.why_high else ""
+        raise Reject(f"{col.field}: {col.show(number)} is above {col.show(col.high)}{why}")
 
 
 # A number written as text, as JSON writes numbers (ASCII digits; a sign; no "_", "inf" or "nan").
@@ -763,7 +781,7 @@ def copy_in(cur: psycopg2.extensions.cursor, statement: str, chunks: Iterable[by
         return max(cur.rowcount, 0)
 
     try:
-        session.traced(session.statement_name(statement), send)  # DWH_TRACE=1: the COPY's name, rows and time
+        session.traced(session.statement_name(statement), send, cur.connection)  # DWH_TRACE=1: name, rows, time
     except psycopg2.Error:
         if reader.error is not None:
             raise reader.error from None

@@ -23,7 +23,8 @@ from sparkify_dwh import cli, settings
 from sparkify_dwh.dialects import DIALECTS, POSTGRES, REDSHIFT, Postgres
 
 SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "LOCK", "WITH", "ANALYZE", "SET",
-             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT"}
+             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT", "SAVEPOINT",
+             "ROLLBACK", "RELEASE"}
 
 
 def sql_strings(value: object, path: str) -> Iterator[tuple[str, str]]:

@@ -161,7 +161,18 @@ class PostgresTarget:
         return session.indexes_built_after(cur, sql.POSTGRES_BULK_TABLES)
 
     def empty_rebuilt_tables(self, cur: psycopg2.extensions.cursor) -> None:
+        self.lock_for_fill(cur, sql.REBUILT_TABLES)
         session.execute(cur, sql.POSTGRES_EMPTY, fill={"tables": ", ".join(sql.REBUILT_TABLES)})
+
+    def lock_empty_tables(self, cur: psycopg2.extensions.cursor) -> None:
+        """Before a run writes: the tables it will fill from empty (a first load's staging, a new
+        layer), which it truncates and whose indexes it drops, locked all at once (lock_for_fill)."""
+        empty = [table for table in [*sql.STAGING_FIELDS, *sql.POSTGRES_BULK_TABLES] if session.is_empty(cur, table)]
+        if empty:
+            self.lock_for_fill(cur, empty)
+
+    def lock_for_fill(self, cur: psycopg2.extensions.cursor, tables: list[str]) -> None:
+        session.lock_for_fill(cur, tables, session.lock_timeout(self.cfg))
 
     def failure_message(self, conn: psycopg2.extensions.connection, run: Run, exc: DwhError) -> str:
         """After staging failed and the transaction rolled back: the line the failed run keeps."""
@@ -229,6 +240,9 @@ class RedshiftTarget(PostgresTarget):
     def bulk_fill(self, cur: psycopg2.extensions.cursor) -> AbstractContextManager[list[str]]:
         """Nothing: Redshift has no indexes to build after."""
         return nullcontext([])
+
+    def lock_empty_tables(self, cur: psycopg2.extensions.cursor) -> None:
+        """Nothing: Redshift empties no table with TRUNCATE inside a run."""
 
     def empty_rebuilt_tables(self, cur: psycopg2.extensions.cursor) -> None:
         """DELETE, not TRUNCATE: Redshift's TRUNCATE commits the transaction."""

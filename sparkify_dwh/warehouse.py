@@ -11,7 +11,7 @@ import psycopg2
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import dialects, embedded
+from sparkify_dwh import dialects, embedded, session
 from sparkify_dwh.console import first_line
 from sparkify_dwh.errors import ConfigError, WarehouseUnreachable
 from sparkify_dwh.settings import Settings, embedded_folder
@@ -47,8 +47,10 @@ def embedded_url(cfg: Settings, *, with_password: bool = False) -> str:
     return f"postgresql://{embedded.ROLE}@{where}?passfile={quote(str(folder / 'pgpass'), safe='/')}"
 
 
-def connect(cfg: Settings, *, autocommit: bool = False) -> psycopg2.extensions.connection:
-    """A psycopg2 connection to the configured warehouse."""
+def connect(cfg: Settings, *, autocommit: bool = False, watched: bool = True) -> psycopg2.extensions.connection:
+    """A psycopg2 connection to the configured warehouse. On PostgreSQL it waits for a lock at most
+    [ETL] LOCK_TIMEOUT seconds, and a wait of more than a few seconds is said on stderr, naming who
+    it waits for (watched; asked through a second connection)."""
     target = cfg.warehouse.target
     db = cfg.cluster.db_name or "dev"
     if dialects.is_embedded(target):
@@ -75,6 +77,12 @@ def connect(cfg: Settings, *, autocommit: bool = False) -> psycopg2.extensions.c
                 f"cannot connect to {where}: {first_line(exc)}; check [CLUSTER] in dwh.cfg"
             ) from None
     conn.autocommit = autocommit
+    if watched and cfg.dialect.lock_waits:
+        with conn.cursor() as cur:
+            session.execute(cur, sql.POSTGRES_LOCK_TIMEOUT, {"timeout": f"{session.lock_timeout(cfg) * 1000:.0f}"})
+        if not autocommit:
+            conn.commit()
+        session.watch_locks(conn, lambda: connect(cfg, autocommit=True, watched=False))
     return conn
 
 
