@@ -76,12 +76,15 @@ def epoch_ms(value: float) -> str:
 # digits, so 9999999999999.998 becomes 10000000000000 and overflows: the largest that fits is
 # 9999999999999.99 (15 digits).
 DECIMAL_18_5_LARGEST = 9_999_999_999_999.99
+# A play ends at ts + length (user_sessions.ended_at): a length past a day is no song, and a larger
+# one would carry that end past what a TIMESTAMP holds. Well inside the DECIMAL(18, 5) above.
+LONGEST_PLAY = 86_400.0
 # A time in epoch milliseconds that a TIMESTAMP (PostgreSQL, Redshift) and Python's datetime (the
 # dashboard, --json) all hold: before year 10000.
 EPOCH_MS_10000 = 253_402_300_800_000
 # Why a bound is what it is, where it is not the field's own plausibility: said in the reject's reason.
 LIMIT_REASONS = {
-    ("staging_events", "length"): "the largest the analytics layer's DECIMAL(18, 5) holds",
+    ("staging_events", "length"): "a day: no song plays longer, and a play ends at ts + length",
     ("staging_events", "registration"): "the last time before the year 10000",
 }
 
@@ -92,7 +95,7 @@ LIMIT_REASONS = {
 RANGES: dict[str, dict[str, tuple[float | None, float | None, Callable[[float], str]]]] = {
     "staging_events": {
         "ts": (EPOCH_MS_2000, EPOCH_MS_2100 - 1, epoch_ms),
-        "length": (0, DECIMAL_18_5_LARGEST, repr),
+        "length": (0, LONGEST_PLAY, repr),
         "item_in_session": (0, None, repr),
         "session_id": (0, None, repr),
         "registration": (0, EPOCH_MS_10000 - 1, repr),
