@@ -77,7 +77,7 @@ REDIRECTED = {"Login", "Logout", "Save Settings", "Submit Upgrade", "Submit Down
 
 
 # Users who will cancel are unhappier on the way: more thumbs down, fewer thumbs up.
-UNHAPPY = {"Thumbs Down": 3.0, "Thumbs Up": 0.6}
+UNHAPPY = {"Thumbs Down": 1.6, "Thumbs Up": 0.8}
 
 
 @dataclass
