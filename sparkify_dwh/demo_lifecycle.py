@@ -213,8 +213,8 @@ def write_lifecycle_logs(sink: Sink, rng: random.Random, args: argparse.Namespac
         activity = life.by_day(d)
         users.cum_weights = list(itertools.accumulate(activity))
         arriving, cancelling = life.on_day(life.arrival, d), life.on_day(life.cancel, d)
-        if not budget or not users.cum_weights[-1]:
-            continue  # the app writes no file for a day without events
+        if not users.cum_weights[-1] or not (budget or arriving or cancelling):
+            continue  # the app writes no file for a day without events (plan_day refuses too few for these)
         day_start = start_ms + d * DAY_MS
         sessions = plan_day(rng, users, day_start, budget, cancelling, arriving)
         register(rng, users, sessions, arriving, day_start)
