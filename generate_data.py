@@ -146,7 +146,7 @@ def parse_args() -> argparse.Namespace:
                              f"Needs --days {TREND_DAYS + BEFORE_DAYS} or more and 200 events a day")
     parser.add_argument("--lifecycle", action="store_true",
                         help="users sign up over the days and some cancel: "
-                             f"{EXISTING_SHARE:.0%} signed up before the first day, the rest sign up during "
+                             f"{EXISTING_SHARE:.0%}% signed up before the first day, the rest sign up during "
                              "it (registration is the sign-up time, shortly before the user's first session) "
                              "and start free; sessions walk a page state machine in the spirit of eventsim "
                              "with the full page set, so free users upgrade and paid users downgrade; users "

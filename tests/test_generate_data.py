@@ -560,8 +560,9 @@ def test_help_documents_every_option() -> None:
                    "--config", "--weekly A", "--trend G", "--random-walk S", "--shocks S", "--plant", "--lifecycle"):
         assert option in text
     for words in ("planted.json", "Planted Rising", "Planted Small", "ISO weekday", "log-step sd",
-                  "Roll Advert for free users", "Cancel"):
+                  "Roll Advert for free users", "Cancel", "35% signed up before the first day"):
         assert words in text
+    assert "{" not in text  # argparse formats help with %: a lone % would print its own parameters
 
 
 def test_bad_planting_arguments_are_refused(tmp_path: Path) -> None:
