@@ -13,9 +13,14 @@ Options that plant behaviour with known answers (for the analytics, trends and r
 --plant adds the full page set, a rising song, a song going from 1 play to 3, users who cancel, and
 writes OUT/planted.json with the exact funnel and churn counts of what was written.
 
+--lifecycle is the demo's realism: users sign up over the period (registration is the sign-up time),
+sessions walk a page state machine with the full page set, free users upgrade, paid users downgrade,
+some cancel and stop, and a few new releases a week rise in the charts.
+
     python generate_data.py OUT [--days 30] [--start 2018-11-01] [--users 100] [--songs 1000]
                                 [--events 10000] [--match-share 0.7] [--seed 42] [--force]
                                 [--weekly A] [--trend G] [--random-walk S] [--shocks S] [--plant]
+                                [--lifecycle]
 
 Without --plant nothing trends: every play picks its song from the same popularity, so every song
 keeps its share of the traffic from day to day (the null data set of the trending tests).
@@ -42,6 +47,7 @@ from sparkify_dwh.demo_data import (
     write_logs,
     write_songs,
 )
+from sparkify_dwh.demo_lifecycle import EXISTING_SHARE, write_lifecycle_logs
 
 # ----------------------------------------------------------------------------- vocabulary
 
@@ -138,7 +144,19 @@ def parse_args() -> argparse.Namespace:
                              f"by 3 listeners), and {CHURN_SHARE:.0%}% of the users cancelling (no event "
                              f"after it); {PLANTED} has the funnel and churn counts of every event written. "
                              f"Needs --days {TREND_DAYS + BEFORE_DAYS} or more and 200 events a day")
+    parser.add_argument("--lifecycle", action="store_true",
+                        help="users sign up over the days and some cancel: "
+                             f"{EXISTING_SHARE:.0%}% signed up before the first day, the rest sign up during "
+                             "it (registration is the sign-up time, shortly before the user's first session) "
+                             "and start free; sessions walk a page state machine in the spirit of eventsim "
+                             "with the full page set, so free users upgrade and paid users downgrade; users "
+                             "who cancel have no event after their Cancellation Confirmation; the day's "
+                             "events follow the activity of the users signed up and not cancelled (new "
+                             "users are busiest in their first weeks), times the shaping options; a few "
+                             "songs a week are new releases that rise in the charts. Not with --plant")
     args = parser.parse_args()
+    if args.lifecycle and args.plant:
+        parser.error("argument --lifecycle: not allowed with --plant (--plant plans its own cancellations)")
     if 1 + args.trend * (args.days - 1) <= 0:
         parser.error(f"argument --trend: {args.trend:g} makes the last of {args.days} days empty")
     if args.plant and args.days < TREND_DAYS + BEFORE_DAYS:
@@ -158,7 +176,8 @@ def main() -> int:
     sink.prepare(args.force)
     try:
         catalogue = write_songs(sink, rng, args, progress)
-        writer, day_files = write_logs(sink, rng, args, catalogue, progress)
+        write = write_lifecycle_logs if args.lifecycle else write_logs
+        writer, day_files = write(sink, rng, args, catalogue, progress)
     except BaseException:
         sink.close(failed=True)
         raise

@@ -20,7 +20,7 @@ case "${1:-demo}" in
   demo)
     venv requirements.txt
     data=data/demo
-    [ -d "$data/log_data" ] || .venv/bin/python generate_data.py "$data" --days 30 --users 200 --songs 5000 --events 250000
+    [ -d "$data/log_data" ] || .venv/bin/python generate_data.py "$data" --lifecycle --days 91 --start 2018-10-01 --users 1500 --songs 5000 --events 500000 --weekly 0.3 --shocks 0.05
     export DWH_S3_LOG_DATA="$PWD/$data/log_data" DWH_S3_SONG_DATA="$PWD/$data/song_data"
     .venv/bin/python create_tables.py
     .venv/bin/python etl.py

@@ -173,6 +173,7 @@ class Session:
     gaps: array  # ms between consecutive events
     sid: int = 0
     cancel: bool = False  # ends with Cancel and Cancellation Confirmation: the user's last events
+    signing_up: bool = False  # --lifecycle: the user's first session, just after signing up: logged in
 
 
 def day_budgets(rng: random.Random, total: int, first_day: dt.date, days: int) -> list[int]:
@@ -182,14 +183,16 @@ def day_budgets(rng: random.Random, total: int, first_day: dt.date, days: int) -
     return split_budget(total, weights)
 
 
-def shaped_budgets(rng: random.Random, args: argparse.Namespace) -> list[int]:
+def shaped_budgets(rng: random.Random, args: argparse.Namespace, scale: list[float] | None = None) -> list[int]:
     """--weekly, --trend, --random-walk, --shocks: each day's share of the events follows the shape,
     times the day's shock, with noise the size of a Poisson count's (sd = square root of the day's
     mean), so the shape stays clear. A shock is exp(N(0, S) - S^2 / 2): mean 1, independent each day.
     The random walk has no weekly shape to find: each day is the same weekday a week before times a
     random step, so the best forecast of a day is that day a week before, which is seasonal-naive.
     (A walk stepping from the day before is best forecast by its last day, which a smoothing model
-    finds and seasonal-naive does not: it would beat seasonal-naive on a series without a season.)"""
+    finds and seasonal-naive does not: it would beat seasonal-naive on a series without a season.)
+    `scale` multiplies each day's shape (--lifecycle: the activity of the users signed up and not
+    cancelled that day)."""
     shape: list[float] = []
     for d in range(args.days):
         if args.random_walk:  # replaces the week
@@ -198,6 +201,8 @@ def shaped_budgets(rng: random.Random, args: argparse.Namespace) -> list[int]:
         else:
             season = 1 + args.weekly * WEEKLY_SHAPE[(args.start + dt.timedelta(d)).isoweekday()]
         shape.append(season * (1 + args.trend * d))
+    if scale is not None:
+        shape = [w * k for w, k in zip(shape, scale, strict=True)]
     if args.shocks:  # drawn after the shape, so a seeded walk is the same walk with or without them
         shape = [w * math.exp(rng.gauss(0, args.shocks) - args.shocks ** 2 / 2) for w in shape]
     means = [args.events * w / sum(shape) for w in shape]
@@ -236,16 +241,18 @@ def hour_point(rng: random.Random, cum_hours: list[float]) -> float:
 
 
 def plan_day(rng: random.Random, users: Users, day_start: int, budget: int,
-             cancelling: tuple[int, ...] = ()) -> list[Session]:
+             cancelling: tuple[int, ...] = (), arriving: tuple[int, ...] = ()) -> list[Session]:
     """The day's sessions in start order, with exactly `budget` events. A user's sessions never
     overlap, so replaying them in start order keeps each user's level history consistent.
-    Each user in `cancelling` gets a last session of the day that ends in a cancellation."""
+    Each user in `cancelling` gets a last session of the day that ends in a cancellation; each user
+    in `arriving` (--lifecycle: signing up today) gets a session of the day at least."""
     cum_hours = list(itertools.accumulate(HOUR_WEIGHTS))
     by_user: dict[int, list[array]] = {}
     final = [(user, 2 + min(40, max(1, int(rng.lognormvariate(1.4, 1.1))))) for user in cancelling]
-    remaining = budget - sum(size for _, size in final)
+    first = [(user, min(60, max(2, int(rng.lognormvariate(1.8, 0.9))))) for user in arriving]
+    remaining = budget - sum(size for _, size in final) - sum(size for _, size in first)
     if remaining < 0:
-        raise DwhError("too few events a day for the cancellations --plant makes; add --events")
+        raise DwhError("too few events a day for the cancellations and sign-ups planned; add --events")
     while remaining:
         anonymous = rng.random() < ANON_SHARE
         size = 1 + int(rng.random() * 3) if anonymous else min(300, max(1, int(rng.lognormvariate(1.4, 1.1))))
@@ -253,6 +260,8 @@ def plan_day(rng: random.Random, users: Users, day_start: int, budget: int,
         remaining -= size
         user = -1 if anonymous else bisect.bisect(users.cum_weights, rng.random() * users.cum_weights[-1])
         by_user.setdefault(min(user, len(users.levels) - 1), []).append(session_gaps(rng, size, anonymous))
+    for user, size in first:
+        by_user.setdefault(user, []).append(session_gaps(rng, size, False))
     for user, size in final:  # after the user's other sessions: placed last
         by_user.setdefault(user, []).append(session_gaps(rng, size, False))
     sessions = []
@@ -352,7 +361,7 @@ class EventWriter:
         rng, user, sid, planting, follow_ups = self.rng, session.user, session.sid, self.planting, self.follow_ups
         visitor = user < 0
         level = '"free"' if visitor else self.users.levels[user]
-        logged_in = not visitor and (session.cancel or rng.random() >= START_LOGGED_OUT)
+        logged_in = not visitor and (session.cancel or session.signing_up or rng.random() >= START_LOGGED_OUT)
         follow: str | None = None
         ts = session.start
         for item in range(len(session.gaps) + 1 - 2 * session.cancel):

@@ -557,17 +557,161 @@ def test_help_documents_every_option() -> None:
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())
     for option in ("--days", "--start", "--users", "--songs", "--events", "--match-share", "--seed", "--force",
-                   "--config", "--weekly A", "--trend G", "--random-walk S", "--shocks S", "--plant"):
+                   "--config", "--weekly A", "--trend G", "--random-walk S", "--shocks S", "--plant", "--lifecycle"):
         assert option in text
     for words in ("planted.json", "Planted Rising", "Planted Small", "ISO weekday", "log-step sd",
-                  "Roll Advert for free users", "Cancel"):
+                  "Roll Advert for free users", "Cancel", "35% signed up before the first day"):
         assert words in text
+    assert "{" not in text  # argparse formats help with %: a lone % would print its own parameters
 
 
 def test_bad_planting_arguments_are_refused(tmp_path: Path) -> None:
     for args in (["--weekly", "1.5"], ["--random-walk", "-1"], ["--trend", "-0.1", "--days", "30"],
-                 ["--plant", "--days", "20"], ["--plant", "--days", "30", "--events", "3000"]):
+                 ["--plant", "--days", "20"], ["--plant", "--days", "30", "--events", "3000"],
+                 ["--lifecycle", "--plant", "--days", "28", "--events", "7000"]):
         proc = run(str(tmp_path), *args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert f"error: argument {args[0]}: " in proc.stderr.strip().splitlines()[-1]
     assert not any(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- --lifecycle (the demo)
+
+
+# Eight ISO weeks from a Monday: users sign up, upgrade, downgrade and cancel as in the demo, at a size
+# that writes in about a second.
+LIFECYCLE = ["--lifecycle", "--days", "56", "--start", "2018-10-01", "--users", "150", "--songs", "100",
+             "--events", "30000", "--weekly", "0.3", "--shocks", "0.05"]
+FORMS = {"Save Settings": "Settings", "Submit Upgrade": "Upgrade", "Submit Downgrade": "Downgrade"}
+
+
+@pytest.fixture(scope="module")
+def lifecycle_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("lifecycle") / "out"
+    proc = run(str(folder), *LIFECYCLE)
+    assert proc.returncode == 0, proc.stderr
+    return tree(folder)
+
+
+@pytest.fixture(scope="module")
+def lifecycle_events(lifecycle_files: dict[str, bytes]) -> list[dict]:
+    return sorted(events_of(lifecycle_files), key=lambda e: e["ts"])
+
+
+def sessions_of(events: list[dict]) -> dict[int, list[dict]]:
+    sessions: dict[int, list[dict]] = defaultdict(list)
+    for event in events:
+        sessions[event["sessionId"]].append(event)
+    return {sid: sorted(s, key=lambda e: e["itemInSession"]) for sid, s in sessions.items()}
+
+
+def test_lifecycle_walks_the_full_page_set_as_the_real_logs_write_it(lifecycle_events: list[dict]) -> None:
+    sample = events_of(sample_files())
+    http = {e["page"]: (e["method"], e["status"]) for e in sample} | FULL_PAGE_HTTP
+    assert len(http) == 20 and set(Counter(e["page"] for e in lifecycle_events)) == set(http)
+    assert len(lifecycle_events) == 30000
+    assert all(list(e) == list(sample[0]) for e in lifecycle_events)
+    assert types_by_key(lifecycle_events) == types_by_key(sample)
+    for event in lifecycle_events:
+        assert http[event["page"]] == (event["method"], event["status"])
+        assert (event["song"] is None) == (event["page"] != "NextSong")
+        expected_auth = ("Cancelled" if event["page"] == "Cancellation Confirmation"
+                         else "Logged In" if event["userId"] else "Logged Out")
+        assert event["auth"] == expected_auth
+    pages = Counter(e["page"] for e in lifecycle_events)
+    share = {page: count / len(lifecycle_events) for page, count in pages.items()}
+    assert 0.7 <= share["NextSong"] <= 0.85
+    assert 0.02 <= share["Thumbs Up"] <= 0.055 and 0.005 <= share["Thumbs Down"] <= 0.02
+    assert 0.01 <= share["Add to Playlist"] <= 0.035 and 0.005 <= share["Add Friend"] <= 0.025
+    assert {e["level"] for e in lifecycle_events if e["page"] == "Roll Advert"} == {"free"}
+    # A state machine, not independent draws: each form follows its page, and redirects to Home.
+    for session in sessions_of(lifecycle_events).values():
+        for before, after in itertools.pairwise(session):
+            if after["page"] in FORMS:
+                assert before["page"] == FORMS[after["page"]]
+            if before["page"] in {*FORMS, "Login", "Logout"}:
+                assert after["page"] == "Home"
+                assert after["auth"] == ("Logged Out" if before["page"] == "Logout" else "Logged In")
+    follows = Counter((a["page"], b["page"]) for s in sessions_of(lifecycle_events).values()
+                      for a, b in itertools.pairwise(s))
+    after_advert = sum(n for (a, b), n in follows.items() if a == "Roll Advert" and b == "Upgrade")
+    after_song = sum(n for (a, b), n in follows.items() if a == "NextSong" and b == "Upgrade")
+    assert after_advert / pages["Roll Advert"] > 3 * after_song / pages["NextSong"]  # adverts sell upgrades
+
+
+def test_lifecycle_users_sign_up_over_time(lifecycle_events: list[dict]) -> None:
+    first_ms = min(e["ts"] for e in lifecycle_events)
+    users = by_user(lifecycle_events)
+    signed_up: dict[str, dt.date] = {}
+    for user, events in users.items():
+        registrations = {e["registration"] for e in events}
+        assert len(registrations) == 1  # the sign-up time, the same on every event of the user
+        registered = registrations.pop()
+        assert registered <= events[0]["ts"]  # registration precedes the user's first event
+        if registered >= first_ms:  # signed up during the data: the first session follows at once
+            assert events[0]["ts"] - registered <= 15 * 60_000
+            assert events[0]["level"] == "free" and events[0]["auth"] == "Logged In"
+            signed_up[user] = dt.datetime.fromtimestamp(registered / 1000, dt.UTC).date()
+    old = len(users) - len(signed_up)
+    assert 0.2 * len(users) <= old <= 0.5 * len(users)  # some signed up before the data
+    new_by_week = Counter((d - dt.timedelta(d.weekday())) for d in signed_up.values())
+    assert len(new_by_week) == 8 and min(new_by_week.values()) >= 4  # new users every week
+    # Users appear over time: those seen by the end of each week keep growing, and the old users are
+    # the ones seen in the first days.
+    first_seen = sorted(day_of(events[0]) for events in users.values())
+    seen_by_week = [sum(d < dt.date(2018, 10, 8) + dt.timedelta(7 * w) for d in first_seen) for w in range(8)]
+    assert all(a < b for a, b in itertools.pairwise(seen_by_week)) and seen_by_week[-1] == len(users)
+    assert sum(d < dt.date(2018, 10, 8) for d in first_seen) <= old + new_by_week[dt.date(2018, 10, 1)]
+
+
+def test_lifecycle_users_upgrade_downgrade_and_cancel_for_good(lifecycle_events: list[dict]) -> None:
+    changes: Counter[str] = Counter()
+    cancelled = 0
+    for events in by_user(lifecycle_events).values():
+        pages = [e["page"] for e in events]
+        if "Cancellation Confirmation" in pages:
+            cancelled += 1
+            assert pages.count("Cancellation Confirmation") == pages.count("Cancel") == 1
+            cancel, confirm = events[-2], events[-1]  # no event after the confirmation
+            assert (cancel["page"], confirm["page"]) == ("Cancel", "Cancellation Confirmation")
+            assert cancel["sessionId"] == confirm["sessionId"]
+        else:
+            assert "Cancel" not in pages
+        for before, after in itertools.pairwise(events):
+            if before["page"] == "Submit Upgrade":
+                assert (before["level"], after["level"]) == ("free", "paid")
+                changes["upgrades"] += 1
+            elif before["page"] == "Submit Downgrade":
+                assert (before["level"], after["level"]) == ("paid", "free")
+                changes["downgrades"] += 1
+            else:
+                assert before["level"] == after["level"]
+    assert changes["upgrades"] >= 10 and changes["downgrades"] >= 3 and 5 <= cancelled <= 40
+    weeks = {day_of(e) - dt.timedelta(day_of(e).weekday()) for e in lifecycle_events
+             if e["page"] == "Cancellation Confirmation"}
+    assert len(weeks) >= 5  # cancellations spread over the weeks
+
+
+def test_lifecycle_has_daily_and_weekly_rhythm_and_grows(lifecycle_events: list[dict],
+                                                         lifecycle_files: dict[str, bytes]) -> None:
+    hours = Counter(dt.datetime.fromtimestamp(e["ts"] / 1000, dt.UTC).hour for e in lifecycle_events)
+    assert sum(hours[h] for h in range(14, 19)) > 2.5 * sum(hours[h] for h in range(1, 6))
+    days = daily_events(lifecycle_files)  # 2018-10-01 is a Monday
+    assert len(days) == 56 and sum(days) == 30000
+    weekday = statistics.fmean(d for i, d in enumerate(days) if i % 7 < 5)
+    weekend = statistics.fmean(d for i, d in enumerate(days) if i % 7 >= 5)
+    assert weekend < 0.8 * weekday
+    active = Counter(day_of(e) for e in {(e["userId"], day_of(e)): e for e in lifecycle_events
+                                         if e["userId"]}.values())
+    by_day = [active[d] for d in sorted(active)]
+    assert statistics.fmean(by_day[-14:]) > 1.2 * statistics.fmean(by_day[:14])  # users accumulate
+
+
+def test_lifecycle_is_deterministic_by_seed(lifecycle_files: dict[str, bytes], tmp_path: Path) -> None:
+    assert run(str(tmp_path / "again"), *LIFECYCLE).returncode == 0
+    assert tree(tmp_path / "again") == lifecycle_files
+    assert run(str(tmp_path / "other"), *LIFECYCLE, "--seed", "7").returncode == 0
+    other = tree(tmp_path / "other")
+    logs = [p for p in lifecycle_files if p.startswith("log_data/")]
+    assert [p for p in other if p.startswith("log_data/")] == logs
+    assert all(other[p] != lifecycle_files[p] for p in logs)
