@@ -443,6 +443,35 @@ def test_the_demo_like_dashboard_draws_every_chart_and_marks_what_is_partial(pla
     assert [d["partial"] for d in document["daily"]["days"]][-2:] == [False, True]
     assert sum(r["partial_window"] for r in document["stickiness"]) == 27
     assert "last complete day" in page.inner_text("#panel-kpis")
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The demo's generator (run.sh demo: --lifecycle, weekly rhythm, shocks) on fewer users and days."""
+    out = tmp_path_factory.mktemp("demo") / "data"
+    subprocess.run([sys.executable, str(ROOT / "generate_data.py"), str(out), "--lifecycle", "--days", "70",
+                    "--start", "2018-10-01", "--users", "400", "--songs", "1500", "--events", "90000",
+                    "--weekly", "0.3", "--shocks", "0.05"], check=True, capture_output=True, cwd=ROOT)
+    for warehouse in loaded_warehouse(request, tmp_path_factory, "embedded", out / "log_data", out / "song_data"):
+        yield warehouse, json.loads(warehouse.run("report.py", "--json").stdout)
+
+
+def test_the_demo_dashboard_has_data_in_every_panel(demo, browser, tmp_path: Path) -> None:
+    """The demo's data in chromium: every chart drawn, no panel empty, forecasts for all three
+    series; the screenshot is the one README shows (DWH_UPDATE_SCREENSHOT=1 writes it anew)."""
+    warehouse, document = demo
+    assert all(document["forecast"]["forecast"][s] for s in ("plays", "active_users", "paid_users"))
+    assert len(document["retention"]["cohorts"]) >= 8 and document["churn"]["weekly"]
+    assert document["kpis"]["new_users"]["value"] > 0
+    out = tmp_path / "demo.html"
+    warehouse.run("report.py", "--out", str(out))
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=0.45)
+    page.goto(out.as_uri())
+    page.wait_for_function("""() => [...document.querySelectorAll('.chart')].every(
+        c => c.querySelector('svg, canvas') || c.textContent.includes('could not be drawn'))""", timeout=60_000)
+    assert page.eval_on_selector_all(".chart", "cs => cs.filter(c => !c.querySelector('svg, canvas')).length") == 0
+    assert page.eval_on_selector_all(".empty", "es => es.map(e => e.textContent)") == []
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     page.close()
