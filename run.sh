@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine; each command sets up its own virtualenv (.venv).
-#   ./run.sh demo   a month of synthetic Sparkify data -> create_tables.py -> etl.py -> check_data.py
+#   ./run.sh demo   90 days of synthetic Sparkify data -> create_tables.py -> etl.py -> check_data.py
 #                   -> report.py (the dashboard, its path printed last), on the embedded PostgreSQL
 #                   (nothing to install by hand)
 #   ./run.sh test   the whole test suite, against real PostgreSQL servers and a local S3 (moto)
