@@ -149,7 +149,6 @@ def count_argument(minimum: int) -> Callable[[str], int]:
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = cli.argument_parser(__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     parser.add_argument("--repeat", type=count_argument(1), default=5, metavar="N",
                         help="run each analytics query N times and report the median (default: 5)")
     parser.add_argument("--sample", type=count_argument(0), default=5, metavar="N",

@@ -40,14 +40,14 @@ def date_argument(text: str) -> dt.date:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = cli.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0],
+                                 json_help="print the numbers behind every panel as JSON instead")
     parser.add_argument("--out", metavar="PATH", default="report.html", help="where to write the page "
                         "(default: report.html)")
     parser.add_argument("--from", dest="date_from", type=date_argument, metavar="DATE",
                         help="first day of the period, YYYY-MM-DD (default: the first loaded day)")
     parser.add_argument("--to", dest="date_to", type=date_argument, metavar="DATE",
                         help="last day of the period, inclusive (default: the last loaded day)")
-    parser.add_argument("--json", action="store_true", help="print the numbers behind every panel as JSON instead")
     return parser.parse_args(argv)
 
 

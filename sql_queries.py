@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     values_repaired  BIGINT         NOT NULL DEFAULT 0,  -- garbled text values repaired while staging
     songplays_added  BIGINT         NOT NULL DEFAULT 0,
     checks           VARCHAR(16),               -- passed | failed | NULL when not run
-    message          VARCHAR(2048)
+    message          VARCHAR(2048),
+    toolkit_version  VARCHAR(32),               -- the version that made the run; NULL: before 1.4.0
+    unknown_fields   VARCHAR(4096)              -- JSON: per source, the records carrying each field no column reads
 ) {layout}
 """
 
@@ -594,8 +596,8 @@ REDSHIFT_RUN_LOCK = "LOCK etl_runs"
 RUN_NEXT_ID = "SELECT COALESCE(MAX(run_id), 0) + 1 FROM etl_runs"
 
 RUN_START = """
-INSERT INTO etl_runs (run_id, started_at, outcome, target)
-VALUES (%(run_id)s, %(started_at)s, 'running', %(target)s)
+INSERT INTO etl_runs (run_id, started_at, outcome, target, toolkit_version)
+VALUES (%(run_id)s, %(started_at)s, 'running', %(target)s, %(version)s)
 """
 
 RUN_FINISH = """
@@ -603,7 +605,7 @@ UPDATE etl_runs
 SET finished_at = %(finished_at)s, outcome = %(outcome)s, objects_loaded = %(objects_loaded)s,
     events_staged = %(events_staged)s, songs_staged = %(songs_staged)s,
     rows_rejected = %(rows_rejected)s, values_repaired = %(values_repaired)s,
-    songplays_added = %(songplays_added)s, message = %(message)s
+    songplays_added = %(songplays_added)s, message = %(message)s, unknown_fields = %(unknown_fields)s
 WHERE run_id = %(run_id)s
 """
 
@@ -1729,11 +1731,14 @@ rebuild_queries = [f"DELETE FROM {name}" for name in REBUILT_TABLES]
 
 RECENT_RUNS = """
 SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
-       rows_rejected, values_repaired, songplays_added, checks, message
+       rows_rejected, values_repaired, songplays_added, checks, message, toolkit_version, unknown_fields
 FROM etl_runs
 ORDER BY run_id DESC
 LIMIT %(limit)s
 """
+
+RUN_EXISTS = "SELECT outcome FROM etl_runs WHERE run_id = %(run_id)s"  # etl.py --rejects RUN
+LATEST_RUN = "SELECT MAX(run_id) FROM etl_runs"
 
 LOADED_BY_SOURCE = """
 SELECT source, COUNT(*) AS objects, CAST(SUM(size) AS BIGINT) AS bytes, CAST(SUM(records) AS BIGINT) AS records,
