@@ -23,7 +23,7 @@ from sparkify_dwh import cli, settings
 from sparkify_dwh.dialects import DIALECTS, POSTGRES, REDSHIFT, Postgres
 
 SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "LOCK", "WITH", "ANALYZE", "SET",
-             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT"}
+             "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT", "COMMENT"}
 
 
 def sql_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
@@ -71,6 +71,7 @@ def fills(name: str) -> list[tuple[str, dict[str, str]]]:
         *checks,
         ("REBUILT_TABLES", {"tables": ", ".join(sql.REBUILT_TABLES)}),
         ("dev", {"database": "dev"}),
+        ("public", {"schema": "public"}),  # ANALYST_VIEWS: the toolkit's schema, current_schema()
     ]
 
 
