@@ -82,10 +82,16 @@ def test_a_script_traces_every_statement_it_sends(postgres: Warehouse) -> None:
     traced = [m["name"] for m in map(TRACE.fullmatch, proc.stderr.splitlines()) if m]
     assert traced[:2] == ["SCHEMA_LOCK", "TABLE_EXISTS"]
     created = [name for name in traced if name.endswith("_CREATE")]
-    assert created == [session.statement_name(text) for text in sql.TABLES.values()]
-    assert created[0] == "ETL_RUNS_CREATE" and "SONGPLAYS_CREATE" in created and len(created) == len(sql.TABLES)
+    assert created == [*(session.statement_name(text) for text in sql.TABLES.values()), "ANALYST_SCHEMA_CREATE"]
+    assert created[0] == "ETL_RUNS_CREATE" and "SONGPLAYS_CREATE" in created
     indexes = [f"POSTGRES_INDEXES[{i}]" for i in range(len(sql.POSTGRES_INDEXES))]
-    assert traced[traced.index(indexes[0]):] == [*indexes, "SCHEMA_LOCK_SHARED", "CURRENT_SCHEMA", "SCHEMA_COLUMNS"]
+    compared = traced.index(indexes[0]) + len(indexes) + 3
+    assert traced[traced.index(indexes[0]):compared] == [*indexes, "SCHEMA_LOCK_SHARED", "CURRENT_SCHEMA",
+                                                         "SCHEMA_COLUMNS"]
+    # then the descriptions: the analysts' schema, its views and every COMMENT (sql.DESCRIPTIONS)
+    assert traced[compared:compared + 4] == ["SCHEMA_LOCK", "CURRENT_SCHEMA", "ANALYST_SCHEMA_CREATE",
+                                             "ANALYST_SCHEMA_COMMENT"]
+    assert "ANALYST_VIEWS['songplays'] (schema=public)" in traced and "TABLE_COMMENTS['songplays'][1]" in traced
     assert not [line for line in proc.stderr.splitlines() if line.startswith("trace:") and not TRACE.fullmatch(line)]
 
 
