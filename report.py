@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         numbers = panel_numbers(conn, settings.dialect(cfg), args.date_from, args.date_to,
                                 lambda: warehouse.connect(cfg))
     if args.json:
-        print(json.dumps(numbers, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
+        print(json.dumps(cli.with_offsets(numbers), indent=2, ensure_ascii=False, allow_nan=False,
+                         default=json_default))
         console.say(f"computed the numbers of {len(PANELS)} panels in {time.perf_counter() - started:.1f} s")
         return 0
     text = render_html(numbers)

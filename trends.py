@@ -550,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     with closing(warehouse.connect(cfg)) as conn:
         document = compute_trends(conn, args.horizon, settings.dialect(cfg))
     seconds = time.perf_counter() - started
-    print(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) if args.json
+    print(json.dumps(cli.with_offsets(document), indent=2, ensure_ascii=False, allow_nan=False) if args.json
           else summary_text(document, seconds))
     return 0
 

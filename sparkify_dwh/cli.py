@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import select
 import sys
 import traceback
@@ -72,6 +73,22 @@ def json_value(value: Any) -> Any:
     if isinstance(value, bytes | memoryview):
         return bytes(value).hex()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_NAIVE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d{1,6})?)?")
+
+
+def with_offsets(document: Any) -> Any:
+    """The document with every timestamp text written without a zone ('2026-12-08 00:20:05.157315',
+    as a module that shows them to people keeps them) as ISO 8601 with the UTC offset: the
+    warehouse's times are UTC."""
+    if isinstance(document, dict):
+        return {key: with_offsets(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [with_offsets(value) for value in document]
+    if isinstance(document, str) and _NAIVE_TIMESTAMP.fullmatch(document):
+        return timestamp(dt.datetime.fromisoformat(document))
+    return document
 
 
 def print_json(document: Any) -> None:
