@@ -92,8 +92,9 @@ def with_offsets(document: Any) -> Any:
 
 
 def print_json(document: Any) -> None:
-    """The one JSON document of a --json mode, on stdout."""
-    print(json.dumps(document, default=json_value, indent=2, ensure_ascii=False, allow_nan=False), flush=True)
+    """The one JSON document of a --json mode, on stdout, on one line: a log of runs is JSON Lines,
+    and a scheduler that keeps the last line of output (Airflow's XCom) keeps the whole document."""
+    print(json.dumps(document, default=json_value, ensure_ascii=False, allow_nan=False), flush=True)
 
 
 def run_script(main: Callable[[], int]) -> None:

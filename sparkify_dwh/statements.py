@@ -132,6 +132,18 @@ def temporary_table(statement: str) -> str | None:
     return found[1] if found else None
 
 
+def describe() -> str:
+    """The README's table descriptions for analysts, rendered from sql.DESCRIPTIONS (the text the
+    COMMENTs carry): tests/test_interface.py holds the README to it. Print it with
+    `python -c "from sparkify_dwh import statements; print(statements.describe())"`."""
+    parts = []
+    for table, (about, columns) in sql.DESCRIPTIONS.items():
+        parts += [f"**`{table}`** — {about}", "", "| column | meaning |", "|---|---|"]
+        parts += [f"| `{column}` | {text} |" for column, text in columns.items()]
+        parts.append("")
+    return "\n".join(parts).rstrip("\n")
+
+
 def print_script(argv: list[str]) -> None:
     """`python sql_queries.py [postgres|redshift]`: every statement the toolkit may send to a
     target, fully rendered, each under a '-- NAME' line, as a script that runs statement by statement."""
