@@ -49,9 +49,14 @@ def connection_document(url: str) -> dict[str, object]:
             "schema": sql.ANALYST_SCHEMA}
 
 
-def wait_until_interrupted() -> None:
+def stop_on_sigterm() -> threading.Event:
+    """Set on SIGTERM: installed before the URL is printed, so whoever read it may stop serve.py at once."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def wait_until_interrupted(stop: threading.Event) -> None:
     with suppress(KeyboardInterrupt):
         stop.wait()
 
@@ -60,10 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cfg = settings.load_config(args.config)
     url = connection_url(cfg)
+    stop = stop_on_sigterm()
     cli.print_json(connection_document(url)) if args.json else print(url, flush=True)
     console.say(f"the embedded warehouse is up: psql \"{url}\"  (Ctrl-C stops serving; analysts: the views"
                 f" in the schema {sql.ANALYST_SCHEMA})")
-    wait_until_interrupted()
+    wait_until_interrupted(stop)
     console.say("stopped serving; the server stops when no other script uses it")
     return 0
 
