@@ -30,7 +30,8 @@ case "${1:-demo}" in
     "$py" report.py --config "$config" --out "$data/report.html"  # says where it wrote and how long it took
     cat <<NEXT
 
-The demo warehouse is loaded ($config: its own settings; dwh.cfg is left for your data). Try next:
+The demo warehouse is loaded ($config: its own settings; dwh.cfg is left for your data).
+In $PWD, try next:
   the dashboard (opens offline):  $PWD/$data/report.html
   what is loaded, the runs:       $py etl.py --config $config --status
   check the data:                 $py check_data.py --config $config

@@ -74,7 +74,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str
                           env=clean_env(PYTHON=sys.executable, DEMO_DATA=DEMO_DATA))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (folder / "data/demo/report.html").is_file()
-    next_steps = proc.stdout.split("Try next:\n", 1)[1].splitlines()
+    next_steps = proc.stdout.split(f"In {folder}, try next:\n", 1)[1].splitlines()
     printed = [tuple(part.strip() for part in line.split(":", 1)) for line in next_steps if line.strip()]
     return folder, printed  # type: ignore[return-value]
 
