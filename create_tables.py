@@ -53,7 +53,6 @@ def change_schema(conn: psycopg2.extensions.connection, dialect: Postgres, drop:
         if drop:
             if session.table_exists(cur, "etl_runs"):  # what a load locks first: so it waits its turn
                 session.execute(cur, dialect.variant("DROP_LOCK"))
-            session.execute(cur, sql.ANALYST_SCHEMA_DROP)  # its views depend on the tables
             session.run_all(cur, sql.drop_table_queries)
         missing = [name for name in sql.TABLES if not session.table_exists(cur, name)]
         session.run_all(cur, dialect.table_statements())

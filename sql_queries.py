@@ -632,7 +632,7 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
     }),
     "devices": ("Analytics layer: one row per distinct user agent, parsed into operating system, browser and"
                 " device.", {
-        "user_agent": "The user agent text, as in the events.",
+        "user_agent": "The user agent string, as in the events.",
         "os_family": "Operating system (Windows, Mac OS X, iOS ...).",
         "os_version": "Operating system version.",
         "browser_family": "Browser (Chrome, Firefox, Safari ...).",
@@ -805,7 +805,8 @@ TOOLKIT_TABLE_COMMENTS = {
 
 
 
-drop_table_queries = [f"DROP TABLE IF EXISTS {name}" for name in reversed(TABLES)]
+# The analysts' views first: they depend on the tables (and hold no data).
+drop_table_queries = [ANALYST_SCHEMA_DROP, *(f"DROP TABLE IF EXISTS {name}" for name in reversed(TABLES))]
 
 # Schema changes take turns (create_tables.py): two CREATE TABLE of one name at once collide in
 # PostgreSQL's catalog, so each waits for this transaction-level lock first (PostgreSQL only;

@@ -24,7 +24,8 @@ def test_every_statement_is_known_by_the_name_of_its_constant() -> None:
     # ... even in a list assigned before the constant existed (extended by += further down)
     assert session.statement_name(sql.SONG_TOTALS_ADD) == "SONG_TOTALS_ADD"
     assert "SONG_TOTALS_ADD" in [session.statement_name(s) for s in sql.analytics_aggregate_queries]
-    assert session.statement_name(sql.drop_table_queries[0]) == "drop_table_queries[0]"
+    assert session.statement_name(sql.drop_table_queries[1]) == "drop_table_queries[1]"
+    assert session.statement_name(sql.drop_table_queries[0]) == "ANALYST_SCHEMA_DROP"  # the views go first
     assert session.statement_name(sql.CHECKS["dup_users_user_id"][1]) == "CHECKS['dup_users_user_id'][1]"
     assert session.statement_name("SELECT 1 AS inline") == "unnamed statement SELECT 1 AS"
     # Two names, one text: no name is guessed for it; the code sends such a statement by name.

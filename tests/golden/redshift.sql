@@ -796,7 +796,7 @@ COMMENT ON COLUMN sparkify.user_levels.valid_to IS 'The first event at the next 
 COMMENT ON TABLE devices IS 'Analytics layer: one row per distinct user agent, parsed into operating system, browser and device.';
 
 -- TABLE_COMMENTS['devices'][1]
-COMMENT ON COLUMN devices.user_agent IS 'The user agent text, as in the events.';
+COMMENT ON COLUMN devices.user_agent IS 'The user agent string, as in the events.';
 
 -- TABLE_COMMENTS['devices'][2]
 COMMENT ON COLUMN devices.os_family IS 'Operating system (Windows, Mac OS X, iOS ...).';
@@ -820,7 +820,7 @@ COMMENT ON COLUMN devices.device_type IS 'desktop, mobile, tablet or other.';
 COMMENT ON VIEW sparkify.devices IS 'Analytics layer: one row per distinct user agent, parsed into operating system, browser and device.';
 
 -- TABLE_COMMENTS['devices'][9]
-COMMENT ON COLUMN sparkify.devices.user_agent IS 'The user agent text, as in the events.';
+COMMENT ON COLUMN sparkify.devices.user_agent IS 'The user agent string, as in the events.';
 
 -- TABLE_COMMENTS['devices'][10]
 COMMENT ON COLUMN sparkify.devices.os_family IS 'Operating system (Windows, Mac OS X, iOS ...).';
@@ -1509,85 +1509,85 @@ COMMENT ON TABLE unmatched_plays IS 'Toolkit internal, not for analysis: song ma
 -- TOOLKIT_TABLE_COMMENTS['listed_folders']
 COMMENT ON TABLE listed_folders IS 'Toolkit internal, not for analysis: folder sources whose files were all loaded';
 
--- drop_table_queries[0]
+-- drop_table_queries[1]
 DROP TABLE IF EXISTS trending;
 
--- drop_table_queries[1]
+-- drop_table_queries[2]
 DROP TABLE IF EXISTS trend_forecasts;
 
--- drop_table_queries[2]
+-- drop_table_queries[3]
 DROP TABLE IF EXISTS trend_backtests;
 
--- drop_table_queries[3]
+-- drop_table_queries[4]
 DROP TABLE IF EXISTS trend_runs;
 
--- drop_table_queries[4]
+-- drop_table_queries[5]
 DROP TABLE IF EXISTS song_totals;
 
--- drop_table_queries[5]
+-- drop_table_queries[6]
 DROP TABLE IF EXISTS user_day_places;
 
--- drop_table_queries[6]
+-- drop_table_queries[7]
 DROP TABLE IF EXISTS hour_plays;
 
--- drop_table_queries[7]
+-- drop_table_queries[8]
 DROP TABLE IF EXISTS song_days;
 
--- drop_table_queries[8]
+-- drop_table_queries[9]
 DROP TABLE IF EXISTS user_sessions;
 
--- drop_table_queries[9]
+-- drop_table_queries[10]
 DROP TABLE IF EXISTS user_days;
 
--- drop_table_queries[10]
+-- drop_table_queries[11]
 DROP TABLE IF EXISTS devices;
 
--- drop_table_queries[11]
+-- drop_table_queries[12]
 DROP TABLE IF EXISTS user_levels;
 
--- drop_table_queries[12]
+-- drop_table_queries[13]
 DROP TABLE IF EXISTS app_events;
 
--- drop_table_queries[13]
+-- drop_table_queries[14]
 DROP TABLE IF EXISTS listed_folders;
 
--- drop_table_queries[14]
+-- drop_table_queries[15]
 DROP TABLE IF EXISTS unmatched_plays;
 
--- drop_table_queries[15]
+-- drop_table_queries[16]
 DROP TABLE IF EXISTS song_lookup;
 
--- drop_table_queries[16]
+-- drop_table_queries[17]
 DROP TABLE IF EXISTS time;
 
--- drop_table_queries[17]
+-- drop_table_queries[18]
 DROP TABLE IF EXISTS artists;
 
--- drop_table_queries[18]
+-- drop_table_queries[19]
 DROP TABLE IF EXISTS songs;
 
--- drop_table_queries[19]
+-- drop_table_queries[20]
 DROP TABLE IF EXISTS users;
 
--- drop_table_queries[20]
+-- drop_table_queries[21]
 DROP TABLE IF EXISTS songplays;
 
--- drop_table_queries[21]
+-- drop_table_queries[22]
 DROP TABLE IF EXISTS staging_songs;
 
--- drop_table_queries[22]
+-- drop_table_queries[23]
 DROP TABLE IF EXISTS staging_events;
 
--- drop_table_queries[23]
+-- drop_table_queries[24]
 DROP TABLE IF EXISTS rejects;
 
--- drop_table_queries[24]
+-- drop_table_queries[25]
 DROP TABLE IF EXISTS loaded_objects;
 
--- drop_table_queries[25]
+-- drop_table_queries[26]
 DROP TABLE IF EXISTS table_rows;
 
--- drop_table_queries[26]
+-- drop_table_queries[27]
 DROP TABLE IF EXISTS etl_runs;
 
 -- REDSHIFT_DROP_LOCK
