@@ -49,7 +49,7 @@ COMMANDS: dict[str, Command] = {"up": up, "status": status, "down": down}
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = cli.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0], json_help=None)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = __doc__.split("\n", 2)[2]
     commands = parser.add_subparsers(dest="command", required=True, metavar="{up,status,down}")

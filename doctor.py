@@ -232,15 +232,21 @@ def run_checks(cfg: Settings) -> list[Outcome]:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    return cli.argument_parser(__doc__.splitlines()[0]).parse_args(argv)
+    return cli.argument_parser(
+        __doc__.splitlines()[0],
+        json_help="print the checks as one JSON document on stdout (exit 1 still when one fails)").parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cfg = settings.load_config(args.config)
-    print(f"target: {cfg.warehouse.target}")
+    if not args.json:
+        print(f"target: {cfg.warehouse.target}")
     outcomes = run_checks(cfg)
-    for outcome in outcomes:
+    if args.json:
+        cli.print_json({"target": cfg.warehouse.target, "passed": all(o.passed for o in outcomes),
+                        "checks": [{"name": o.name, "passed": o.passed, "detail": o.detail} for o in outcomes]})
+    for outcome in outcomes if not args.json else ():
         print(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name}: {outcome.detail}")
     failed = [o.name for o in outcomes if not o.passed]
     if failed:

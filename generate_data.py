@@ -103,7 +103,7 @@ def day(text: str) -> dt.date:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = cli.argument_parser(__doc__.split("\n\n")[0])
+    parser = cli.argument_parser(__doc__.split("\n\n")[0], json_help=None)
     parser.add_argument("out", metavar="OUT",
                         help="folder or s3://bucket/prefix to write song_data/ and log_data/ in")
     parser.add_argument("--days", type=positive, default=30, help="days of event logs (default: 30)")

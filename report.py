@@ -52,14 +52,14 @@ def date_argument(text: str) -> dt.date:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = cli.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0],
+                                 json_help="print the numbers behind every panel as JSON instead")
     parser.add_argument("--out", metavar="PATH", default="report.html", help="where to write the page "
                         "(default: report.html)")
     parser.add_argument("--from", dest="date_from", type=date_argument, metavar="DATE",
                         help="first day of the period, YYYY-MM-DD (default: the first loaded day)")
     parser.add_argument("--to", dest="date_to", type=date_argument, metavar="DATE",
                         help="last day of the period, inclusive (default: the last loaded day)")
-    parser.add_argument("--json", action="store_true", help="print the numbers behind every panel as JSON instead")
     return parser.parse_args(argv)
 
 
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         numbers = panel_numbers(conn, settings.dialect(cfg), args.date_from, args.date_to,
                                 lambda: warehouse.connect(cfg))
     if args.json:
-        print(json.dumps(numbers, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
+        print(json.dumps(cli.with_offsets(numbers), indent=2, ensure_ascii=False, allow_nan=False,
+                         default=json_default))
         console.say(f"computed the numbers of {len(PANELS)} panels in {time.perf_counter() - started:.1f} s")
         return 0
     text = render_html(numbers)

@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     values_repaired  BIGINT         NOT NULL DEFAULT 0,  -- garbled text values repaired while staging
     songplays_added  BIGINT         NOT NULL DEFAULT 0,
     checks           VARCHAR(16),               -- passed | failed | NULL when not run
-    message          VARCHAR(2048)
+    message          VARCHAR(2048),
+    toolkit_version  VARCHAR(32),               -- the version that made the run; NULL: before 1.4.0
+    unknown_fields   VARCHAR(4096)              -- JSON: per source, the records carrying each field no column reads
 ) {layout}
 """
 
@@ -555,9 +557,263 @@ TABLES = {  # name -> CREATE statement, in creation order
 }
 STAR_TABLES = ["songplays", "users", "songs", "artists", "time"]
 
+# ---------------------------------------------------------------- descriptions (COMMENT ON, the README)
+# What analysts read, described once: every table and column of the star schema, the analytics
+# layer and the trend tables. create_tables.py sends them as COMMENT ON statements (TABLE_COMMENTS)
+# to the tables and to the analyst views (ANALYST_SCHEMA), so a BI tool shows them beside each
+# name; the README's "Tables for analysts" is rendered from the same text (statements.describe).
+# What only the toolkit uses (TOOLKIT_TABLES) gets one comment saying so, and no view.
+
+DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "songplays": ("Star schema fact: one row per song play (an event with page NextSong), deduplicated by the event's"
+                  " identity (session_id, item_in_session, start_time).", {
+        "songplay_id": "The play's number in load order: the run that first loaded the event, then its time.",
+        "start_time": "When the play started (UTC; the event's ts, milliseconds kept).",
+        "user_id": "The listener (users.user_id); NULL for a logged-out visitor.",
+        "level": "The listener's subscription level at the play: free or paid.",
+        "song_id": "The song (songs.song_id) whose title, artist name and duration equal the play's; NULL when none"
+                   " does.",
+        "artist_id": "That song's artist (artists.artist_id); NULL when no song matches.",
+        "session_id": "The app session the play belongs to.",
+        "item_in_session": "The event's position in its session, from 0.",
+        "location": "Where the listener was, as the app reports it (City, ST).",
+        "user_agent": "The listener's browser user agent (see the devices table).",
+    }),
+    "users": ("Star schema dimension: one row per user id seen in any event.", {
+        "user_id": "The user's id.",
+        "first_name": "First name, as of the user's latest event.",
+        "last_name": "Last name, as of the user's latest event.",
+        "gender": "Gender (F or M) as the app reports it.",
+        "level": "Subscription level (free or paid) as of the user's latest event by time.",
+        "last_seen_at": "The time of the user's latest event (UTC).",
+    }),
+    "songs": ("Star schema dimension: one row per song of the song catalogue.", {
+        "song_id": "The song's id (Million Song Dataset).",
+        "title": "The song's title.",
+        "artist_id": "The song's artist (artists.artist_id).",
+        "year": "Year of release; NULL when unknown.",
+        "duration": "Length in seconds.",
+    }),
+    "artists": ("Star schema dimension: one row per artist of the song catalogue.", {
+        "artist_id": "The artist's id (Million Song Dataset).",
+        "name": "The artist's name.",
+        "location": "Where the artist is from, as the catalogue says; NULL when unknown.",
+        "latitude": "Latitude of that location in degrees; NULL when unknown.",
+        "longitude": "Longitude of that location in degrees; NULL when unknown.",
+    }),
+    "time": ("Star schema dimension: one row per distinct songplay start_time, broken into calendar units.", {
+        "start_time": "The songplay time (UTC) these units describe.",
+        "hour": "Hour of the day, 0 to 23.",
+        "day": "Day of the month, 1 to 31.",
+        "week": "ISO 8601 week of the year.",
+        "month": "Month, 1 to 12.",
+        "year": "Year.",
+        "weekday": "ISO day of the week: 1 = Monday to 7 = Sunday.",
+    }),
+    "app_events": ("Analytics layer: every app event of every page, one row per event identity (session_id,"
+                   " item_in_session, start_time).", {
+        "start_time": "When the event happened (UTC).",
+        "event_date": "The UTC day of start_time.",
+        "user_id": "The user; NULL for a logged-out visitor.",
+        "session_id": "The app session.",
+        "item_in_session": "The event's position in its session, from 0.",
+        "page": "The page or action: NextSong, Home, Thumbs Up, Submit Upgrade and so on.",
+        "auth": "Logged In, Logged Out, Guest or Cancelled.",
+        "level": "The user's subscription level at the event: free or paid.",
+        "method": "HTTP method of the request (GET or PUT).",
+        "status": "HTTP status of the response (200, 307, 404 ...).",
+        "location": "Where the user was, as the app reports it (City, ST).",
+        "user_agent": "The user's browser user agent (see the devices table).",
+        "song": "The song's title, as the event names it (NextSong only).",
+        "artist": "The song's artist, as the event names it (NextSong only).",
+        "length": "The song's length in seconds (NextSong only).",
+        "registration": "When the user registered, epoch milliseconds.",
+        "run_id": "The load run that staged this event (toolkit bookkeeping).",
+    }),
+    "user_levels": ("Analytics layer: each user's subscription level history (type 2): one row per period at one"
+                    " level.", {
+        "user_id": "The user.",
+        "level": "The level of the period: free or paid.",
+        "valid_from": "The first event at that level (UTC).",
+        "valid_to": "The first event at the next level, or the cancellation; NULL while current.",
+    }),
+    "devices": ("Analytics layer: one row per distinct user agent, parsed into operating system, browser and"
+                " device.", {
+        "user_agent": "The user agent string, as in the events.",
+        "os_family": "Operating system (Windows, Mac OS X, iOS ...).",
+        "os_version": "Operating system version.",
+        "browser_family": "Browser (Chrome, Firefox, Safari ...).",
+        "browser_version": "Browser version.",
+        "device_family": "Device (Mac, iPhone, Other ...).",
+        "device_type": "desktop, mobile, tablet or other.",
+    }),
+    "user_days": ("Analytics layer: one row per user and day with any event by that (logged-in) user.", {
+        "user_id": "The user.",
+        "activity_date": "The UTC day.",
+        "level": "The user's level as of the day's last event.",
+        "events": "Events that day.",
+        "plays": "Song plays (NextSong) that day.",
+        "sessions": "Distinct sessions that day.",
+        "listening_seconds": "Seconds of music played that day (the plays' song lengths).",
+        "thumbs_up": "Thumbs Up events.",
+        "thumbs_down": "Thumbs Down events.",
+        "add_to_playlist": "Add to Playlist events.",
+        "add_friend": "Add Friend events.",
+        "adverts": "Adverts played (Roll Advert).",
+        "errors": "Error pages seen.",
+        "help": "Help pages seen.",
+        "upgrades": "Upgrades to paid (Submit Upgrade).",
+        "downgrades": "Downgrades to free (Submit Downgrade).",
+        "cancellations": "Cancellations (Cancellation Confirmation).",
+        "first_event_at": "The day's first event (UTC).",
+        "last_event_at": "The day's last event (UTC).",
+    }),
+    "user_sessions": ("Analytics layer: one row per session of a logged-in user.", {
+        "user_id": "The user.",
+        "session_id": "The app session.",
+        "started_at": "The session's first event (UTC).",
+        "ended_at": "When the session's last event ended: a song play ends at its time plus the song's length.",
+        "events": "Events in the session.",
+        "plays": "Song plays in the session.",
+        "level": "The user's level as of the session's last event.",
+    }),
+    "song_days": ("Analytics layer: one row per day and song (as the events name it) with its plays.", {
+        "activity_date": "The UTC day.",
+        "song": "The song's title, as the events name it.",
+        "artist": "The song's artist, as the events name it.",
+        "song_id": "The matching song of the catalogue, where the plays have one; else NULL.",
+        "plays": "Plays that day.",
+        "listeners": "Distinct users who played it that day.",
+    }),
+    "hour_plays": ("Analytics layer: one row per day and hour with song plays.", {
+        "activity_date": "The UTC day.",
+        "hour": "Hour of the day, 0 to 23.",
+        "weekday": "ISO day of the week: 1 = Monday to 7 = Sunday.",
+        "plays": "Song plays in that hour.",
+    }),
+    "user_day_places": ("Analytics layer (the dashboard's geography, devices and funnel): each user-day's events by"
+                        " US state and device, and each funnel step with its time.", {
+        "user_id": "The user.",
+        "activity_date": "The UTC day.",
+        "state": "US state of the location (two letters); NULL when none.",
+        "os_family": "Operating system of the user agent (devices.os_family); NULL without an agent.",
+        "browser_family": "Browser of the user agent (devices.browser_family).",
+        "device_type": "desktop, mobile, tablet or other (devices.device_type).",
+        "step_page": "A funnel page (the step); NULL for the other events.",
+        "step_time": "That step's time (UTC).",
+        "events": "Events.",
+        "plays": "Song plays.",
+        "first_free_play": "The first song play at level free (UTC).",
+        "paid_events": "Events at level paid.",
+    }),
+    "song_totals": ("Analytics layer: one row per song (as the events name it) with its plays over all loaded"
+                    " days.", {
+        "song": "The song's title, as the events name it.",
+        "artist": "The song's artist, as the events name it.",
+        "song_id": "The matching song of the catalogue, where there is one; else NULL.",
+        "plays": "Plays over all loaded days.",
+    }),
+    "trend_runs": ("Trends: one row per trends.py computation: when, from which load, over which days.", {
+        "trend_run_id": "The computation's id (the forecasts, backtests and trending rows name it).",
+        "computed_at": "When it was computed (UTC).",
+        "load_run_id": "The latest succeeded load run it read; NULL when there was none.",
+        "horizon": "Days forecast.",
+        "first_day": "First day of the series; NULL without data.",
+        "last_day": "Last day of the series; NULL without data.",
+        "days": "Days in the series.",
+        "recent_from": "Trending: the recent window runs from this day to last_day.",
+        "before_from": "Trending: the window compared against runs from this day to the day before recent_from.",
+        "plays_recent": "All plays in the recent window (the traffic).",
+        "plays_before": "All plays in the window before.",
+        "prior_plays": "The shrinkage prior of the trending score.",
+        "min_listeners": "Fewest distinct listeners a song or artist needs to be ranked.",
+        "message": "What could not be computed, and why.",
+        "trending_note": "Why nothing trends, when nothing can.",
+    }),
+    "trend_backtests": ("Trends: one row per computation and series: the rolling-origin backtest that chose its"
+                        " model.", {
+        "trend_run_id": "The computation (trend_runs).",
+        "series": "plays, active_users or paid_users.",
+        "model": "The published model; NULL when no forecast was published.",
+        "candidate": "The smoothing model tried against the seasonal-naive baseline.",
+        "mase": "The candidate's mean absolute scaled error over the origins.",
+        "mase_baseline": "The baseline's mean absolute scaled error.",
+        "smape": "The candidate's symmetric mean absolute percentage error, 0 to 200.",
+        "smape_baseline": "The baseline's symmetric mean absolute percentage error.",
+        "origins": "Backtest origins.",
+        "note": "Why a model was or was not published.",
+    }),
+    "trend_forecasts": ("Trends: one row per computation, series and forecast day, with calibrated intervals.", {
+        "trend_run_id": "The computation (trend_runs).",
+        "series": "plays, active_users or paid_users.",
+        "forecast_date": "The day forecast.",
+        "model": "The model that made the forecast.",
+        "value": "The forecast.",
+        "lo80": "Lower end of the 80 percent interval.",
+        "hi80": "Upper end of the 80 percent interval.",
+        "lo95": "Lower end of the 95 percent interval.",
+        "hi95": "Upper end of the 95 percent interval.",
+    }),
+    "trending": ("Trends: the songs and artists trending in the last 7 days against the 21 days before, adjusted"
+                 " for traffic, significant after false-discovery control; ranked by a shrunk score.", {
+        "trend_run_id": "The computation (trend_runs).",
+        "kind": "song or artist.",
+        "rank": "Rank from 1.",
+        "song": "The song's title; NULL for an artist.",
+        "artist": "The artist.",
+        "score": "The shrunk trending score (ranks the list).",
+        "plays": "Plays in the last 7 days.",
+        "plays_before": "Plays in the 21 days before.",
+        "expected": "plays_before scaled by the change in overall traffic.",
+        "listeners": "Distinct users in the last 7 days.",
+        "p_value": "The exact test's p-value.",
+    }),
+}
+# What only the toolkit uses: told apart by this comment, and absent from the analyst views.
+TOOLKIT_TABLES: dict[str, str] = {
+    "etl_runs": "one row per load run: when, outcome, counts, the toolkit version",
+    "table_rows": "the star tables' row counts as the last run left them",
+    "loaded_objects": "one row per source object loaded",
+    "rejects": "source records that could not be used, with the reason",
+    "staging_events": "the raw layer: every event record loaded, typed",
+    "staging_songs": "the raw layer: every song record loaded, typed",
+    "song_lookup": "song matching: the song of each title, artist name and duration",
+    "unmatched_plays": "song matching: the songplays without a song",
+    "listed_folders": "folder sources whose files were all loaded",
+}
 
 
-drop_table_queries = [f"DROP TABLE IF EXISTS {name}" for name in reversed(TABLES)]
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# The analysts' schema: a view of every described table, with the same comments; BI tools pointed
+# at it see only what is meant for them (the tables stay in the toolkit's schema, also commented).
+ANALYST_SCHEMA = "sparkify"
+ANALYST_SCHEMA_CREATE = f"CREATE SCHEMA IF NOT EXISTS {ANALYST_SCHEMA}"
+ANALYST_SCHEMA_COMMENT = (f"COMMENT ON SCHEMA {ANALYST_SCHEMA} IS 'Sparkify for analysts: the star schema, the"
+                          " analytics layer and the trend tables, as views'")
+ANALYST_SCHEMA_DROP = f"DROP SCHEMA IF EXISTS {ANALYST_SCHEMA} CASCADE"
+# {schema}: the toolkit's schema (current_schema()), where the tables are.
+ANALYST_VIEWS = {table: f"CREATE OR REPLACE VIEW {ANALYST_SCHEMA}.{table} AS SELECT {', '.join(columns)}"
+                        f" FROM {{schema}}.{table}" for table, (_, columns) in DESCRIPTIONS.items()}
+TABLE_COMMENTS = {  # table -> its COMMENT statements: the table's and its columns', then its view's
+    table: [f"COMMENT ON TABLE {table} IS {_quoted(text)}",
+            *(f"COMMENT ON COLUMN {table}.{column} IS {_quoted(about)}" for column, about in columns.items()),
+            f"COMMENT ON VIEW {ANALYST_SCHEMA}.{table} IS {_quoted(text)}",
+            *(f"COMMENT ON COLUMN {ANALYST_SCHEMA}.{table}.{column} IS {_quoted(about)}"
+              for column, about in columns.items())]
+    for table, (text, columns) in DESCRIPTIONS.items()
+}
+TOOLKIT_TABLE_COMMENTS = {
+    table: f"COMMENT ON TABLE {table} IS {_quoted(f'Toolkit internal, not for analysis: {about}')}"
+    for table, about in TOOLKIT_TABLES.items()
+}
+
+
+
+# The analysts' views first: they depend on the tables (and hold no data).
+drop_table_queries = [ANALYST_SCHEMA_DROP, *(f"DROP TABLE IF EXISTS {name}" for name in reversed(TABLES))]
 
 # Schema changes take turns (create_tables.py): two CREATE TABLE of one name at once collide in
 # PostgreSQL's catalog, so each waits for this transaction-level lock first (PostgreSQL only;
@@ -641,8 +897,8 @@ REDSHIFT_RUN_LOCK = "LOCK etl_runs"
 RUN_NEXT_ID = "SELECT COALESCE(MAX(run_id), 0) + 1 FROM etl_runs"
 
 RUN_START = """
-INSERT INTO etl_runs (run_id, started_at, outcome, target)
-VALUES (%(run_id)s, %(started_at)s, 'running', %(target)s)
+INSERT INTO etl_runs (run_id, started_at, outcome, target, toolkit_version)
+VALUES (%(run_id)s, %(started_at)s, 'running', %(target)s, %(version)s)
 """
 
 RUN_FINISH = """
@@ -650,7 +906,7 @@ UPDATE etl_runs
 SET finished_at = %(finished_at)s, outcome = %(outcome)s, objects_loaded = %(objects_loaded)s,
     events_staged = %(events_staged)s, songs_staged = %(songs_staged)s,
     rows_rejected = %(rows_rejected)s, values_repaired = %(values_repaired)s,
-    songplays_added = %(songplays_added)s, message = %(message)s
+    songplays_added = %(songplays_added)s, message = %(message)s, unknown_fields = %(unknown_fields)s
 WHERE run_id = %(run_id)s
 """
 
@@ -1806,11 +2062,14 @@ rebuild_queries = [f"DELETE FROM {name}" for name in REBUILT_TABLES]
 
 RECENT_RUNS = """
 SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
-       rows_rejected, values_repaired, songplays_added, checks, message
+       rows_rejected, values_repaired, songplays_added, checks, message, toolkit_version, unknown_fields
 FROM etl_runs
 ORDER BY run_id DESC
 LIMIT %(limit)s
 """
+
+RUN_EXISTS = "SELECT outcome FROM etl_runs WHERE run_id = %(run_id)s"  # etl.py --rejects RUN
+LATEST_RUN = "SELECT MAX(run_id) FROM etl_runs"
 
 LOADED_BY_SOURCE = """
 SELECT source, COUNT(*) AS objects, CAST(SUM(size) AS BIGINT) AS bytes, CAST(SUM(records) AS BIGINT) AS records,

@@ -89,10 +89,9 @@ def horizon_argument(text: str) -> int:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = cli.argument_parser(__doc__.splitlines()[0])
+    parser = cli.argument_parser(__doc__.splitlines()[0], json_help="print the results as one JSON document")
     parser.add_argument("--horizon", type=horizon_argument, default=14, metavar="N",
                         help=f"days to forecast (default: 14; at most {MAX_HORIZON})")
-    parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     return parser.parse_args(argv)
 
 
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     with closing(warehouse.connect(cfg)) as conn:
         document = compute_trends(conn, args.horizon, settings.dialect(cfg))
     seconds = time.perf_counter() - started
-    print(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) if args.json
+    print(json.dumps(cli.with_offsets(document), indent=2, ensure_ascii=False, allow_nan=False) if args.json
           else summary_text(document, seconds))
     return 0
 

@@ -69,6 +69,22 @@ def model_columns(dialect: Postgres) -> dict[str, dict[str, str]]:
     return model
 
 
+def column_definitions(dialect: Postgres) -> dict[str, dict[str, str]]:
+    """Each model column's definition as the DDL writes it (without constraints): what an ALTER TABLE
+    … ADD COLUMN takes to keep a table's data when the model adds a column."""
+    definitions: dict[str, dict[str, str]] = {}
+    for statement in dialect.table_statements():
+        table = statements.created_table(statement)
+        if table is None:
+            continue
+        for line in table[2].splitlines():
+            line = line.split("--")[0].strip().rstrip(",").strip()
+            column = _COLUMN.fullmatch(line) if line and not _TABLE_CONSTRAINT.match(line) else None
+            if column is not None:
+                definitions.setdefault(table[1], {})[column[1]] = line.replace("PRIMARY KEY", "").strip()
+    return definitions
+
+
 def model_problems(conn: psycopg2.extensions.connection, dialect: Postgres) -> tuple[list[str], list[str]]:
     """(missing tables, differences) between the warehouse and the model in sql_queries,
     column by column. It only reads the catalog (a read-only login can run check_data.py)."""
@@ -82,6 +98,7 @@ def model_problems(conn: psycopg2.extensions.connection, dialect: Postgres) -> t
     finally:
         conn.rollback()  # ends the reading transaction (and the shared lock)
     model = model_columns(dialect)
+    definitions = column_definitions(dialect)
     missing = [t for t in sql.TABLES if t not in actual]
     differences = []
     for table in sql.TABLES:
@@ -90,7 +107,10 @@ def model_problems(conn: psycopg2.extensions.connection, dialect: Postgres) -> t
         want, have = model[table], actual[table]
         for column, kind in want.items():
             if column not in have:
-                differences.append(f"{table} lacks column {column}")
+                definition = " ".join(definitions[table][column].split())
+                keep = (f" (to keep the data: ALTER TABLE {table} ADD COLUMN {definition})"
+                        if "NOT NULL" not in definition or "DEFAULT" in definition else "")
+                differences.append(f"{table} lacks column {column}{keep}")
             elif have[column] != kind:
                 differences.append(f"{table}.{column} is {have[column]}, the model says {kind}")
         differences += [f"{table} has column {c}, which the model lacks" for c in have if c not in want]

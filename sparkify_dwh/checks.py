@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,11 +83,17 @@ def run_check(cur: psycopg2.extensions.cursor, name: str, description: str, quer
     return CheckResult(name, description, count, column_names(cur), cur.fetchall())
 
 
-def run_checks(conn: psycopg2.extensions.connection, examples: int = EXAMPLES) -> list[CheckResult]:
-    """Every check of sql_queries.CHECKS, in order. Only reads: commits and rolls back nothing."""
+def run_checks(conn: psycopg2.extensions.connection, examples: int = EXAMPLES,
+               progress: Callable[[Callable[[], str]], None] | None = None) -> list[CheckResult]:
+    """Every check of sql_queries.CHECKS, in order. Only reads: commits and rolls back nothing.
+    `progress` (a console.Progress) is told after each check."""
+    results: list[CheckResult] = []
     with conn.cursor() as cur:
-        return [run_check(cur, name, description, query, examples)
-                for name, (description, query) in sql.CHECKS.items()]
+        for name, (description, query) in sql.CHECKS.items():
+            results.append(run_check(cur, name, description, query, examples))
+            if progress is not None:
+                progress(lambda: f"  checks: {len(results)} of {len(sql.CHECKS)} done")
+    return results
 
 
 def run_warnings(conn: psycopg2.extensions.connection, examples: int = EXAMPLES) -> list[CheckResult]:
@@ -117,8 +123,11 @@ def song_match_rate(conn: psycopg2.extensions.connection) -> MatchRate:
 
 
 def time_analytics_queries(conn: psycopg2.extensions.connection, repeat: int) -> list[Timing]:
-    """Each typical analytics query `repeat` times; the median is what a user would usually wait."""
-    timings = []
+    """Each typical analytics query `repeat` times; the median is what a user would usually wait.
+    None when repeat is 0."""
+    timings: list[Timing] = []
+    if repeat == 0:
+        return timings
     with conn.cursor() as cur:
         for name, (description, query) in sql.ANALYTICS_QUERIES.items():
             seconds = []

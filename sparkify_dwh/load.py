@@ -3,6 +3,8 @@ schema and the analytics layer, and record the run; all or nothing (etl.py's wor
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import time
 from collections import Counter
@@ -23,6 +25,7 @@ from sparkify_dwh import (
     sources,
     staging,
     targets,
+    version,
 )
 from sparkify_dwh.run import Run
 from sparkify_dwh.settings import Settings
@@ -66,7 +69,8 @@ def begin_run(cur: psycopg2.extensions.cursor, target: PostgresTarget, started: 
     session.execute(cur, sql.RUN_NEXT_ID)
     (run_id,) = cur.fetchone()
     name = target.cfg.warehouse.target
-    session.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": name})
+    session.execute(cur, sql.RUN_START, {"run_id": run_id, "started_at": started, "target": name,
+                                         "version": version.version()})
     return Run(run_id, started, name)
 
 
@@ -146,11 +150,27 @@ def finish_run(cur: psycopg2.extensions.cursor, run: Run, outcome: str, message:
         "values_repaired": repaired(run),
         "songplays_added": run.rows_after.get("songplays", 0) - run.rows_before.get("songplays", 0),
         "message": message,
+        "unknown_fields": json.dumps(unknown_fields(run), sort_keys=True) if unknown_fields(run) else None,
     })
 
 
 def repaired(run: Run) -> int:
     return sum(counts.repaired for counts in run.staged.values())
+
+
+def unknown_fields(run: Run) -> dict[str, dict[str, int]]:
+    """Schema drift: per source, the staged records carrying each field the toolkit does not read."""
+    return {source: dict(sorted(counts.unknown.items())) for source, counts in sorted(run.staged.items())
+            if counts.unknown}
+
+
+def warn_unknown_fields(run: Run) -> None:
+    """One line when the sources carry fields the toolkit does not read (the records still load)."""
+    found = unknown_fields(run)
+    if found:
+        console.say("warning: fields the toolkit does not read (loaded without them; recorded with the run): "
+                    + "; ".join(f"{source} " + ", ".join(f"{name} ({count:,} records)" for name, count in names.items())
+                                for source, names in found.items()))
 
 
 def load(conn: psycopg2.extensions.connection, cfg: Settings, *, full_listing: bool = False) -> Run:
@@ -168,6 +188,7 @@ def load(conn: psycopg2.extensions.connection, cfg: Settings, *, full_listing: b
             plan_run(cur, target, run, list_sources(cfg, known))
             run.rows_before = count_rows(cur)
             stage(cur, target, run)
+            warn_unknown_fields(run)
             target.record_folders(cur, known, run)
             console.say("transforming ...")
             changes = transform(cur, target, since_run=run.run_id)
@@ -180,7 +201,9 @@ def load(conn: psycopg2.extensions.connection, cfg: Settings, *, full_listing: b
         failed_id = record_failed_run(conn, target, message, run.rejects)
         raise RunFailed(failed_run_message(failed_id, message), failed_id) from None
     except BaseException as exc:
-        record_failed_run(conn, target, settings.redact(console.first_line(exc), cfg), None)
+        failed_id = record_failed_run(conn, target, settings.redact(console.first_line(exc), cfg), None)
+        with contextlib.suppress(AttributeError):  # etl.py --json names the run the failure was recorded as
+            exc.dwh_run_id = failed_id  # type: ignore[attr-defined]
         raise
     finally:
         target.close()

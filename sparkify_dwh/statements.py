@@ -24,7 +24,8 @@ from sparkify_dwh.dialects import DIALECTS, POSTGRES, REDSHIFT, Postgres
 
 SQL_VERBS = {"SELECT", "INSERT", "DELETE", "UPDATE", "CREATE", "DROP", "COPY", "LOCK", "WITH", "ANALYZE", "SET",
              "TRUNCATE", "ALTER", "VACUUM", "UNLOAD", "GRANT", "REVOKE", "BEGIN", "COMMIT", "SAVEPOINT",
-             "ROLLBACK", "RELEASE"}
+             "ROLLBACK", "RELEASE",
+             "COMMENT"}
 
 
 def sql_strings(value: object, path: str) -> Iterator[tuple[str, str]]:
@@ -72,6 +73,7 @@ def fills(name: str) -> list[tuple[str, dict[str, str]]]:
         *checks,
         ("REBUILT_TABLES", {"tables": ", ".join(sql.REBUILT_TABLES)}),
         ("dev", {"database": "dev"}),
+        ("public", {"schema": "public"}),  # ANALYST_VIEWS: the toolkit's schema, current_schema()
     ]
 
 
@@ -130,6 +132,18 @@ def temporary_table(statement: str) -> str | None:
     """The temporary table a statement creates (analytics.py analyzes it for the plans that join it)."""
     found = _TEMPORARY_TABLE.match(statement)
     return found[1] if found else None
+
+
+def describe() -> str:
+    """The README's table descriptions for analysts, rendered from sql.DESCRIPTIONS (the text the
+    COMMENTs carry): tests/test_interface.py holds the README to it. Print it with
+    `python -c "from sparkify_dwh import statements; print(statements.describe())"`."""
+    parts = []
+    for table, (about, columns) in sql.DESCRIPTIONS.items():
+        parts += [f"**`{table}`** — {about}", "", "| column | meaning |", "|---|---|"]
+        parts += [f"| `{column}` | {text} |" for column, text in columns.items()]
+        parts.append("")
+    return "\n".join(parts).rstrip("\n")
 
 
 def print_script(argv: list[str]) -> None:

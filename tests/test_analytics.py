@@ -442,7 +442,8 @@ def test_an_existing_warehouse_gets_the_layer_and_the_next_run_fills_it(
     logs, songs = copy_sample(tmp_path / "data", days=range(1, 21))
     embedded.run("create_tables.py")
     embedded.load(logs, songs)
-    for table in reversed(TABLES):  # a warehouse from before the analytics layer
+    embedded.execute("DROP SCHEMA sparkify CASCADE")  # a warehouse from before the analytics layer
+    for table in reversed(TABLES):
         embedded.execute(f"DROP TABLE {table}")
     proc = embedded.run("create_tables.py")
     assert f"{len(TABLES)} table(s) created ({', '.join(TABLES)})" in proc.stdout

@@ -367,7 +367,7 @@ def test_the_helpers_reconciliations_say_what_differs(loaded_copy: Warehouse) ->
 
 
 def test_the_terminal_report_is_readable(loaded: Warehouse) -> None:
-    proc = loaded.run("check_data.py", "--sample", "2", "--repeat", "3")
+    proc = loaded.run("check_data.py", "--sample", "2", "--repeat", "3", "--verbose")
     out = proc.stdout
     assert out.startswith(f"Checks: {len(ALL_CHECKS)} passed, 0 failed\n")
     lines = out.splitlines()
@@ -395,7 +395,7 @@ def test_the_terminal_report_is_readable(loaded: Warehouse) -> None:
     assert failure[0].split() == ["user_id", "copies"]
     assert sorted(line.split() for line in failure[2:4]) == [["15", "2"], ["80", "2"]]
     assert " of a sample" not in proc.stdout  # --sample 0
-    assert proc.stderr.strip() == f"error: 1 of {len(ALL_CHECKS)} checks failed: dup_users_user_id"
+    assert proc.stderr.splitlines()[-1] == f"error: 1 of {len(ALL_CHECKS)} checks failed: dup_users_user_id"
 
 
 def test_json_has_timings_and_samples_of_every_table(loaded: Warehouse) -> None:
@@ -428,10 +428,24 @@ def test_help_describes_every_option() -> None:
     script = str(ROOT / "check_data.py")
     proc = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
-    for option in ("--config PATH", "--json", "--repeat N", "--sample N"):
+    for option in ("--config PATH", "--json", "--repeat N", "--sample N", "--verbose"):
         assert option in proc.stdout
-    proc = subprocess.run([sys.executable, script, "--repeat", "0"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "at least 1" in proc.stderr
+    proc = subprocess.run([sys.executable, script, "--repeat", "-1"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "at least 0" in proc.stderr
+
+
+def test_the_default_report_fits_the_terminal_and_shows_progress(loaded: Warehouse) -> None:
+    """Within COLUMNS characters a line (the details: --verbose, --json); --repeat 0 times nothing;
+    progress on stderr."""
+    proc = loaded.run("check_data.py", "--repeat", "0", env={"COLUMNS": "80"})
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"Checks: {len(ALL_CHECKS)} passed, 0 failed"
+    assert max(map(len, lines)) <= 80, max(lines, key=len)
+    assert "Analytics queries" not in proc.stdout and " of a sample" not in proc.stdout
+    assert "(sample rows of" in proc.stdout
+    assert proc.stderr.startswith(f"running {len(ALL_CHECKS)} checks ...\n")
+    report, _ = check_report(loaded, "--repeat", "0")
+    assert report["timings"] == []
 
 
 @pytest.mark.parametrize("name", ALL_CHECKS + list(sql.ANALYTICS_QUERIES))
@@ -515,6 +529,6 @@ def test_a_login_that_may_only_read_can_check(postgres: Warehouse, tmp_path: Pat
         report, proc = check_report(postgres)
         assert proc.returncode == 0, proc.stderr
         assert failed_checks(report) == {} and len(report["checks"]) == len(ALL_CHECKS)
-        assert proc.stderr == ""  # not even a warning: the tables match the model
+        assert "warning:" not in proc.stderr  # not even a warning: the tables match the model (stderr: progress)
     finally:
         postgres.execute(f"DROP OWNED BY {reader}; DROP ROLE {reader}")

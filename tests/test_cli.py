@@ -148,6 +148,7 @@ def test_load_before_create_tables_says_what_to_run(embedded: Warehouse) -> None
 
 def test_tables_that_differ_from_the_model_are_reported_and_not_loaded(warehouse: Warehouse) -> None:
     warehouse.run("create_tables.py")
+    warehouse.execute("DROP SCHEMA sparkify CASCADE")  # the analysts' views pin their columns' types
     warehouse.execute("ALTER TABLE songs ALTER COLUMN year TYPE INTEGER")
     warehouse.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
     error = one_line_error(warehouse.run("create_tables.py", check=False))

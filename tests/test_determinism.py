@@ -189,9 +189,10 @@ def test_check_data_warns_about_events_later_than_their_load(future: Warehouse) 
     assert warning["name"] == "events_after_load" and warning["count"] == len(later)
     # The first examples: the 2029 object's first lines, in order (object ids follow the object keys).
     assert [(x["source_line"], x["start_time"]) for x in warning["examples"]] == [
-        (line, as_time(e["ts"]).isoformat()) for line, e in enumerate(shifted[:3], 1)]
-    assert all(x["run_id"] == 1 and x["run_started_at"] == started.isoformat() for x in warning["examples"])
-    text = future.run("check_data.py", "--repeat", "1", "--sample", "0").stdout
+        (line, as_time(e["ts"]).replace(tzinfo=dt.UTC).isoformat()) for line, e in enumerate(shifted[:3], 1)]
+    assert all(x["run_id"] == 1 and x["run_started_at"] == started.replace(tzinfo=dt.UTC).isoformat()  # with offset
+               for x in warning["examples"])
+    text = future.run("check_data.py", "--repeat", "1", "--sample", "0", "--verbose").stdout
     assert re.search(rf"warning: events_after_load: {len(later):,} rows, staged events later than the start of"
                      r" the run that loaded them \(not a failure\)", text)
 

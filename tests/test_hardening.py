@@ -302,7 +302,7 @@ def test_check_data_shows_hostile_text_escaped(embedded: Warehouse) -> None:
     embedded.execute("INSERT INTO artists (artist_id, name) VALUES ('AR1', %s)", (HOSTILE,))
     embedded.execute("INSERT INTO songs (song_id, title, artist_id, duration) VALUES ('SO1', %s, 'AR1', 1.5)",
                      (HOSTILE,))
-    proc = embedded.run("check_data.py", "--repeat", "1", check=False)
+    proc = embedded.run("check_data.py", "--repeat", "1", "--verbose", check=False)  # the samples: --verbose
     assert not set(proc.stdout) & {"\x1b", "\x07", "\u202e"}
     songs = proc.stdout[proc.stdout.index("\nsongs:"):].split("\n\n")[0]
     assert "Evil\\x1b[2J\\x1b]0;owned\\x07\\nTitle\\u202e" in songs

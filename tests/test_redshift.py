@@ -58,7 +58,8 @@ PARAMS = {
     "recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3), "last_day": dt.date(2018, 11, 30),
     "traffic": 0.38, "prior": 10.0, "min_listeners": 3, "candidates": 200, "top": 20, "kind": "song",
     "recent_start": dt.datetime(2018, 11, 24), "recent_end": dt.datetime(2018, 12, 1), "trend_run_id": 3,
-    "load_run_id": 2, "schema": "public", "rows": 8056,
+    "load_run_id": 2, "schema": "public", "rows": 8056, "version": "1.4.0",
+    "unknown_fields": "{\"events\": {\"genre\": 2}}",
 }
 POSTGRES_ONLY = [r"::", r"\bON CONFLICT\b", r"\bFILTER\s*\(", r"\bDISTINCT ON\b", r"\bILIKE\b", r"\bUSING brin\b",
                  r"\bFROM STDIN\b", r"\bGENERATED\b", r"\bSERIAL\b", r"\bTEXT\b", r"\bJSONB\b", r"\bTRUNCATE\b"]

@@ -24,7 +24,8 @@ def test_every_statement_is_known_by_the_name_of_its_constant() -> None:
     # ... even in a list assigned before the constant existed (extended by += further down)
     assert session.statement_name(sql.SONG_TOTALS_ADD) == "SONG_TOTALS_ADD"
     assert "SONG_TOTALS_ADD" in [session.statement_name(s) for s in sql.analytics_aggregate_queries]
-    assert session.statement_name(sql.drop_table_queries[0]) == "drop_table_queries[0]"
+    assert session.statement_name(sql.drop_table_queries[1]) == "drop_table_queries[1]"
+    assert session.statement_name(sql.drop_table_queries[0]) == "ANALYST_SCHEMA_DROP"  # the views go first
     assert session.statement_name(sql.CHECKS["dup_users_user_id"][1]) == "CHECKS['dup_users_user_id'][1]"
     assert session.statement_name("SELECT 1 AS inline") == "unnamed statement SELECT 1 AS"
     # Two names, one text: no name is guessed for it; the code sends such a statement by name.
@@ -82,10 +83,16 @@ def test_a_script_traces_every_statement_it_sends(postgres: Warehouse) -> None:
     traced = [m["name"] for m in map(TRACE.fullmatch, proc.stderr.splitlines()) if m]
     assert traced[:3] == ["POSTGRES_LOCK_TIMEOUT", "SCHEMA_LOCK", "TABLE_EXISTS"]  # [ETL] LOCK_TIMEOUT at connect
     created = [name for name in traced if name.endswith("_CREATE")]
-    assert created == [session.statement_name(text) for text in sql.TABLES.values()]
-    assert created[0] == "ETL_RUNS_CREATE" and "SONGPLAYS_CREATE" in created and len(created) == len(sql.TABLES)
+    assert created == [*(session.statement_name(text) for text in sql.TABLES.values()), "ANALYST_SCHEMA_CREATE"]
+    assert created[0] == "ETL_RUNS_CREATE" and "SONGPLAYS_CREATE" in created
     indexes = [f"POSTGRES_INDEXES[{i}]" for i in range(len(sql.POSTGRES_INDEXES))]
-    assert traced[traced.index(indexes[0]):] == [*indexes, "SCHEMA_LOCK_SHARED", "CURRENT_SCHEMA", "SCHEMA_COLUMNS"]
+    compared = traced.index(indexes[0]) + len(indexes) + 3
+    assert traced[traced.index(indexes[0]):compared] == [*indexes, "SCHEMA_LOCK_SHARED", "CURRENT_SCHEMA",
+                                                         "SCHEMA_COLUMNS"]
+    # then the descriptions: the analysts' schema, its views and every COMMENT (sql.DESCRIPTIONS)
+    assert traced[compared:compared + 4] == ["SCHEMA_LOCK", "CURRENT_SCHEMA", "ANALYST_SCHEMA_CREATE",
+                                             "ANALYST_SCHEMA_COMMENT"]
+    assert "ANALYST_VIEWS['songplays'] (schema=public)" in traced and "TABLE_COMMENTS['songplays'][1]" in traced
     assert not [line for line in proc.stderr.splitlines() if line.startswith("trace:") and not TRACE.fullmatch(line)]
 
 

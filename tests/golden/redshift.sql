@@ -12,7 +12,9 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     values_repaired  BIGINT         NOT NULL DEFAULT 0,  -- garbled text values repaired while staging
     songplays_added  BIGINT         NOT NULL DEFAULT 0,
     checks           VARCHAR(16),               -- passed | failed | NULL when not run
-    message          VARCHAR(2048)
+    message          VARCHAR(2048),
+    toolkit_version  VARCHAR(32),               -- the version that made the run; NULL: before 1.4.0
+    unknown_fields   VARCHAR(4096)              -- JSON: per source, the records carrying each field no column reads
 ) DISTSTYLE ALL;
 
 -- LOADED_OBJECTS_CREATE
@@ -368,85 +370,1231 @@ CREATE TABLE IF NOT EXISTS trending (
     PRIMARY KEY (trend_run_id, kind, rank)
 ) DISTSTYLE ALL SORTKEY (trend_run_id, kind, rank);
 
--- drop_table_queries[0]
-DROP TABLE IF EXISTS trending;
+-- ANALYST_SCHEMA_CREATE
+CREATE SCHEMA IF NOT EXISTS sparkify;
+
+-- ANALYST_SCHEMA_COMMENT
+COMMENT ON SCHEMA sparkify IS 'Sparkify for analysts: the star schema, the analytics layer and the trend tables, as views';
+
+-- ANALYST_SCHEMA_DROP
+DROP SCHEMA IF EXISTS sparkify CASCADE;
+
+-- ANALYST_VIEWS['songplays'] (public)
+CREATE OR REPLACE VIEW sparkify.songplays AS SELECT songplay_id, start_time, user_id, level, song_id, artist_id, session_id, item_in_session, location, user_agent FROM public.songplays;
+
+-- ANALYST_VIEWS['users'] (public)
+CREATE OR REPLACE VIEW sparkify.users AS SELECT user_id, first_name, last_name, gender, level, last_seen_at FROM public.users;
+
+-- ANALYST_VIEWS['songs'] (public)
+CREATE OR REPLACE VIEW sparkify.songs AS SELECT song_id, title, artist_id, year, duration FROM public.songs;
+
+-- ANALYST_VIEWS['artists'] (public)
+CREATE OR REPLACE VIEW sparkify.artists AS SELECT artist_id, name, location, latitude, longitude FROM public.artists;
+
+-- ANALYST_VIEWS['time'] (public)
+CREATE OR REPLACE VIEW sparkify.time AS SELECT start_time, hour, day, week, month, year, weekday FROM public.time;
+
+-- ANALYST_VIEWS['app_events'] (public)
+CREATE OR REPLACE VIEW sparkify.app_events AS SELECT start_time, event_date, user_id, session_id, item_in_session, page, auth, level, method, status, location, user_agent, song, artist, length, registration, run_id FROM public.app_events;
+
+-- ANALYST_VIEWS['user_levels'] (public)
+CREATE OR REPLACE VIEW sparkify.user_levels AS SELECT user_id, level, valid_from, valid_to FROM public.user_levels;
+
+-- ANALYST_VIEWS['devices'] (public)
+CREATE OR REPLACE VIEW sparkify.devices AS SELECT user_agent, os_family, os_version, browser_family, browser_version, device_family, device_type FROM public.devices;
+
+-- ANALYST_VIEWS['user_days'] (public)
+CREATE OR REPLACE VIEW sparkify.user_days AS SELECT user_id, activity_date, level, events, plays, sessions, listening_seconds, thumbs_up, thumbs_down, add_to_playlist, add_friend, adverts, errors, help, upgrades, downgrades, cancellations, first_event_at, last_event_at FROM public.user_days;
+
+-- ANALYST_VIEWS['user_sessions'] (public)
+CREATE OR REPLACE VIEW sparkify.user_sessions AS SELECT user_id, session_id, started_at, ended_at, events, plays, level FROM public.user_sessions;
+
+-- ANALYST_VIEWS['song_days'] (public)
+CREATE OR REPLACE VIEW sparkify.song_days AS SELECT activity_date, song, artist, song_id, plays, listeners FROM public.song_days;
+
+-- ANALYST_VIEWS['hour_plays'] (public)
+CREATE OR REPLACE VIEW sparkify.hour_plays AS SELECT activity_date, hour, weekday, plays FROM public.hour_plays;
+
+-- ANALYST_VIEWS['user_day_places'] (public)
+CREATE OR REPLACE VIEW sparkify.user_day_places AS SELECT user_id, activity_date, state, os_family, browser_family, device_type, step_page, step_time, events, plays, first_free_play, paid_events FROM public.user_day_places;
+
+-- ANALYST_VIEWS['song_totals'] (public)
+CREATE OR REPLACE VIEW sparkify.song_totals AS SELECT song, artist, song_id, plays FROM public.song_totals;
+
+-- ANALYST_VIEWS['trend_runs'] (public)
+CREATE OR REPLACE VIEW sparkify.trend_runs AS SELECT trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from, plays_recent, plays_before, prior_plays, min_listeners, message, trending_note FROM public.trend_runs;
+
+-- ANALYST_VIEWS['trend_backtests'] (public)
+CREATE OR REPLACE VIEW sparkify.trend_backtests AS SELECT trend_run_id, series, model, candidate, mase, mase_baseline, smape, smape_baseline, origins, note FROM public.trend_backtests;
+
+-- ANALYST_VIEWS['trend_forecasts'] (public)
+CREATE OR REPLACE VIEW sparkify.trend_forecasts AS SELECT trend_run_id, series, forecast_date, model, value, lo80, hi80, lo95, hi95 FROM public.trend_forecasts;
+
+-- ANALYST_VIEWS['trending'] (public)
+CREATE OR REPLACE VIEW sparkify.trending AS SELECT trend_run_id, kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value FROM public.trending;
+
+-- TABLE_COMMENTS['songplays'][0]
+COMMENT ON TABLE songplays IS 'Star schema fact: one row per song play (an event with page NextSong), deduplicated by the event''s identity (session_id, item_in_session, start_time).';
+
+-- TABLE_COMMENTS['songplays'][1]
+COMMENT ON COLUMN songplays.songplay_id IS 'The play''s number in load order: the run that first loaded the event, then its time.';
+
+-- TABLE_COMMENTS['songplays'][2]
+COMMENT ON COLUMN songplays.start_time IS 'When the play started (UTC; the event''s ts, milliseconds kept).';
+
+-- TABLE_COMMENTS['songplays'][3]
+COMMENT ON COLUMN songplays.user_id IS 'The listener (users.user_id); NULL for a logged-out visitor.';
+
+-- TABLE_COMMENTS['songplays'][4]
+COMMENT ON COLUMN songplays.level IS 'The listener''s subscription level at the play: free or paid.';
+
+-- TABLE_COMMENTS['songplays'][5]
+COMMENT ON COLUMN songplays.song_id IS 'The song (songs.song_id) whose title, artist name and duration equal the play''s; NULL when none does.';
+
+-- TABLE_COMMENTS['songplays'][6]
+COMMENT ON COLUMN songplays.artist_id IS 'That song''s artist (artists.artist_id); NULL when no song matches.';
+
+-- TABLE_COMMENTS['songplays'][7]
+COMMENT ON COLUMN songplays.session_id IS 'The app session the play belongs to.';
+
+-- TABLE_COMMENTS['songplays'][8]
+COMMENT ON COLUMN songplays.item_in_session IS 'The event''s position in its session, from 0.';
+
+-- TABLE_COMMENTS['songplays'][9]
+COMMENT ON COLUMN songplays.location IS 'Where the listener was, as the app reports it (City, ST).';
+
+-- TABLE_COMMENTS['songplays'][10]
+COMMENT ON COLUMN songplays.user_agent IS 'The listener''s browser user agent (see the devices table).';
+
+-- TABLE_COMMENTS['songplays'][11]
+COMMENT ON VIEW sparkify.songplays IS 'Star schema fact: one row per song play (an event with page NextSong), deduplicated by the event''s identity (session_id, item_in_session, start_time).';
+
+-- TABLE_COMMENTS['songplays'][12]
+COMMENT ON COLUMN sparkify.songplays.songplay_id IS 'The play''s number in load order: the run that first loaded the event, then its time.';
+
+-- TABLE_COMMENTS['songplays'][13]
+COMMENT ON COLUMN sparkify.songplays.start_time IS 'When the play started (UTC; the event''s ts, milliseconds kept).';
+
+-- TABLE_COMMENTS['songplays'][14]
+COMMENT ON COLUMN sparkify.songplays.user_id IS 'The listener (users.user_id); NULL for a logged-out visitor.';
+
+-- TABLE_COMMENTS['songplays'][15]
+COMMENT ON COLUMN sparkify.songplays.level IS 'The listener''s subscription level at the play: free or paid.';
+
+-- TABLE_COMMENTS['songplays'][16]
+COMMENT ON COLUMN sparkify.songplays.song_id IS 'The song (songs.song_id) whose title, artist name and duration equal the play''s; NULL when none does.';
+
+-- TABLE_COMMENTS['songplays'][17]
+COMMENT ON COLUMN sparkify.songplays.artist_id IS 'That song''s artist (artists.artist_id); NULL when no song matches.';
+
+-- TABLE_COMMENTS['songplays'][18]
+COMMENT ON COLUMN sparkify.songplays.session_id IS 'The app session the play belongs to.';
+
+-- TABLE_COMMENTS['songplays'][19]
+COMMENT ON COLUMN sparkify.songplays.item_in_session IS 'The event''s position in its session, from 0.';
+
+-- TABLE_COMMENTS['songplays'][20]
+COMMENT ON COLUMN sparkify.songplays.location IS 'Where the listener was, as the app reports it (City, ST).';
+
+-- TABLE_COMMENTS['songplays'][21]
+COMMENT ON COLUMN sparkify.songplays.user_agent IS 'The listener''s browser user agent (see the devices table).';
+
+-- TABLE_COMMENTS['users'][0]
+COMMENT ON TABLE users IS 'Star schema dimension: one row per user id seen in any event.';
+
+-- TABLE_COMMENTS['users'][1]
+COMMENT ON COLUMN users.user_id IS 'The user''s id.';
+
+-- TABLE_COMMENTS['users'][2]
+COMMENT ON COLUMN users.first_name IS 'First name, as of the user''s latest event.';
+
+-- TABLE_COMMENTS['users'][3]
+COMMENT ON COLUMN users.last_name IS 'Last name, as of the user''s latest event.';
+
+-- TABLE_COMMENTS['users'][4]
+COMMENT ON COLUMN users.gender IS 'Gender (F or M) as the app reports it.';
+
+-- TABLE_COMMENTS['users'][5]
+COMMENT ON COLUMN users.level IS 'Subscription level (free or paid) as of the user''s latest event by time.';
+
+-- TABLE_COMMENTS['users'][6]
+COMMENT ON COLUMN users.last_seen_at IS 'The time of the user''s latest event (UTC).';
+
+-- TABLE_COMMENTS['users'][7]
+COMMENT ON VIEW sparkify.users IS 'Star schema dimension: one row per user id seen in any event.';
+
+-- TABLE_COMMENTS['users'][8]
+COMMENT ON COLUMN sparkify.users.user_id IS 'The user''s id.';
+
+-- TABLE_COMMENTS['users'][9]
+COMMENT ON COLUMN sparkify.users.first_name IS 'First name, as of the user''s latest event.';
+
+-- TABLE_COMMENTS['users'][10]
+COMMENT ON COLUMN sparkify.users.last_name IS 'Last name, as of the user''s latest event.';
+
+-- TABLE_COMMENTS['users'][11]
+COMMENT ON COLUMN sparkify.users.gender IS 'Gender (F or M) as the app reports it.';
+
+-- TABLE_COMMENTS['users'][12]
+COMMENT ON COLUMN sparkify.users.level IS 'Subscription level (free or paid) as of the user''s latest event by time.';
+
+-- TABLE_COMMENTS['users'][13]
+COMMENT ON COLUMN sparkify.users.last_seen_at IS 'The time of the user''s latest event (UTC).';
+
+-- TABLE_COMMENTS['songs'][0]
+COMMENT ON TABLE songs IS 'Star schema dimension: one row per song of the song catalogue.';
+
+-- TABLE_COMMENTS['songs'][1]
+COMMENT ON COLUMN songs.song_id IS 'The song''s id (Million Song Dataset).';
+
+-- TABLE_COMMENTS['songs'][2]
+COMMENT ON COLUMN songs.title IS 'The song''s title.';
+
+-- TABLE_COMMENTS['songs'][3]
+COMMENT ON COLUMN songs.artist_id IS 'The song''s artist (artists.artist_id).';
+
+-- TABLE_COMMENTS['songs'][4]
+COMMENT ON COLUMN songs.year IS 'Year of release; NULL when unknown.';
+
+-- TABLE_COMMENTS['songs'][5]
+COMMENT ON COLUMN songs.duration IS 'Length in seconds.';
+
+-- TABLE_COMMENTS['songs'][6]
+COMMENT ON VIEW sparkify.songs IS 'Star schema dimension: one row per song of the song catalogue.';
+
+-- TABLE_COMMENTS['songs'][7]
+COMMENT ON COLUMN sparkify.songs.song_id IS 'The song''s id (Million Song Dataset).';
+
+-- TABLE_COMMENTS['songs'][8]
+COMMENT ON COLUMN sparkify.songs.title IS 'The song''s title.';
+
+-- TABLE_COMMENTS['songs'][9]
+COMMENT ON COLUMN sparkify.songs.artist_id IS 'The song''s artist (artists.artist_id).';
+
+-- TABLE_COMMENTS['songs'][10]
+COMMENT ON COLUMN sparkify.songs.year IS 'Year of release; NULL when unknown.';
+
+-- TABLE_COMMENTS['songs'][11]
+COMMENT ON COLUMN sparkify.songs.duration IS 'Length in seconds.';
+
+-- TABLE_COMMENTS['artists'][0]
+COMMENT ON TABLE artists IS 'Star schema dimension: one row per artist of the song catalogue.';
+
+-- TABLE_COMMENTS['artists'][1]
+COMMENT ON COLUMN artists.artist_id IS 'The artist''s id (Million Song Dataset).';
+
+-- TABLE_COMMENTS['artists'][2]
+COMMENT ON COLUMN artists.name IS 'The artist''s name.';
+
+-- TABLE_COMMENTS['artists'][3]
+COMMENT ON COLUMN artists.location IS 'Where the artist is from, as the catalogue says; NULL when unknown.';
+
+-- TABLE_COMMENTS['artists'][4]
+COMMENT ON COLUMN artists.latitude IS 'Latitude of that location in degrees; NULL when unknown.';
+
+-- TABLE_COMMENTS['artists'][5]
+COMMENT ON COLUMN artists.longitude IS 'Longitude of that location in degrees; NULL when unknown.';
+
+-- TABLE_COMMENTS['artists'][6]
+COMMENT ON VIEW sparkify.artists IS 'Star schema dimension: one row per artist of the song catalogue.';
+
+-- TABLE_COMMENTS['artists'][7]
+COMMENT ON COLUMN sparkify.artists.artist_id IS 'The artist''s id (Million Song Dataset).';
+
+-- TABLE_COMMENTS['artists'][8]
+COMMENT ON COLUMN sparkify.artists.name IS 'The artist''s name.';
+
+-- TABLE_COMMENTS['artists'][9]
+COMMENT ON COLUMN sparkify.artists.location IS 'Where the artist is from, as the catalogue says; NULL when unknown.';
+
+-- TABLE_COMMENTS['artists'][10]
+COMMENT ON COLUMN sparkify.artists.latitude IS 'Latitude of that location in degrees; NULL when unknown.';
+
+-- TABLE_COMMENTS['artists'][11]
+COMMENT ON COLUMN sparkify.artists.longitude IS 'Longitude of that location in degrees; NULL when unknown.';
+
+-- TABLE_COMMENTS['time'][0]
+COMMENT ON TABLE time IS 'Star schema dimension: one row per distinct songplay start_time, broken into calendar units.';
+
+-- TABLE_COMMENTS['time'][1]
+COMMENT ON COLUMN time.start_time IS 'The songplay time (UTC) these units describe.';
+
+-- TABLE_COMMENTS['time'][2]
+COMMENT ON COLUMN time.hour IS 'Hour of the day, 0 to 23.';
+
+-- TABLE_COMMENTS['time'][3]
+COMMENT ON COLUMN time.day IS 'Day of the month, 1 to 31.';
+
+-- TABLE_COMMENTS['time'][4]
+COMMENT ON COLUMN time.week IS 'ISO 8601 week of the year.';
+
+-- TABLE_COMMENTS['time'][5]
+COMMENT ON COLUMN time.month IS 'Month, 1 to 12.';
+
+-- TABLE_COMMENTS['time'][6]
+COMMENT ON COLUMN time.year IS 'Year.';
+
+-- TABLE_COMMENTS['time'][7]
+COMMENT ON COLUMN time.weekday IS 'ISO day of the week: 1 = Monday to 7 = Sunday.';
+
+-- TABLE_COMMENTS['time'][8]
+COMMENT ON VIEW sparkify.time IS 'Star schema dimension: one row per distinct songplay start_time, broken into calendar units.';
+
+-- TABLE_COMMENTS['time'][9]
+COMMENT ON COLUMN sparkify.time.start_time IS 'The songplay time (UTC) these units describe.';
+
+-- TABLE_COMMENTS['time'][10]
+COMMENT ON COLUMN sparkify.time.hour IS 'Hour of the day, 0 to 23.';
+
+-- TABLE_COMMENTS['time'][11]
+COMMENT ON COLUMN sparkify.time.day IS 'Day of the month, 1 to 31.';
+
+-- TABLE_COMMENTS['time'][12]
+COMMENT ON COLUMN sparkify.time.week IS 'ISO 8601 week of the year.';
+
+-- TABLE_COMMENTS['time'][13]
+COMMENT ON COLUMN sparkify.time.month IS 'Month, 1 to 12.';
+
+-- TABLE_COMMENTS['time'][14]
+COMMENT ON COLUMN sparkify.time.year IS 'Year.';
+
+-- TABLE_COMMENTS['time'][15]
+COMMENT ON COLUMN sparkify.time.weekday IS 'ISO day of the week: 1 = Monday to 7 = Sunday.';
+
+-- TABLE_COMMENTS['app_events'][0]
+COMMENT ON TABLE app_events IS 'Analytics layer: every app event of every page, one row per event identity (session_id, item_in_session, start_time).';
+
+-- TABLE_COMMENTS['app_events'][1]
+COMMENT ON COLUMN app_events.start_time IS 'When the event happened (UTC).';
+
+-- TABLE_COMMENTS['app_events'][2]
+COMMENT ON COLUMN app_events.event_date IS 'The UTC day of start_time.';
+
+-- TABLE_COMMENTS['app_events'][3]
+COMMENT ON COLUMN app_events.user_id IS 'The user; NULL for a logged-out visitor.';
+
+-- TABLE_COMMENTS['app_events'][4]
+COMMENT ON COLUMN app_events.session_id IS 'The app session.';
+
+-- TABLE_COMMENTS['app_events'][5]
+COMMENT ON COLUMN app_events.item_in_session IS 'The event''s position in its session, from 0.';
+
+-- TABLE_COMMENTS['app_events'][6]
+COMMENT ON COLUMN app_events.page IS 'The page or action: NextSong, Home, Thumbs Up, Submit Upgrade and so on.';
+
+-- TABLE_COMMENTS['app_events'][7]
+COMMENT ON COLUMN app_events.auth IS 'Logged In, Logged Out, Guest or Cancelled.';
+
+-- TABLE_COMMENTS['app_events'][8]
+COMMENT ON COLUMN app_events.level IS 'The user''s subscription level at the event: free or paid.';
+
+-- TABLE_COMMENTS['app_events'][9]
+COMMENT ON COLUMN app_events.method IS 'HTTP method of the request (GET or PUT).';
+
+-- TABLE_COMMENTS['app_events'][10]
+COMMENT ON COLUMN app_events.status IS 'HTTP status of the response (200, 307, 404 ...).';
+
+-- TABLE_COMMENTS['app_events'][11]
+COMMENT ON COLUMN app_events.location IS 'Where the user was, as the app reports it (City, ST).';
+
+-- TABLE_COMMENTS['app_events'][12]
+COMMENT ON COLUMN app_events.user_agent IS 'The user''s browser user agent (see the devices table).';
+
+-- TABLE_COMMENTS['app_events'][13]
+COMMENT ON COLUMN app_events.song IS 'The song''s title, as the event names it (NextSong only).';
+
+-- TABLE_COMMENTS['app_events'][14]
+COMMENT ON COLUMN app_events.artist IS 'The song''s artist, as the event names it (NextSong only).';
+
+-- TABLE_COMMENTS['app_events'][15]
+COMMENT ON COLUMN app_events.length IS 'The song''s length in seconds (NextSong only).';
+
+-- TABLE_COMMENTS['app_events'][16]
+COMMENT ON COLUMN app_events.registration IS 'When the user registered, epoch milliseconds.';
+
+-- TABLE_COMMENTS['app_events'][17]
+COMMENT ON COLUMN app_events.run_id IS 'The load run that staged this event (toolkit bookkeeping).';
+
+-- TABLE_COMMENTS['app_events'][18]
+COMMENT ON VIEW sparkify.app_events IS 'Analytics layer: every app event of every page, one row per event identity (session_id, item_in_session, start_time).';
+
+-- TABLE_COMMENTS['app_events'][19]
+COMMENT ON COLUMN sparkify.app_events.start_time IS 'When the event happened (UTC).';
+
+-- TABLE_COMMENTS['app_events'][20]
+COMMENT ON COLUMN sparkify.app_events.event_date IS 'The UTC day of start_time.';
+
+-- TABLE_COMMENTS['app_events'][21]
+COMMENT ON COLUMN sparkify.app_events.user_id IS 'The user; NULL for a logged-out visitor.';
+
+-- TABLE_COMMENTS['app_events'][22]
+COMMENT ON COLUMN sparkify.app_events.session_id IS 'The app session.';
+
+-- TABLE_COMMENTS['app_events'][23]
+COMMENT ON COLUMN sparkify.app_events.item_in_session IS 'The event''s position in its session, from 0.';
+
+-- TABLE_COMMENTS['app_events'][24]
+COMMENT ON COLUMN sparkify.app_events.page IS 'The page or action: NextSong, Home, Thumbs Up, Submit Upgrade and so on.';
+
+-- TABLE_COMMENTS['app_events'][25]
+COMMENT ON COLUMN sparkify.app_events.auth IS 'Logged In, Logged Out, Guest or Cancelled.';
+
+-- TABLE_COMMENTS['app_events'][26]
+COMMENT ON COLUMN sparkify.app_events.level IS 'The user''s subscription level at the event: free or paid.';
+
+-- TABLE_COMMENTS['app_events'][27]
+COMMENT ON COLUMN sparkify.app_events.method IS 'HTTP method of the request (GET or PUT).';
+
+-- TABLE_COMMENTS['app_events'][28]
+COMMENT ON COLUMN sparkify.app_events.status IS 'HTTP status of the response (200, 307, 404 ...).';
+
+-- TABLE_COMMENTS['app_events'][29]
+COMMENT ON COLUMN sparkify.app_events.location IS 'Where the user was, as the app reports it (City, ST).';
+
+-- TABLE_COMMENTS['app_events'][30]
+COMMENT ON COLUMN sparkify.app_events.user_agent IS 'The user''s browser user agent (see the devices table).';
+
+-- TABLE_COMMENTS['app_events'][31]
+COMMENT ON COLUMN sparkify.app_events.song IS 'The song''s title, as the event names it (NextSong only).';
+
+-- TABLE_COMMENTS['app_events'][32]
+COMMENT ON COLUMN sparkify.app_events.artist IS 'The song''s artist, as the event names it (NextSong only).';
+
+-- TABLE_COMMENTS['app_events'][33]
+COMMENT ON COLUMN sparkify.app_events.length IS 'The song''s length in seconds (NextSong only).';
+
+-- TABLE_COMMENTS['app_events'][34]
+COMMENT ON COLUMN sparkify.app_events.registration IS 'When the user registered, epoch milliseconds.';
+
+-- TABLE_COMMENTS['app_events'][35]
+COMMENT ON COLUMN sparkify.app_events.run_id IS 'The load run that staged this event (toolkit bookkeeping).';
+
+-- TABLE_COMMENTS['user_levels'][0]
+COMMENT ON TABLE user_levels IS 'Analytics layer: each user''s subscription level history (type 2): one row per period at one level.';
+
+-- TABLE_COMMENTS['user_levels'][1]
+COMMENT ON COLUMN user_levels.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_levels'][2]
+COMMENT ON COLUMN user_levels.level IS 'The level of the period: free or paid.';
+
+-- TABLE_COMMENTS['user_levels'][3]
+COMMENT ON COLUMN user_levels.valid_from IS 'The first event at that level (UTC).';
+
+-- TABLE_COMMENTS['user_levels'][4]
+COMMENT ON COLUMN user_levels.valid_to IS 'The first event at the next level, or the cancellation; NULL while current.';
+
+-- TABLE_COMMENTS['user_levels'][5]
+COMMENT ON VIEW sparkify.user_levels IS 'Analytics layer: each user''s subscription level history (type 2): one row per period at one level.';
+
+-- TABLE_COMMENTS['user_levels'][6]
+COMMENT ON COLUMN sparkify.user_levels.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_levels'][7]
+COMMENT ON COLUMN sparkify.user_levels.level IS 'The level of the period: free or paid.';
+
+-- TABLE_COMMENTS['user_levels'][8]
+COMMENT ON COLUMN sparkify.user_levels.valid_from IS 'The first event at that level (UTC).';
+
+-- TABLE_COMMENTS['user_levels'][9]
+COMMENT ON COLUMN sparkify.user_levels.valid_to IS 'The first event at the next level, or the cancellation; NULL while current.';
+
+-- TABLE_COMMENTS['devices'][0]
+COMMENT ON TABLE devices IS 'Analytics layer: one row per distinct user agent, parsed into operating system, browser and device.';
+
+-- TABLE_COMMENTS['devices'][1]
+COMMENT ON COLUMN devices.user_agent IS 'The user agent string, as in the events.';
+
+-- TABLE_COMMENTS['devices'][2]
+COMMENT ON COLUMN devices.os_family IS 'Operating system (Windows, Mac OS X, iOS ...).';
+
+-- TABLE_COMMENTS['devices'][3]
+COMMENT ON COLUMN devices.os_version IS 'Operating system version.';
+
+-- TABLE_COMMENTS['devices'][4]
+COMMENT ON COLUMN devices.browser_family IS 'Browser (Chrome, Firefox, Safari ...).';
+
+-- TABLE_COMMENTS['devices'][5]
+COMMENT ON COLUMN devices.browser_version IS 'Browser version.';
+
+-- TABLE_COMMENTS['devices'][6]
+COMMENT ON COLUMN devices.device_family IS 'Device (Mac, iPhone, Other ...).';
+
+-- TABLE_COMMENTS['devices'][7]
+COMMENT ON COLUMN devices.device_type IS 'desktop, mobile, tablet or other.';
+
+-- TABLE_COMMENTS['devices'][8]
+COMMENT ON VIEW sparkify.devices IS 'Analytics layer: one row per distinct user agent, parsed into operating system, browser and device.';
+
+-- TABLE_COMMENTS['devices'][9]
+COMMENT ON COLUMN sparkify.devices.user_agent IS 'The user agent string, as in the events.';
+
+-- TABLE_COMMENTS['devices'][10]
+COMMENT ON COLUMN sparkify.devices.os_family IS 'Operating system (Windows, Mac OS X, iOS ...).';
+
+-- TABLE_COMMENTS['devices'][11]
+COMMENT ON COLUMN sparkify.devices.os_version IS 'Operating system version.';
+
+-- TABLE_COMMENTS['devices'][12]
+COMMENT ON COLUMN sparkify.devices.browser_family IS 'Browser (Chrome, Firefox, Safari ...).';
+
+-- TABLE_COMMENTS['devices'][13]
+COMMENT ON COLUMN sparkify.devices.browser_version IS 'Browser version.';
+
+-- TABLE_COMMENTS['devices'][14]
+COMMENT ON COLUMN sparkify.devices.device_family IS 'Device (Mac, iPhone, Other ...).';
+
+-- TABLE_COMMENTS['devices'][15]
+COMMENT ON COLUMN sparkify.devices.device_type IS 'desktop, mobile, tablet or other.';
+
+-- TABLE_COMMENTS['user_days'][0]
+COMMENT ON TABLE user_days IS 'Analytics layer: one row per user and day with any event by that (logged-in) user.';
+
+-- TABLE_COMMENTS['user_days'][1]
+COMMENT ON COLUMN user_days.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_days'][2]
+COMMENT ON COLUMN user_days.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['user_days'][3]
+COMMENT ON COLUMN user_days.level IS 'The user''s level as of the day''s last event.';
+
+-- TABLE_COMMENTS['user_days'][4]
+COMMENT ON COLUMN user_days.events IS 'Events that day.';
+
+-- TABLE_COMMENTS['user_days'][5]
+COMMENT ON COLUMN user_days.plays IS 'Song plays (NextSong) that day.';
+
+-- TABLE_COMMENTS['user_days'][6]
+COMMENT ON COLUMN user_days.sessions IS 'Distinct sessions that day.';
+
+-- TABLE_COMMENTS['user_days'][7]
+COMMENT ON COLUMN user_days.listening_seconds IS 'Seconds of music played that day (the plays'' song lengths).';
+
+-- TABLE_COMMENTS['user_days'][8]
+COMMENT ON COLUMN user_days.thumbs_up IS 'Thumbs Up events.';
+
+-- TABLE_COMMENTS['user_days'][9]
+COMMENT ON COLUMN user_days.thumbs_down IS 'Thumbs Down events.';
+
+-- TABLE_COMMENTS['user_days'][10]
+COMMENT ON COLUMN user_days.add_to_playlist IS 'Add to Playlist events.';
+
+-- TABLE_COMMENTS['user_days'][11]
+COMMENT ON COLUMN user_days.add_friend IS 'Add Friend events.';
+
+-- TABLE_COMMENTS['user_days'][12]
+COMMENT ON COLUMN user_days.adverts IS 'Adverts played (Roll Advert).';
+
+-- TABLE_COMMENTS['user_days'][13]
+COMMENT ON COLUMN user_days.errors IS 'Error pages seen.';
+
+-- TABLE_COMMENTS['user_days'][14]
+COMMENT ON COLUMN user_days.help IS 'Help pages seen.';
+
+-- TABLE_COMMENTS['user_days'][15]
+COMMENT ON COLUMN user_days.upgrades IS 'Upgrades to paid (Submit Upgrade).';
+
+-- TABLE_COMMENTS['user_days'][16]
+COMMENT ON COLUMN user_days.downgrades IS 'Downgrades to free (Submit Downgrade).';
+
+-- TABLE_COMMENTS['user_days'][17]
+COMMENT ON COLUMN user_days.cancellations IS 'Cancellations (Cancellation Confirmation).';
+
+-- TABLE_COMMENTS['user_days'][18]
+COMMENT ON COLUMN user_days.first_event_at IS 'The day''s first event (UTC).';
+
+-- TABLE_COMMENTS['user_days'][19]
+COMMENT ON COLUMN user_days.last_event_at IS 'The day''s last event (UTC).';
+
+-- TABLE_COMMENTS['user_days'][20]
+COMMENT ON VIEW sparkify.user_days IS 'Analytics layer: one row per user and day with any event by that (logged-in) user.';
+
+-- TABLE_COMMENTS['user_days'][21]
+COMMENT ON COLUMN sparkify.user_days.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_days'][22]
+COMMENT ON COLUMN sparkify.user_days.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['user_days'][23]
+COMMENT ON COLUMN sparkify.user_days.level IS 'The user''s level as of the day''s last event.';
+
+-- TABLE_COMMENTS['user_days'][24]
+COMMENT ON COLUMN sparkify.user_days.events IS 'Events that day.';
+
+-- TABLE_COMMENTS['user_days'][25]
+COMMENT ON COLUMN sparkify.user_days.plays IS 'Song plays (NextSong) that day.';
+
+-- TABLE_COMMENTS['user_days'][26]
+COMMENT ON COLUMN sparkify.user_days.sessions IS 'Distinct sessions that day.';
+
+-- TABLE_COMMENTS['user_days'][27]
+COMMENT ON COLUMN sparkify.user_days.listening_seconds IS 'Seconds of music played that day (the plays'' song lengths).';
+
+-- TABLE_COMMENTS['user_days'][28]
+COMMENT ON COLUMN sparkify.user_days.thumbs_up IS 'Thumbs Up events.';
+
+-- TABLE_COMMENTS['user_days'][29]
+COMMENT ON COLUMN sparkify.user_days.thumbs_down IS 'Thumbs Down events.';
+
+-- TABLE_COMMENTS['user_days'][30]
+COMMENT ON COLUMN sparkify.user_days.add_to_playlist IS 'Add to Playlist events.';
+
+-- TABLE_COMMENTS['user_days'][31]
+COMMENT ON COLUMN sparkify.user_days.add_friend IS 'Add Friend events.';
+
+-- TABLE_COMMENTS['user_days'][32]
+COMMENT ON COLUMN sparkify.user_days.adverts IS 'Adverts played (Roll Advert).';
+
+-- TABLE_COMMENTS['user_days'][33]
+COMMENT ON COLUMN sparkify.user_days.errors IS 'Error pages seen.';
+
+-- TABLE_COMMENTS['user_days'][34]
+COMMENT ON COLUMN sparkify.user_days.help IS 'Help pages seen.';
+
+-- TABLE_COMMENTS['user_days'][35]
+COMMENT ON COLUMN sparkify.user_days.upgrades IS 'Upgrades to paid (Submit Upgrade).';
+
+-- TABLE_COMMENTS['user_days'][36]
+COMMENT ON COLUMN sparkify.user_days.downgrades IS 'Downgrades to free (Submit Downgrade).';
+
+-- TABLE_COMMENTS['user_days'][37]
+COMMENT ON COLUMN sparkify.user_days.cancellations IS 'Cancellations (Cancellation Confirmation).';
+
+-- TABLE_COMMENTS['user_days'][38]
+COMMENT ON COLUMN sparkify.user_days.first_event_at IS 'The day''s first event (UTC).';
+
+-- TABLE_COMMENTS['user_days'][39]
+COMMENT ON COLUMN sparkify.user_days.last_event_at IS 'The day''s last event (UTC).';
+
+-- TABLE_COMMENTS['user_sessions'][0]
+COMMENT ON TABLE user_sessions IS 'Analytics layer: one row per session of a logged-in user.';
+
+-- TABLE_COMMENTS['user_sessions'][1]
+COMMENT ON COLUMN user_sessions.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_sessions'][2]
+COMMENT ON COLUMN user_sessions.session_id IS 'The app session.';
+
+-- TABLE_COMMENTS['user_sessions'][3]
+COMMENT ON COLUMN user_sessions.started_at IS 'The session''s first event (UTC).';
+
+-- TABLE_COMMENTS['user_sessions'][4]
+COMMENT ON COLUMN user_sessions.ended_at IS 'When the session''s last event ended: a song play ends at its time plus the song''s length.';
+
+-- TABLE_COMMENTS['user_sessions'][5]
+COMMENT ON COLUMN user_sessions.events IS 'Events in the session.';
+
+-- TABLE_COMMENTS['user_sessions'][6]
+COMMENT ON COLUMN user_sessions.plays IS 'Song plays in the session.';
+
+-- TABLE_COMMENTS['user_sessions'][7]
+COMMENT ON COLUMN user_sessions.level IS 'The user''s level as of the session''s last event.';
+
+-- TABLE_COMMENTS['user_sessions'][8]
+COMMENT ON VIEW sparkify.user_sessions IS 'Analytics layer: one row per session of a logged-in user.';
+
+-- TABLE_COMMENTS['user_sessions'][9]
+COMMENT ON COLUMN sparkify.user_sessions.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_sessions'][10]
+COMMENT ON COLUMN sparkify.user_sessions.session_id IS 'The app session.';
+
+-- TABLE_COMMENTS['user_sessions'][11]
+COMMENT ON COLUMN sparkify.user_sessions.started_at IS 'The session''s first event (UTC).';
+
+-- TABLE_COMMENTS['user_sessions'][12]
+COMMENT ON COLUMN sparkify.user_sessions.ended_at IS 'When the session''s last event ended: a song play ends at its time plus the song''s length.';
+
+-- TABLE_COMMENTS['user_sessions'][13]
+COMMENT ON COLUMN sparkify.user_sessions.events IS 'Events in the session.';
+
+-- TABLE_COMMENTS['user_sessions'][14]
+COMMENT ON COLUMN sparkify.user_sessions.plays IS 'Song plays in the session.';
+
+-- TABLE_COMMENTS['user_sessions'][15]
+COMMENT ON COLUMN sparkify.user_sessions.level IS 'The user''s level as of the session''s last event.';
+
+-- TABLE_COMMENTS['song_days'][0]
+COMMENT ON TABLE song_days IS 'Analytics layer: one row per day and song (as the events name it) with its plays.';
+
+-- TABLE_COMMENTS['song_days'][1]
+COMMENT ON COLUMN song_days.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['song_days'][2]
+COMMENT ON COLUMN song_days.song IS 'The song''s title, as the events name it.';
+
+-- TABLE_COMMENTS['song_days'][3]
+COMMENT ON COLUMN song_days.artist IS 'The song''s artist, as the events name it.';
+
+-- TABLE_COMMENTS['song_days'][4]
+COMMENT ON COLUMN song_days.song_id IS 'The matching song of the catalogue, where the plays have one; else NULL.';
+
+-- TABLE_COMMENTS['song_days'][5]
+COMMENT ON COLUMN song_days.plays IS 'Plays that day.';
+
+-- TABLE_COMMENTS['song_days'][6]
+COMMENT ON COLUMN song_days.listeners IS 'Distinct users who played it that day.';
+
+-- TABLE_COMMENTS['song_days'][7]
+COMMENT ON VIEW sparkify.song_days IS 'Analytics layer: one row per day and song (as the events name it) with its plays.';
+
+-- TABLE_COMMENTS['song_days'][8]
+COMMENT ON COLUMN sparkify.song_days.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['song_days'][9]
+COMMENT ON COLUMN sparkify.song_days.song IS 'The song''s title, as the events name it.';
+
+-- TABLE_COMMENTS['song_days'][10]
+COMMENT ON COLUMN sparkify.song_days.artist IS 'The song''s artist, as the events name it.';
+
+-- TABLE_COMMENTS['song_days'][11]
+COMMENT ON COLUMN sparkify.song_days.song_id IS 'The matching song of the catalogue, where the plays have one; else NULL.';
+
+-- TABLE_COMMENTS['song_days'][12]
+COMMENT ON COLUMN sparkify.song_days.plays IS 'Plays that day.';
+
+-- TABLE_COMMENTS['song_days'][13]
+COMMENT ON COLUMN sparkify.song_days.listeners IS 'Distinct users who played it that day.';
+
+-- TABLE_COMMENTS['hour_plays'][0]
+COMMENT ON TABLE hour_plays IS 'Analytics layer: one row per day and hour with song plays.';
+
+-- TABLE_COMMENTS['hour_plays'][1]
+COMMENT ON COLUMN hour_plays.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['hour_plays'][2]
+COMMENT ON COLUMN hour_plays.hour IS 'Hour of the day, 0 to 23.';
+
+-- TABLE_COMMENTS['hour_plays'][3]
+COMMENT ON COLUMN hour_plays.weekday IS 'ISO day of the week: 1 = Monday to 7 = Sunday.';
+
+-- TABLE_COMMENTS['hour_plays'][4]
+COMMENT ON COLUMN hour_plays.plays IS 'Song plays in that hour.';
+
+-- TABLE_COMMENTS['hour_plays'][5]
+COMMENT ON VIEW sparkify.hour_plays IS 'Analytics layer: one row per day and hour with song plays.';
+
+-- TABLE_COMMENTS['hour_plays'][6]
+COMMENT ON COLUMN sparkify.hour_plays.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['hour_plays'][7]
+COMMENT ON COLUMN sparkify.hour_plays.hour IS 'Hour of the day, 0 to 23.';
+
+-- TABLE_COMMENTS['hour_plays'][8]
+COMMENT ON COLUMN sparkify.hour_plays.weekday IS 'ISO day of the week: 1 = Monday to 7 = Sunday.';
+
+-- TABLE_COMMENTS['hour_plays'][9]
+COMMENT ON COLUMN sparkify.hour_plays.plays IS 'Song plays in that hour.';
+
+-- TABLE_COMMENTS['user_day_places'][0]
+COMMENT ON TABLE user_day_places IS 'Analytics layer (the dashboard''s geography, devices and funnel): each user-day''s events by US state and device, and each funnel step with its time.';
+
+-- TABLE_COMMENTS['user_day_places'][1]
+COMMENT ON COLUMN user_day_places.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_day_places'][2]
+COMMENT ON COLUMN user_day_places.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['user_day_places'][3]
+COMMENT ON COLUMN user_day_places.state IS 'US state of the location (two letters); NULL when none.';
+
+-- TABLE_COMMENTS['user_day_places'][4]
+COMMENT ON COLUMN user_day_places.os_family IS 'Operating system of the user agent (devices.os_family); NULL without an agent.';
+
+-- TABLE_COMMENTS['user_day_places'][5]
+COMMENT ON COLUMN user_day_places.browser_family IS 'Browser of the user agent (devices.browser_family).';
+
+-- TABLE_COMMENTS['user_day_places'][6]
+COMMENT ON COLUMN user_day_places.device_type IS 'desktop, mobile, tablet or other (devices.device_type).';
+
+-- TABLE_COMMENTS['user_day_places'][7]
+COMMENT ON COLUMN user_day_places.step_page IS 'A funnel page (the step); NULL for the other events.';
+
+-- TABLE_COMMENTS['user_day_places'][8]
+COMMENT ON COLUMN user_day_places.step_time IS 'That step''s time (UTC).';
+
+-- TABLE_COMMENTS['user_day_places'][9]
+COMMENT ON COLUMN user_day_places.events IS 'Events.';
+
+-- TABLE_COMMENTS['user_day_places'][10]
+COMMENT ON COLUMN user_day_places.plays IS 'Song plays.';
+
+-- TABLE_COMMENTS['user_day_places'][11]
+COMMENT ON COLUMN user_day_places.first_free_play IS 'The first song play at level free (UTC).';
+
+-- TABLE_COMMENTS['user_day_places'][12]
+COMMENT ON COLUMN user_day_places.paid_events IS 'Events at level paid.';
+
+-- TABLE_COMMENTS['user_day_places'][13]
+COMMENT ON VIEW sparkify.user_day_places IS 'Analytics layer (the dashboard''s geography, devices and funnel): each user-day''s events by US state and device, and each funnel step with its time.';
+
+-- TABLE_COMMENTS['user_day_places'][14]
+COMMENT ON COLUMN sparkify.user_day_places.user_id IS 'The user.';
+
+-- TABLE_COMMENTS['user_day_places'][15]
+COMMENT ON COLUMN sparkify.user_day_places.activity_date IS 'The UTC day.';
+
+-- TABLE_COMMENTS['user_day_places'][16]
+COMMENT ON COLUMN sparkify.user_day_places.state IS 'US state of the location (two letters); NULL when none.';
+
+-- TABLE_COMMENTS['user_day_places'][17]
+COMMENT ON COLUMN sparkify.user_day_places.os_family IS 'Operating system of the user agent (devices.os_family); NULL without an agent.';
+
+-- TABLE_COMMENTS['user_day_places'][18]
+COMMENT ON COLUMN sparkify.user_day_places.browser_family IS 'Browser of the user agent (devices.browser_family).';
+
+-- TABLE_COMMENTS['user_day_places'][19]
+COMMENT ON COLUMN sparkify.user_day_places.device_type IS 'desktop, mobile, tablet or other (devices.device_type).';
+
+-- TABLE_COMMENTS['user_day_places'][20]
+COMMENT ON COLUMN sparkify.user_day_places.step_page IS 'A funnel page (the step); NULL for the other events.';
+
+-- TABLE_COMMENTS['user_day_places'][21]
+COMMENT ON COLUMN sparkify.user_day_places.step_time IS 'That step''s time (UTC).';
+
+-- TABLE_COMMENTS['user_day_places'][22]
+COMMENT ON COLUMN sparkify.user_day_places.events IS 'Events.';
+
+-- TABLE_COMMENTS['user_day_places'][23]
+COMMENT ON COLUMN sparkify.user_day_places.plays IS 'Song plays.';
+
+-- TABLE_COMMENTS['user_day_places'][24]
+COMMENT ON COLUMN sparkify.user_day_places.first_free_play IS 'The first song play at level free (UTC).';
+
+-- TABLE_COMMENTS['user_day_places'][25]
+COMMENT ON COLUMN sparkify.user_day_places.paid_events IS 'Events at level paid.';
+
+-- TABLE_COMMENTS['song_totals'][0]
+COMMENT ON TABLE song_totals IS 'Analytics layer: one row per song (as the events name it) with its plays over all loaded days.';
+
+-- TABLE_COMMENTS['song_totals'][1]
+COMMENT ON COLUMN song_totals.song IS 'The song''s title, as the events name it.';
+
+-- TABLE_COMMENTS['song_totals'][2]
+COMMENT ON COLUMN song_totals.artist IS 'The song''s artist, as the events name it.';
+
+-- TABLE_COMMENTS['song_totals'][3]
+COMMENT ON COLUMN song_totals.song_id IS 'The matching song of the catalogue, where there is one; else NULL.';
+
+-- TABLE_COMMENTS['song_totals'][4]
+COMMENT ON COLUMN song_totals.plays IS 'Plays over all loaded days.';
+
+-- TABLE_COMMENTS['song_totals'][5]
+COMMENT ON VIEW sparkify.song_totals IS 'Analytics layer: one row per song (as the events name it) with its plays over all loaded days.';
+
+-- TABLE_COMMENTS['song_totals'][6]
+COMMENT ON COLUMN sparkify.song_totals.song IS 'The song''s title, as the events name it.';
+
+-- TABLE_COMMENTS['song_totals'][7]
+COMMENT ON COLUMN sparkify.song_totals.artist IS 'The song''s artist, as the events name it.';
+
+-- TABLE_COMMENTS['song_totals'][8]
+COMMENT ON COLUMN sparkify.song_totals.song_id IS 'The matching song of the catalogue, where there is one; else NULL.';
+
+-- TABLE_COMMENTS['song_totals'][9]
+COMMENT ON COLUMN sparkify.song_totals.plays IS 'Plays over all loaded days.';
+
+-- TABLE_COMMENTS['trend_runs'][0]
+COMMENT ON TABLE trend_runs IS 'Trends: one row per trends.py computation: when, from which load, over which days.';
+
+-- TABLE_COMMENTS['trend_runs'][1]
+COMMENT ON COLUMN trend_runs.trend_run_id IS 'The computation''s id (the forecasts, backtests and trending rows name it).';
+
+-- TABLE_COMMENTS['trend_runs'][2]
+COMMENT ON COLUMN trend_runs.computed_at IS 'When it was computed (UTC).';
+
+-- TABLE_COMMENTS['trend_runs'][3]
+COMMENT ON COLUMN trend_runs.load_run_id IS 'The latest succeeded load run it read; NULL when there was none.';
+
+-- TABLE_COMMENTS['trend_runs'][4]
+COMMENT ON COLUMN trend_runs.horizon IS 'Days forecast.';
+
+-- TABLE_COMMENTS['trend_runs'][5]
+COMMENT ON COLUMN trend_runs.first_day IS 'First day of the series; NULL without data.';
+
+-- TABLE_COMMENTS['trend_runs'][6]
+COMMENT ON COLUMN trend_runs.last_day IS 'Last day of the series; NULL without data.';
+
+-- TABLE_COMMENTS['trend_runs'][7]
+COMMENT ON COLUMN trend_runs.days IS 'Days in the series.';
+
+-- TABLE_COMMENTS['trend_runs'][8]
+COMMENT ON COLUMN trend_runs.recent_from IS 'Trending: the recent window runs from this day to last_day.';
+
+-- TABLE_COMMENTS['trend_runs'][9]
+COMMENT ON COLUMN trend_runs.before_from IS 'Trending: the window compared against runs from this day to the day before recent_from.';
+
+-- TABLE_COMMENTS['trend_runs'][10]
+COMMENT ON COLUMN trend_runs.plays_recent IS 'All plays in the recent window (the traffic).';
+
+-- TABLE_COMMENTS['trend_runs'][11]
+COMMENT ON COLUMN trend_runs.plays_before IS 'All plays in the window before.';
+
+-- TABLE_COMMENTS['trend_runs'][12]
+COMMENT ON COLUMN trend_runs.prior_plays IS 'The shrinkage prior of the trending score.';
+
+-- TABLE_COMMENTS['trend_runs'][13]
+COMMENT ON COLUMN trend_runs.min_listeners IS 'Fewest distinct listeners a song or artist needs to be ranked.';
+
+-- TABLE_COMMENTS['trend_runs'][14]
+COMMENT ON COLUMN trend_runs.message IS 'What could not be computed, and why.';
+
+-- TABLE_COMMENTS['trend_runs'][15]
+COMMENT ON COLUMN trend_runs.trending_note IS 'Why nothing trends, when nothing can.';
+
+-- TABLE_COMMENTS['trend_runs'][16]
+COMMENT ON VIEW sparkify.trend_runs IS 'Trends: one row per trends.py computation: when, from which load, over which days.';
+
+-- TABLE_COMMENTS['trend_runs'][17]
+COMMENT ON COLUMN sparkify.trend_runs.trend_run_id IS 'The computation''s id (the forecasts, backtests and trending rows name it).';
+
+-- TABLE_COMMENTS['trend_runs'][18]
+COMMENT ON COLUMN sparkify.trend_runs.computed_at IS 'When it was computed (UTC).';
+
+-- TABLE_COMMENTS['trend_runs'][19]
+COMMENT ON COLUMN sparkify.trend_runs.load_run_id IS 'The latest succeeded load run it read; NULL when there was none.';
+
+-- TABLE_COMMENTS['trend_runs'][20]
+COMMENT ON COLUMN sparkify.trend_runs.horizon IS 'Days forecast.';
+
+-- TABLE_COMMENTS['trend_runs'][21]
+COMMENT ON COLUMN sparkify.trend_runs.first_day IS 'First day of the series; NULL without data.';
+
+-- TABLE_COMMENTS['trend_runs'][22]
+COMMENT ON COLUMN sparkify.trend_runs.last_day IS 'Last day of the series; NULL without data.';
+
+-- TABLE_COMMENTS['trend_runs'][23]
+COMMENT ON COLUMN sparkify.trend_runs.days IS 'Days in the series.';
+
+-- TABLE_COMMENTS['trend_runs'][24]
+COMMENT ON COLUMN sparkify.trend_runs.recent_from IS 'Trending: the recent window runs from this day to last_day.';
+
+-- TABLE_COMMENTS['trend_runs'][25]
+COMMENT ON COLUMN sparkify.trend_runs.before_from IS 'Trending: the window compared against runs from this day to the day before recent_from.';
+
+-- TABLE_COMMENTS['trend_runs'][26]
+COMMENT ON COLUMN sparkify.trend_runs.plays_recent IS 'All plays in the recent window (the traffic).';
+
+-- TABLE_COMMENTS['trend_runs'][27]
+COMMENT ON COLUMN sparkify.trend_runs.plays_before IS 'All plays in the window before.';
+
+-- TABLE_COMMENTS['trend_runs'][28]
+COMMENT ON COLUMN sparkify.trend_runs.prior_plays IS 'The shrinkage prior of the trending score.';
+
+-- TABLE_COMMENTS['trend_runs'][29]
+COMMENT ON COLUMN sparkify.trend_runs.min_listeners IS 'Fewest distinct listeners a song or artist needs to be ranked.';
+
+-- TABLE_COMMENTS['trend_runs'][30]
+COMMENT ON COLUMN sparkify.trend_runs.message IS 'What could not be computed, and why.';
+
+-- TABLE_COMMENTS['trend_runs'][31]
+COMMENT ON COLUMN sparkify.trend_runs.trending_note IS 'Why nothing trends, when nothing can.';
+
+-- TABLE_COMMENTS['trend_backtests'][0]
+COMMENT ON TABLE trend_backtests IS 'Trends: one row per computation and series: the rolling-origin backtest that chose its model.';
+
+-- TABLE_COMMENTS['trend_backtests'][1]
+COMMENT ON COLUMN trend_backtests.trend_run_id IS 'The computation (trend_runs).';
+
+-- TABLE_COMMENTS['trend_backtests'][2]
+COMMENT ON COLUMN trend_backtests.series IS 'plays, active_users or paid_users.';
+
+-- TABLE_COMMENTS['trend_backtests'][3]
+COMMENT ON COLUMN trend_backtests.model IS 'The published model; NULL when no forecast was published.';
+
+-- TABLE_COMMENTS['trend_backtests'][4]
+COMMENT ON COLUMN trend_backtests.candidate IS 'The smoothing model tried against the seasonal-naive baseline.';
+
+-- TABLE_COMMENTS['trend_backtests'][5]
+COMMENT ON COLUMN trend_backtests.mase IS 'The candidate''s mean absolute scaled error over the origins.';
+
+-- TABLE_COMMENTS['trend_backtests'][6]
+COMMENT ON COLUMN trend_backtests.mase_baseline IS 'The baseline''s mean absolute scaled error.';
+
+-- TABLE_COMMENTS['trend_backtests'][7]
+COMMENT ON COLUMN trend_backtests.smape IS 'The candidate''s symmetric mean absolute percentage error, 0 to 200.';
+
+-- TABLE_COMMENTS['trend_backtests'][8]
+COMMENT ON COLUMN trend_backtests.smape_baseline IS 'The baseline''s symmetric mean absolute percentage error.';
+
+-- TABLE_COMMENTS['trend_backtests'][9]
+COMMENT ON COLUMN trend_backtests.origins IS 'Backtest origins.';
+
+-- TABLE_COMMENTS['trend_backtests'][10]
+COMMENT ON COLUMN trend_backtests.note IS 'Why a model was or was not published.';
+
+-- TABLE_COMMENTS['trend_backtests'][11]
+COMMENT ON VIEW sparkify.trend_backtests IS 'Trends: one row per computation and series: the rolling-origin backtest that chose its model.';
+
+-- TABLE_COMMENTS['trend_backtests'][12]
+COMMENT ON COLUMN sparkify.trend_backtests.trend_run_id IS 'The computation (trend_runs).';
+
+-- TABLE_COMMENTS['trend_backtests'][13]
+COMMENT ON COLUMN sparkify.trend_backtests.series IS 'plays, active_users or paid_users.';
+
+-- TABLE_COMMENTS['trend_backtests'][14]
+COMMENT ON COLUMN sparkify.trend_backtests.model IS 'The published model; NULL when no forecast was published.';
+
+-- TABLE_COMMENTS['trend_backtests'][15]
+COMMENT ON COLUMN sparkify.trend_backtests.candidate IS 'The smoothing model tried against the seasonal-naive baseline.';
+
+-- TABLE_COMMENTS['trend_backtests'][16]
+COMMENT ON COLUMN sparkify.trend_backtests.mase IS 'The candidate''s mean absolute scaled error over the origins.';
+
+-- TABLE_COMMENTS['trend_backtests'][17]
+COMMENT ON COLUMN sparkify.trend_backtests.mase_baseline IS 'The baseline''s mean absolute scaled error.';
+
+-- TABLE_COMMENTS['trend_backtests'][18]
+COMMENT ON COLUMN sparkify.trend_backtests.smape IS 'The candidate''s symmetric mean absolute percentage error, 0 to 200.';
+
+-- TABLE_COMMENTS['trend_backtests'][19]
+COMMENT ON COLUMN sparkify.trend_backtests.smape_baseline IS 'The baseline''s symmetric mean absolute percentage error.';
+
+-- TABLE_COMMENTS['trend_backtests'][20]
+COMMENT ON COLUMN sparkify.trend_backtests.origins IS 'Backtest origins.';
+
+-- TABLE_COMMENTS['trend_backtests'][21]
+COMMENT ON COLUMN sparkify.trend_backtests.note IS 'Why a model was or was not published.';
+
+-- TABLE_COMMENTS['trend_forecasts'][0]
+COMMENT ON TABLE trend_forecasts IS 'Trends: one row per computation, series and forecast day, with calibrated intervals.';
+
+-- TABLE_COMMENTS['trend_forecasts'][1]
+COMMENT ON COLUMN trend_forecasts.trend_run_id IS 'The computation (trend_runs).';
+
+-- TABLE_COMMENTS['trend_forecasts'][2]
+COMMENT ON COLUMN trend_forecasts.series IS 'plays, active_users or paid_users.';
+
+-- TABLE_COMMENTS['trend_forecasts'][3]
+COMMENT ON COLUMN trend_forecasts.forecast_date IS 'The day forecast.';
+
+-- TABLE_COMMENTS['trend_forecasts'][4]
+COMMENT ON COLUMN trend_forecasts.model IS 'The model that made the forecast.';
+
+-- TABLE_COMMENTS['trend_forecasts'][5]
+COMMENT ON COLUMN trend_forecasts.value IS 'The forecast.';
+
+-- TABLE_COMMENTS['trend_forecasts'][6]
+COMMENT ON COLUMN trend_forecasts.lo80 IS 'Lower end of the 80 percent interval.';
+
+-- TABLE_COMMENTS['trend_forecasts'][7]
+COMMENT ON COLUMN trend_forecasts.hi80 IS 'Upper end of the 80 percent interval.';
+
+-- TABLE_COMMENTS['trend_forecasts'][8]
+COMMENT ON COLUMN trend_forecasts.lo95 IS 'Lower end of the 95 percent interval.';
+
+-- TABLE_COMMENTS['trend_forecasts'][9]
+COMMENT ON COLUMN trend_forecasts.hi95 IS 'Upper end of the 95 percent interval.';
+
+-- TABLE_COMMENTS['trend_forecasts'][10]
+COMMENT ON VIEW sparkify.trend_forecasts IS 'Trends: one row per computation, series and forecast day, with calibrated intervals.';
+
+-- TABLE_COMMENTS['trend_forecasts'][11]
+COMMENT ON COLUMN sparkify.trend_forecasts.trend_run_id IS 'The computation (trend_runs).';
+
+-- TABLE_COMMENTS['trend_forecasts'][12]
+COMMENT ON COLUMN sparkify.trend_forecasts.series IS 'plays, active_users or paid_users.';
+
+-- TABLE_COMMENTS['trend_forecasts'][13]
+COMMENT ON COLUMN sparkify.trend_forecasts.forecast_date IS 'The day forecast.';
+
+-- TABLE_COMMENTS['trend_forecasts'][14]
+COMMENT ON COLUMN sparkify.trend_forecasts.model IS 'The model that made the forecast.';
+
+-- TABLE_COMMENTS['trend_forecasts'][15]
+COMMENT ON COLUMN sparkify.trend_forecasts.value IS 'The forecast.';
+
+-- TABLE_COMMENTS['trend_forecasts'][16]
+COMMENT ON COLUMN sparkify.trend_forecasts.lo80 IS 'Lower end of the 80 percent interval.';
+
+-- TABLE_COMMENTS['trend_forecasts'][17]
+COMMENT ON COLUMN sparkify.trend_forecasts.hi80 IS 'Upper end of the 80 percent interval.';
+
+-- TABLE_COMMENTS['trend_forecasts'][18]
+COMMENT ON COLUMN sparkify.trend_forecasts.lo95 IS 'Lower end of the 95 percent interval.';
+
+-- TABLE_COMMENTS['trend_forecasts'][19]
+COMMENT ON COLUMN sparkify.trend_forecasts.hi95 IS 'Upper end of the 95 percent interval.';
+
+-- TABLE_COMMENTS['trending'][0]
+COMMENT ON TABLE trending IS 'Trends: the songs and artists trending in the last 7 days against the 21 days before, adjusted for traffic, significant after false-discovery control; ranked by a shrunk score.';
+
+-- TABLE_COMMENTS['trending'][1]
+COMMENT ON COLUMN trending.trend_run_id IS 'The computation (trend_runs).';
+
+-- TABLE_COMMENTS['trending'][2]
+COMMENT ON COLUMN trending.kind IS 'song or artist.';
+
+-- TABLE_COMMENTS['trending'][3]
+COMMENT ON COLUMN trending.rank IS 'Rank from 1.';
+
+-- TABLE_COMMENTS['trending'][4]
+COMMENT ON COLUMN trending.song IS 'The song''s title; NULL for an artist.';
+
+-- TABLE_COMMENTS['trending'][5]
+COMMENT ON COLUMN trending.artist IS 'The artist.';
+
+-- TABLE_COMMENTS['trending'][6]
+COMMENT ON COLUMN trending.score IS 'The shrunk trending score (ranks the list).';
+
+-- TABLE_COMMENTS['trending'][7]
+COMMENT ON COLUMN trending.plays IS 'Plays in the last 7 days.';
+
+-- TABLE_COMMENTS['trending'][8]
+COMMENT ON COLUMN trending.plays_before IS 'Plays in the 21 days before.';
+
+-- TABLE_COMMENTS['trending'][9]
+COMMENT ON COLUMN trending.expected IS 'plays_before scaled by the change in overall traffic.';
+
+-- TABLE_COMMENTS['trending'][10]
+COMMENT ON COLUMN trending.listeners IS 'Distinct users in the last 7 days.';
+
+-- TABLE_COMMENTS['trending'][11]
+COMMENT ON COLUMN trending.p_value IS 'The exact test''s p-value.';
+
+-- TABLE_COMMENTS['trending'][12]
+COMMENT ON VIEW sparkify.trending IS 'Trends: the songs and artists trending in the last 7 days against the 21 days before, adjusted for traffic, significant after false-discovery control; ranked by a shrunk score.';
+
+-- TABLE_COMMENTS['trending'][13]
+COMMENT ON COLUMN sparkify.trending.trend_run_id IS 'The computation (trend_runs).';
+
+-- TABLE_COMMENTS['trending'][14]
+COMMENT ON COLUMN sparkify.trending.kind IS 'song or artist.';
+
+-- TABLE_COMMENTS['trending'][15]
+COMMENT ON COLUMN sparkify.trending.rank IS 'Rank from 1.';
+
+-- TABLE_COMMENTS['trending'][16]
+COMMENT ON COLUMN sparkify.trending.song IS 'The song''s title; NULL for an artist.';
+
+-- TABLE_COMMENTS['trending'][17]
+COMMENT ON COLUMN sparkify.trending.artist IS 'The artist.';
+
+-- TABLE_COMMENTS['trending'][18]
+COMMENT ON COLUMN sparkify.trending.score IS 'The shrunk trending score (ranks the list).';
+
+-- TABLE_COMMENTS['trending'][19]
+COMMENT ON COLUMN sparkify.trending.plays IS 'Plays in the last 7 days.';
+
+-- TABLE_COMMENTS['trending'][20]
+COMMENT ON COLUMN sparkify.trending.plays_before IS 'Plays in the 21 days before.';
+
+-- TABLE_COMMENTS['trending'][21]
+COMMENT ON COLUMN sparkify.trending.expected IS 'plays_before scaled by the change in overall traffic.';
+
+-- TABLE_COMMENTS['trending'][22]
+COMMENT ON COLUMN sparkify.trending.listeners IS 'Distinct users in the last 7 days.';
+
+-- TABLE_COMMENTS['trending'][23]
+COMMENT ON COLUMN sparkify.trending.p_value IS 'The exact test''s p-value.';
+
+-- TOOLKIT_TABLE_COMMENTS['etl_runs']
+COMMENT ON TABLE etl_runs IS 'Toolkit internal, not for analysis: one row per load run: when, outcome, counts, the toolkit version';
+
+-- TOOLKIT_TABLE_COMMENTS['table_rows']
+COMMENT ON TABLE table_rows IS 'Toolkit internal, not for analysis: the star tables'' row counts as the last run left them';
+
+-- TOOLKIT_TABLE_COMMENTS['loaded_objects']
+COMMENT ON TABLE loaded_objects IS 'Toolkit internal, not for analysis: one row per source object loaded';
+
+-- TOOLKIT_TABLE_COMMENTS['rejects']
+COMMENT ON TABLE rejects IS 'Toolkit internal, not for analysis: source records that could not be used, with the reason';
+
+-- TOOLKIT_TABLE_COMMENTS['staging_events']
+COMMENT ON TABLE staging_events IS 'Toolkit internal, not for analysis: the raw layer: every event record loaded, typed';
+
+-- TOOLKIT_TABLE_COMMENTS['staging_songs']
+COMMENT ON TABLE staging_songs IS 'Toolkit internal, not for analysis: the raw layer: every song record loaded, typed';
+
+-- TOOLKIT_TABLE_COMMENTS['song_lookup']
+COMMENT ON TABLE song_lookup IS 'Toolkit internal, not for analysis: song matching: the song of each title, artist name and duration';
+
+-- TOOLKIT_TABLE_COMMENTS['unmatched_plays']
+COMMENT ON TABLE unmatched_plays IS 'Toolkit internal, not for analysis: song matching: the songplays without a song';
+
+-- TOOLKIT_TABLE_COMMENTS['listed_folders']
+COMMENT ON TABLE listed_folders IS 'Toolkit internal, not for analysis: folder sources whose files were all loaded';
 
 -- drop_table_queries[1]
-DROP TABLE IF EXISTS trend_forecasts;
+DROP TABLE IF EXISTS trending;
 
 -- drop_table_queries[2]
-DROP TABLE IF EXISTS trend_backtests;
+DROP TABLE IF EXISTS trend_forecasts;
 
 -- drop_table_queries[3]
-DROP TABLE IF EXISTS trend_runs;
+DROP TABLE IF EXISTS trend_backtests;
 
 -- drop_table_queries[4]
-DROP TABLE IF EXISTS song_totals;
+DROP TABLE IF EXISTS trend_runs;
 
 -- drop_table_queries[5]
-DROP TABLE IF EXISTS user_day_places;
+DROP TABLE IF EXISTS song_totals;
 
 -- drop_table_queries[6]
-DROP TABLE IF EXISTS hour_plays;
+DROP TABLE IF EXISTS user_day_places;
 
 -- drop_table_queries[7]
-DROP TABLE IF EXISTS song_days;
+DROP TABLE IF EXISTS hour_plays;
 
 -- drop_table_queries[8]
-DROP TABLE IF EXISTS user_sessions;
+DROP TABLE IF EXISTS song_days;
 
 -- drop_table_queries[9]
-DROP TABLE IF EXISTS user_days;
+DROP TABLE IF EXISTS user_sessions;
 
 -- drop_table_queries[10]
-DROP TABLE IF EXISTS devices;
+DROP TABLE IF EXISTS user_days;
 
 -- drop_table_queries[11]
-DROP TABLE IF EXISTS user_levels;
+DROP TABLE IF EXISTS devices;
 
 -- drop_table_queries[12]
-DROP TABLE IF EXISTS app_events;
+DROP TABLE IF EXISTS user_levels;
 
 -- drop_table_queries[13]
-DROP TABLE IF EXISTS listed_folders;
+DROP TABLE IF EXISTS app_events;
 
 -- drop_table_queries[14]
-DROP TABLE IF EXISTS unmatched_plays;
+DROP TABLE IF EXISTS listed_folders;
 
 -- drop_table_queries[15]
-DROP TABLE IF EXISTS song_lookup;
+DROP TABLE IF EXISTS unmatched_plays;
 
 -- drop_table_queries[16]
-DROP TABLE IF EXISTS time;
+DROP TABLE IF EXISTS song_lookup;
 
 -- drop_table_queries[17]
-DROP TABLE IF EXISTS artists;
+DROP TABLE IF EXISTS time;
 
 -- drop_table_queries[18]
-DROP TABLE IF EXISTS songs;
+DROP TABLE IF EXISTS artists;
 
 -- drop_table_queries[19]
-DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS songs;
 
 -- drop_table_queries[20]
-DROP TABLE IF EXISTS songplays;
+DROP TABLE IF EXISTS users;
 
 -- drop_table_queries[21]
-DROP TABLE IF EXISTS staging_songs;
+DROP TABLE IF EXISTS songplays;
 
 -- drop_table_queries[22]
-DROP TABLE IF EXISTS staging_events;
+DROP TABLE IF EXISTS staging_songs;
 
 -- drop_table_queries[23]
-DROP TABLE IF EXISTS rejects;
+DROP TABLE IF EXISTS staging_events;
 
 -- drop_table_queries[24]
-DROP TABLE IF EXISTS loaded_objects;
+DROP TABLE IF EXISTS rejects;
 
 -- drop_table_queries[25]
-DROP TABLE IF EXISTS table_rows;
+DROP TABLE IF EXISTS loaded_objects;
 
 -- drop_table_queries[26]
+DROP TABLE IF EXISTS table_rows;
+
+-- drop_table_queries[27]
 DROP TABLE IF EXISTS etl_runs;
 
 -- REDSHIFT_DROP_LOCK
@@ -473,15 +1621,15 @@ CREATE TABLE dwh_doctor_probe (probe INTEGER);
 SELECT COALESCE(MAX(run_id), 0) + 1 FROM etl_runs;
 
 -- RUN_START
-INSERT INTO etl_runs (run_id, started_at, outcome, target)
-VALUES (%(run_id)s, %(started_at)s, 'running', %(target)s);
+INSERT INTO etl_runs (run_id, started_at, outcome, target, toolkit_version)
+VALUES (%(run_id)s, %(started_at)s, 'running', %(target)s, %(version)s);
 
 -- RUN_FINISH
 UPDATE etl_runs
 SET finished_at = %(finished_at)s, outcome = %(outcome)s, objects_loaded = %(objects_loaded)s,
     events_staged = %(events_staged)s, songs_staged = %(songs_staged)s,
     rows_rejected = %(rows_rejected)s, values_repaired = %(values_repaired)s,
-    songplays_added = %(songplays_added)s, message = %(message)s
+    songplays_added = %(songplays_added)s, message = %(message)s, unknown_fields = %(unknown_fields)s
 WHERE run_id = %(run_id)s;
 
 -- RUN_CHECKS
@@ -1357,10 +2505,16 @@ DELETE FROM song_totals;
 
 -- RECENT_RUNS
 SELECT run_id, started_at, finished_at, outcome, objects_loaded, events_staged, songs_staged,
-       rows_rejected, values_repaired, songplays_added, checks, message
+       rows_rejected, values_repaired, songplays_added, checks, message, toolkit_version, unknown_fields
 FROM etl_runs
 ORDER BY run_id DESC
 LIMIT %(limit)s;
+
+-- RUN_EXISTS
+SELECT outcome FROM etl_runs WHERE run_id = %(run_id)s;
+
+-- LATEST_RUN
+SELECT MAX(run_id) FROM etl_runs;
 
 -- LOADED_BY_SOURCE
 SELECT source, COUNT(*) AS objects, CAST(SUM(size) AS BIGINT) AS bytes, CAST(SUM(records) AS BIGINT) AS records,
