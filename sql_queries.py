@@ -667,6 +667,8 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "cancellations": "Cancellations (Cancellation Confirmation).",
         "first_event_at": "The day's first event (UTC).",
         "last_event_at": "The day's last event (UTC).",
+        "registered_at": "The user's registration (sign-up) time, the earliest the day's events carry; NULL when"
+                         " they carry none. A user is new in the period their registration falls in.",
     }),
     "user_sessions": ("Analytics layer: one row per session of a logged-in user.", {
         "user_id": "The user.",
@@ -727,6 +729,9 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "plays_before": "All plays in the window before.",
         "prior_plays": "The shrinkage prior of the trending score.",
         "min_listeners": "Fewest distinct listeners a song or artist needs to be ranked.",
+        "fdr": "The false-discovery rate the trending lists are held at (Benjamini-Hochberg q).",
+        "songs_tested": "Songs tested for trending (every one played in the 28 days): the m of Benjamini-Hochberg.",
+        "artists_tested": "Artists tested for trending, likewise.",
         "message": "What could not be computed, and why.",
         "trending_note": "Why nothing trends, when nothing can.",
     }),
@@ -741,6 +746,8 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "smape": "The candidate's symmetric mean absolute percentage error, 0 to 200.",
         "smape_baseline": "The baseline's symmetric mean absolute percentage error.",
         "origins": "Backtest origins.",
+        "coverage80": "Share of backtest days inside the published method's 80% interval.",
+        "coverage95": "Share of backtest days inside the published method's 95% interval.",
         "note": "Why a model was or was not published.",
     }),
     "trend_forecasts": ("Trends: one row per computation, series and forecast day, with calibrated intervals.", {
@@ -767,6 +774,8 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "expected": "plays_before scaled by the change in overall traffic.",
         "listeners": "Distinct users in the last 7 days.",
         "p_value": "The exact test's p-value.",
+        "q_value": "Its Benjamini-Hochberg q-value over every song (or artist) tested; listed only when <= the run's"
+                   " fdr.",
     }),
 }
 # What only the toolkit uses: told apart by this comment, and absent from the analyst views.

@@ -156,3 +156,12 @@ def test_an_environment_variable_names_its_longest_section(monkeypatch: pytest.M
     assert settings.environment_setting("DWH_NOPE_X") is None
     monkeypatch.setenv("DWH_CLUSTER_SETUP_NUM_NODES", "1")
     assert settings.load_config(None, warn=False).cluster_setup.num_nodes == "1"
+
+
+def test_every_analyst_facing_column_is_described() -> None:
+    """DESCRIPTIONS (the COMMENTs, the analysts' views, the README) name every column of those tables."""
+    from sparkify_dwh import catalog
+
+    model = catalog.model_columns(dialects.POSTGRES)
+    assert {table: sorted(set(model[table]) ^ set(columns)) for table, (_, columns) in sql.DESCRIPTIONS.items()
+            if set(model[table]) != set(columns)} == {}

@@ -404,7 +404,7 @@ CREATE OR REPLACE VIEW sparkify.user_levels AS SELECT user_id, level, valid_from
 CREATE OR REPLACE VIEW sparkify.devices AS SELECT user_agent, os_family, os_version, browser_family, browser_version, device_family, device_type FROM public.devices;
 
 -- ANALYST_VIEWS['user_days'] (public)
-CREATE OR REPLACE VIEW sparkify.user_days AS SELECT user_id, activity_date, level, events, plays, sessions, listening_seconds, thumbs_up, thumbs_down, add_to_playlist, add_friend, adverts, errors, help, upgrades, downgrades, cancellations, first_event_at, last_event_at FROM public.user_days;
+CREATE OR REPLACE VIEW sparkify.user_days AS SELECT user_id, activity_date, level, events, plays, sessions, listening_seconds, thumbs_up, thumbs_down, add_to_playlist, add_friend, adverts, errors, help, upgrades, downgrades, cancellations, first_event_at, last_event_at, registered_at FROM public.user_days;
 
 -- ANALYST_VIEWS['user_sessions'] (public)
 CREATE OR REPLACE VIEW sparkify.user_sessions AS SELECT user_id, session_id, started_at, ended_at, events, plays, level FROM public.user_sessions;
@@ -422,16 +422,16 @@ CREATE OR REPLACE VIEW sparkify.user_day_places AS SELECT user_id, activity_date
 CREATE OR REPLACE VIEW sparkify.song_totals AS SELECT song, artist, song_id, plays FROM public.song_totals;
 
 -- ANALYST_VIEWS['trend_runs'] (public)
-CREATE OR REPLACE VIEW sparkify.trend_runs AS SELECT trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from, plays_recent, plays_before, prior_plays, min_listeners, message, trending_note FROM public.trend_runs;
+CREATE OR REPLACE VIEW sparkify.trend_runs AS SELECT trend_run_id, computed_at, load_run_id, horizon, first_day, last_day, days, recent_from, before_from, plays_recent, plays_before, prior_plays, min_listeners, fdr, songs_tested, artists_tested, message, trending_note FROM public.trend_runs;
 
 -- ANALYST_VIEWS['trend_backtests'] (public)
-CREATE OR REPLACE VIEW sparkify.trend_backtests AS SELECT trend_run_id, series, model, candidate, mase, mase_baseline, smape, smape_baseline, origins, note FROM public.trend_backtests;
+CREATE OR REPLACE VIEW sparkify.trend_backtests AS SELECT trend_run_id, series, model, candidate, mase, mase_baseline, smape, smape_baseline, origins, coverage80, coverage95, note FROM public.trend_backtests;
 
 -- ANALYST_VIEWS['trend_forecasts'] (public)
 CREATE OR REPLACE VIEW sparkify.trend_forecasts AS SELECT trend_run_id, series, forecast_date, model, value, lo80, hi80, lo95, hi95 FROM public.trend_forecasts;
 
 -- ANALYST_VIEWS['trending'] (public)
-CREATE OR REPLACE VIEW sparkify.trending AS SELECT trend_run_id, kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value FROM public.trending;
+CREATE OR REPLACE VIEW sparkify.trending AS SELECT trend_run_id, kind, rank, song, artist, score, plays, plays_before, expected, listeners, p_value, q_value FROM public.trending;
 
 -- TABLE_COMMENTS['songplays'][0]
 COMMENT ON TABLE songplays IS 'Star schema fact: one row per song play (an event with page NextSong), deduplicated by the event''s identity (session_id, item_in_session, start_time).';
@@ -908,64 +908,70 @@ COMMENT ON COLUMN user_days.first_event_at IS 'The day''s first event (UTC).';
 COMMENT ON COLUMN user_days.last_event_at IS 'The day''s last event (UTC).';
 
 -- TABLE_COMMENTS['user_days'][20]
-COMMENT ON VIEW sparkify.user_days IS 'Analytics layer: one row per user and day with any event by that (logged-in) user.';
+COMMENT ON COLUMN user_days.registered_at IS 'The user''s registration (sign-up) time, the earliest the day''s events carry; NULL when they carry none. A user is new in the period their registration falls in.';
 
 -- TABLE_COMMENTS['user_days'][21]
-COMMENT ON COLUMN sparkify.user_days.user_id IS 'The user.';
+COMMENT ON VIEW sparkify.user_days IS 'Analytics layer: one row per user and day with any event by that (logged-in) user.';
 
 -- TABLE_COMMENTS['user_days'][22]
-COMMENT ON COLUMN sparkify.user_days.activity_date IS 'The UTC day.';
+COMMENT ON COLUMN sparkify.user_days.user_id IS 'The user.';
 
 -- TABLE_COMMENTS['user_days'][23]
-COMMENT ON COLUMN sparkify.user_days.level IS 'The user''s level as of the day''s last event.';
+COMMENT ON COLUMN sparkify.user_days.activity_date IS 'The UTC day.';
 
 -- TABLE_COMMENTS['user_days'][24]
-COMMENT ON COLUMN sparkify.user_days.events IS 'Events that day.';
+COMMENT ON COLUMN sparkify.user_days.level IS 'The user''s level as of the day''s last event.';
 
 -- TABLE_COMMENTS['user_days'][25]
-COMMENT ON COLUMN sparkify.user_days.plays IS 'Song plays (NextSong) that day.';
+COMMENT ON COLUMN sparkify.user_days.events IS 'Events that day.';
 
 -- TABLE_COMMENTS['user_days'][26]
-COMMENT ON COLUMN sparkify.user_days.sessions IS 'Distinct sessions that day.';
+COMMENT ON COLUMN sparkify.user_days.plays IS 'Song plays (NextSong) that day.';
 
 -- TABLE_COMMENTS['user_days'][27]
-COMMENT ON COLUMN sparkify.user_days.listening_seconds IS 'Seconds of music played that day (the plays'' song lengths).';
+COMMENT ON COLUMN sparkify.user_days.sessions IS 'Distinct sessions that day.';
 
 -- TABLE_COMMENTS['user_days'][28]
-COMMENT ON COLUMN sparkify.user_days.thumbs_up IS 'Thumbs Up events.';
+COMMENT ON COLUMN sparkify.user_days.listening_seconds IS 'Seconds of music played that day (the plays'' song lengths).';
 
 -- TABLE_COMMENTS['user_days'][29]
-COMMENT ON COLUMN sparkify.user_days.thumbs_down IS 'Thumbs Down events.';
+COMMENT ON COLUMN sparkify.user_days.thumbs_up IS 'Thumbs Up events.';
 
 -- TABLE_COMMENTS['user_days'][30]
-COMMENT ON COLUMN sparkify.user_days.add_to_playlist IS 'Add to Playlist events.';
+COMMENT ON COLUMN sparkify.user_days.thumbs_down IS 'Thumbs Down events.';
 
 -- TABLE_COMMENTS['user_days'][31]
-COMMENT ON COLUMN sparkify.user_days.add_friend IS 'Add Friend events.';
+COMMENT ON COLUMN sparkify.user_days.add_to_playlist IS 'Add to Playlist events.';
 
 -- TABLE_COMMENTS['user_days'][32]
-COMMENT ON COLUMN sparkify.user_days.adverts IS 'Adverts played (Roll Advert).';
+COMMENT ON COLUMN sparkify.user_days.add_friend IS 'Add Friend events.';
 
 -- TABLE_COMMENTS['user_days'][33]
-COMMENT ON COLUMN sparkify.user_days.errors IS 'Error pages seen.';
+COMMENT ON COLUMN sparkify.user_days.adverts IS 'Adverts played (Roll Advert).';
 
 -- TABLE_COMMENTS['user_days'][34]
-COMMENT ON COLUMN sparkify.user_days.help IS 'Help pages seen.';
+COMMENT ON COLUMN sparkify.user_days.errors IS 'Error pages seen.';
 
 -- TABLE_COMMENTS['user_days'][35]
-COMMENT ON COLUMN sparkify.user_days.upgrades IS 'Upgrades to paid (Submit Upgrade).';
+COMMENT ON COLUMN sparkify.user_days.help IS 'Help pages seen.';
 
 -- TABLE_COMMENTS['user_days'][36]
-COMMENT ON COLUMN sparkify.user_days.downgrades IS 'Downgrades to free (Submit Downgrade).';
+COMMENT ON COLUMN sparkify.user_days.upgrades IS 'Upgrades to paid (Submit Upgrade).';
 
 -- TABLE_COMMENTS['user_days'][37]
-COMMENT ON COLUMN sparkify.user_days.cancellations IS 'Cancellations (Cancellation Confirmation).';
+COMMENT ON COLUMN sparkify.user_days.downgrades IS 'Downgrades to free (Submit Downgrade).';
 
 -- TABLE_COMMENTS['user_days'][38]
-COMMENT ON COLUMN sparkify.user_days.first_event_at IS 'The day''s first event (UTC).';
+COMMENT ON COLUMN sparkify.user_days.cancellations IS 'Cancellations (Cancellation Confirmation).';
 
 -- TABLE_COMMENTS['user_days'][39]
+COMMENT ON COLUMN sparkify.user_days.first_event_at IS 'The day''s first event (UTC).';
+
+-- TABLE_COMMENTS['user_days'][40]
 COMMENT ON COLUMN sparkify.user_days.last_event_at IS 'The day''s last event (UTC).';
+
+-- TABLE_COMMENTS['user_days'][41]
+COMMENT ON COLUMN sparkify.user_days.registered_at IS 'The user''s registration (sign-up) time, the earliest the day''s events carry; NULL when they carry none. A user is new in the period their registration falls in.';
 
 -- TABLE_COMMENTS['user_sessions'][0]
 COMMENT ON TABLE user_sessions IS 'Analytics layer: one row per session of a logged-in user.';
@@ -1238,57 +1244,75 @@ COMMENT ON COLUMN trend_runs.prior_plays IS 'The shrinkage prior of the trending
 COMMENT ON COLUMN trend_runs.min_listeners IS 'Fewest distinct listeners a song or artist needs to be ranked.';
 
 -- TABLE_COMMENTS['trend_runs'][14]
-COMMENT ON COLUMN trend_runs.message IS 'What could not be computed, and why.';
+COMMENT ON COLUMN trend_runs.fdr IS 'The false-discovery rate the trending lists are held at (Benjamini-Hochberg q).';
 
 -- TABLE_COMMENTS['trend_runs'][15]
-COMMENT ON COLUMN trend_runs.trending_note IS 'Why nothing trends, when nothing can.';
+COMMENT ON COLUMN trend_runs.songs_tested IS 'Songs tested for trending (every one played in the 28 days): the m of Benjamini-Hochberg.';
 
 -- TABLE_COMMENTS['trend_runs'][16]
-COMMENT ON VIEW sparkify.trend_runs IS 'Trends: one row per trends.py computation: when, from which load, over which days.';
+COMMENT ON COLUMN trend_runs.artists_tested IS 'Artists tested for trending, likewise.';
 
 -- TABLE_COMMENTS['trend_runs'][17]
-COMMENT ON COLUMN sparkify.trend_runs.trend_run_id IS 'The computation''s id (the forecasts, backtests and trending rows name it).';
+COMMENT ON COLUMN trend_runs.message IS 'What could not be computed, and why.';
 
 -- TABLE_COMMENTS['trend_runs'][18]
-COMMENT ON COLUMN sparkify.trend_runs.computed_at IS 'When it was computed (UTC).';
+COMMENT ON COLUMN trend_runs.trending_note IS 'Why nothing trends, when nothing can.';
 
 -- TABLE_COMMENTS['trend_runs'][19]
-COMMENT ON COLUMN sparkify.trend_runs.load_run_id IS 'The latest succeeded load run it read; NULL when there was none.';
+COMMENT ON VIEW sparkify.trend_runs IS 'Trends: one row per trends.py computation: when, from which load, over which days.';
 
 -- TABLE_COMMENTS['trend_runs'][20]
-COMMENT ON COLUMN sparkify.trend_runs.horizon IS 'Days forecast.';
+COMMENT ON COLUMN sparkify.trend_runs.trend_run_id IS 'The computation''s id (the forecasts, backtests and trending rows name it).';
 
 -- TABLE_COMMENTS['trend_runs'][21]
-COMMENT ON COLUMN sparkify.trend_runs.first_day IS 'First day of the series; NULL without data.';
+COMMENT ON COLUMN sparkify.trend_runs.computed_at IS 'When it was computed (UTC).';
 
 -- TABLE_COMMENTS['trend_runs'][22]
-COMMENT ON COLUMN sparkify.trend_runs.last_day IS 'Last day of the series; NULL without data.';
+COMMENT ON COLUMN sparkify.trend_runs.load_run_id IS 'The latest succeeded load run it read; NULL when there was none.';
 
 -- TABLE_COMMENTS['trend_runs'][23]
-COMMENT ON COLUMN sparkify.trend_runs.days IS 'Days in the series.';
+COMMENT ON COLUMN sparkify.trend_runs.horizon IS 'Days forecast.';
 
 -- TABLE_COMMENTS['trend_runs'][24]
-COMMENT ON COLUMN sparkify.trend_runs.recent_from IS 'Trending: the recent window runs from this day to last_day.';
+COMMENT ON COLUMN sparkify.trend_runs.first_day IS 'First day of the series; NULL without data.';
 
 -- TABLE_COMMENTS['trend_runs'][25]
-COMMENT ON COLUMN sparkify.trend_runs.before_from IS 'Trending: the window compared against runs from this day to the day before recent_from.';
+COMMENT ON COLUMN sparkify.trend_runs.last_day IS 'Last day of the series; NULL without data.';
 
 -- TABLE_COMMENTS['trend_runs'][26]
-COMMENT ON COLUMN sparkify.trend_runs.plays_recent IS 'All plays in the recent window (the traffic).';
+COMMENT ON COLUMN sparkify.trend_runs.days IS 'Days in the series.';
 
 -- TABLE_COMMENTS['trend_runs'][27]
-COMMENT ON COLUMN sparkify.trend_runs.plays_before IS 'All plays in the window before.';
+COMMENT ON COLUMN sparkify.trend_runs.recent_from IS 'Trending: the recent window runs from this day to last_day.';
 
 -- TABLE_COMMENTS['trend_runs'][28]
-COMMENT ON COLUMN sparkify.trend_runs.prior_plays IS 'The shrinkage prior of the trending score.';
+COMMENT ON COLUMN sparkify.trend_runs.before_from IS 'Trending: the window compared against runs from this day to the day before recent_from.';
 
 -- TABLE_COMMENTS['trend_runs'][29]
-COMMENT ON COLUMN sparkify.trend_runs.min_listeners IS 'Fewest distinct listeners a song or artist needs to be ranked.';
+COMMENT ON COLUMN sparkify.trend_runs.plays_recent IS 'All plays in the recent window (the traffic).';
 
 -- TABLE_COMMENTS['trend_runs'][30]
-COMMENT ON COLUMN sparkify.trend_runs.message IS 'What could not be computed, and why.';
+COMMENT ON COLUMN sparkify.trend_runs.plays_before IS 'All plays in the window before.';
 
 -- TABLE_COMMENTS['trend_runs'][31]
+COMMENT ON COLUMN sparkify.trend_runs.prior_plays IS 'The shrinkage prior of the trending score.';
+
+-- TABLE_COMMENTS['trend_runs'][32]
+COMMENT ON COLUMN sparkify.trend_runs.min_listeners IS 'Fewest distinct listeners a song or artist needs to be ranked.';
+
+-- TABLE_COMMENTS['trend_runs'][33]
+COMMENT ON COLUMN sparkify.trend_runs.fdr IS 'The false-discovery rate the trending lists are held at (Benjamini-Hochberg q).';
+
+-- TABLE_COMMENTS['trend_runs'][34]
+COMMENT ON COLUMN sparkify.trend_runs.songs_tested IS 'Songs tested for trending (every one played in the 28 days): the m of Benjamini-Hochberg.';
+
+-- TABLE_COMMENTS['trend_runs'][35]
+COMMENT ON COLUMN sparkify.trend_runs.artists_tested IS 'Artists tested for trending, likewise.';
+
+-- TABLE_COMMENTS['trend_runs'][36]
+COMMENT ON COLUMN sparkify.trend_runs.message IS 'What could not be computed, and why.';
+
+-- TABLE_COMMENTS['trend_runs'][37]
 COMMENT ON COLUMN sparkify.trend_runs.trending_note IS 'Why nothing trends, when nothing can.';
 
 -- TABLE_COMMENTS['trend_backtests'][0]
@@ -1322,39 +1346,51 @@ COMMENT ON COLUMN trend_backtests.smape_baseline IS 'The baseline''s symmetric m
 COMMENT ON COLUMN trend_backtests.origins IS 'Backtest origins.';
 
 -- TABLE_COMMENTS['trend_backtests'][10]
-COMMENT ON COLUMN trend_backtests.note IS 'Why a model was or was not published.';
+COMMENT ON COLUMN trend_backtests.coverage80 IS 'Share of backtest days inside the published method''s 80% interval.';
 
 -- TABLE_COMMENTS['trend_backtests'][11]
-COMMENT ON VIEW sparkify.trend_backtests IS 'Trends: one row per computation and series: the rolling-origin backtest that chose its model.';
+COMMENT ON COLUMN trend_backtests.coverage95 IS 'Share of backtest days inside the published method''s 95% interval.';
 
 -- TABLE_COMMENTS['trend_backtests'][12]
-COMMENT ON COLUMN sparkify.trend_backtests.trend_run_id IS 'The computation (trend_runs).';
+COMMENT ON COLUMN trend_backtests.note IS 'Why a model was or was not published.';
 
 -- TABLE_COMMENTS['trend_backtests'][13]
-COMMENT ON COLUMN sparkify.trend_backtests.series IS 'plays, active_users or paid_users.';
+COMMENT ON VIEW sparkify.trend_backtests IS 'Trends: one row per computation and series: the rolling-origin backtest that chose its model.';
 
 -- TABLE_COMMENTS['trend_backtests'][14]
-COMMENT ON COLUMN sparkify.trend_backtests.model IS 'The published model; NULL when no forecast was published.';
+COMMENT ON COLUMN sparkify.trend_backtests.trend_run_id IS 'The computation (trend_runs).';
 
 -- TABLE_COMMENTS['trend_backtests'][15]
-COMMENT ON COLUMN sparkify.trend_backtests.candidate IS 'The smoothing model tried against the seasonal-naive baseline.';
+COMMENT ON COLUMN sparkify.trend_backtests.series IS 'plays, active_users or paid_users.';
 
 -- TABLE_COMMENTS['trend_backtests'][16]
-COMMENT ON COLUMN sparkify.trend_backtests.mase IS 'The candidate''s mean absolute scaled error over the origins.';
+COMMENT ON COLUMN sparkify.trend_backtests.model IS 'The published model; NULL when no forecast was published.';
 
 -- TABLE_COMMENTS['trend_backtests'][17]
-COMMENT ON COLUMN sparkify.trend_backtests.mase_baseline IS 'The baseline''s mean absolute scaled error.';
+COMMENT ON COLUMN sparkify.trend_backtests.candidate IS 'The smoothing model tried against the seasonal-naive baseline.';
 
 -- TABLE_COMMENTS['trend_backtests'][18]
-COMMENT ON COLUMN sparkify.trend_backtests.smape IS 'The candidate''s symmetric mean absolute percentage error, 0 to 200.';
+COMMENT ON COLUMN sparkify.trend_backtests.mase IS 'The candidate''s mean absolute scaled error over the origins.';
 
 -- TABLE_COMMENTS['trend_backtests'][19]
-COMMENT ON COLUMN sparkify.trend_backtests.smape_baseline IS 'The baseline''s symmetric mean absolute percentage error.';
+COMMENT ON COLUMN sparkify.trend_backtests.mase_baseline IS 'The baseline''s mean absolute scaled error.';
 
 -- TABLE_COMMENTS['trend_backtests'][20]
-COMMENT ON COLUMN sparkify.trend_backtests.origins IS 'Backtest origins.';
+COMMENT ON COLUMN sparkify.trend_backtests.smape IS 'The candidate''s symmetric mean absolute percentage error, 0 to 200.';
 
 -- TABLE_COMMENTS['trend_backtests'][21]
+COMMENT ON COLUMN sparkify.trend_backtests.smape_baseline IS 'The baseline''s symmetric mean absolute percentage error.';
+
+-- TABLE_COMMENTS['trend_backtests'][22]
+COMMENT ON COLUMN sparkify.trend_backtests.origins IS 'Backtest origins.';
+
+-- TABLE_COMMENTS['trend_backtests'][23]
+COMMENT ON COLUMN sparkify.trend_backtests.coverage80 IS 'Share of backtest days inside the published method''s 80% interval.';
+
+-- TABLE_COMMENTS['trend_backtests'][24]
+COMMENT ON COLUMN sparkify.trend_backtests.coverage95 IS 'Share of backtest days inside the published method''s 95% interval.';
+
+-- TABLE_COMMENTS['trend_backtests'][25]
 COMMENT ON COLUMN sparkify.trend_backtests.note IS 'Why a model was or was not published.';
 
 -- TABLE_COMMENTS['trend_forecasts'][0]
@@ -1454,40 +1490,46 @@ COMMENT ON COLUMN trending.listeners IS 'Distinct users in the last 7 days.';
 COMMENT ON COLUMN trending.p_value IS 'The exact test''s p-value.';
 
 -- TABLE_COMMENTS['trending'][12]
-COMMENT ON VIEW sparkify.trending IS 'Trends: the songs and artists trending in the last 7 days against the 21 days before, adjusted for traffic, significant after false-discovery control; ranked by a shrunk score.';
+COMMENT ON COLUMN trending.q_value IS 'Its Benjamini-Hochberg q-value over every song (or artist) tested; listed only when <= the run''s fdr.';
 
 -- TABLE_COMMENTS['trending'][13]
-COMMENT ON COLUMN sparkify.trending.trend_run_id IS 'The computation (trend_runs).';
+COMMENT ON VIEW sparkify.trending IS 'Trends: the songs and artists trending in the last 7 days against the 21 days before, adjusted for traffic, significant after false-discovery control; ranked by a shrunk score.';
 
 -- TABLE_COMMENTS['trending'][14]
-COMMENT ON COLUMN sparkify.trending.kind IS 'song or artist.';
+COMMENT ON COLUMN sparkify.trending.trend_run_id IS 'The computation (trend_runs).';
 
 -- TABLE_COMMENTS['trending'][15]
-COMMENT ON COLUMN sparkify.trending.rank IS 'Rank from 1.';
+COMMENT ON COLUMN sparkify.trending.kind IS 'song or artist.';
 
 -- TABLE_COMMENTS['trending'][16]
-COMMENT ON COLUMN sparkify.trending.song IS 'The song''s title; NULL for an artist.';
+COMMENT ON COLUMN sparkify.trending.rank IS 'Rank from 1.';
 
 -- TABLE_COMMENTS['trending'][17]
-COMMENT ON COLUMN sparkify.trending.artist IS 'The artist.';
+COMMENT ON COLUMN sparkify.trending.song IS 'The song''s title; NULL for an artist.';
 
 -- TABLE_COMMENTS['trending'][18]
-COMMENT ON COLUMN sparkify.trending.score IS 'The shrunk trending score (ranks the list).';
+COMMENT ON COLUMN sparkify.trending.artist IS 'The artist.';
 
 -- TABLE_COMMENTS['trending'][19]
-COMMENT ON COLUMN sparkify.trending.plays IS 'Plays in the last 7 days.';
+COMMENT ON COLUMN sparkify.trending.score IS 'The shrunk trending score (ranks the list).';
 
 -- TABLE_COMMENTS['trending'][20]
-COMMENT ON COLUMN sparkify.trending.plays_before IS 'Plays in the 21 days before.';
+COMMENT ON COLUMN sparkify.trending.plays IS 'Plays in the last 7 days.';
 
 -- TABLE_COMMENTS['trending'][21]
-COMMENT ON COLUMN sparkify.trending.expected IS 'plays_before scaled by the change in overall traffic.';
+COMMENT ON COLUMN sparkify.trending.plays_before IS 'Plays in the 21 days before.';
 
 -- TABLE_COMMENTS['trending'][22]
-COMMENT ON COLUMN sparkify.trending.listeners IS 'Distinct users in the last 7 days.';
+COMMENT ON COLUMN sparkify.trending.expected IS 'plays_before scaled by the change in overall traffic.';
 
 -- TABLE_COMMENTS['trending'][23]
+COMMENT ON COLUMN sparkify.trending.listeners IS 'Distinct users in the last 7 days.';
+
+-- TABLE_COMMENTS['trending'][24]
 COMMENT ON COLUMN sparkify.trending.p_value IS 'The exact test''s p-value.';
+
+-- TABLE_COMMENTS['trending'][25]
+COMMENT ON COLUMN sparkify.trending.q_value IS 'Its Benjamini-Hochberg q-value over every song (or artist) tested; listed only when <= the run''s fdr.';
 
 -- TOOLKIT_TABLE_COMMENTS['etl_runs']
 COMMENT ON TABLE etl_runs IS 'Toolkit internal, not for analysis: one row per load run: when, outcome, counts, the toolkit version';
