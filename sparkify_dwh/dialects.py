@@ -58,6 +58,10 @@ class Postgres:
     def trend_settings(self) -> list[str]:
         return list(sql.TREND_POSTGRES_SETTINGS)
 
+    def report_settings(self) -> list[str]:
+        """report.py's sessions: memory as session_settings, and no parallel workers (it reads on two connections)."""
+        return list(sql.POSTGRES_REPORT_SETTINGS)
+
 
 @dataclass(frozen=True)
 class Redshift(Postgres):
@@ -87,6 +91,9 @@ class Redshift(Postgres):
         return []
 
     def trend_settings(self) -> list[str]:
+        return []
+
+    def report_settings(self) -> list[str]:
         return []
 
 

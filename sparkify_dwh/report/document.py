@@ -50,7 +50,7 @@ def prepare(inputs: Inputs, dialect: Postgres) -> None:
     per song (song_totals when the period spans every day with plays, else song_days), the top
     songs and artists, and each user's active weeks; then the top lists themselves."""
     cur, period = inputs.cur, inputs.period
-    session.run_all(cur, dialect.session_settings())  # room for the sorts and hashes in memory
+    session.run_all(cur, dialect.report_settings())  # room for the sorts and hashes in memory
     session.run_all(cur, sql.REPORT_TEMPORARY_DROP)
     session.execute(cur, sql.REPORT_PLAY_DAYS)
     first, last = cur.fetchone()
@@ -85,7 +85,7 @@ def apart_numbers(inputs: Inputs) -> tuple[Listeners, dict[str, Any]]:
 def apart_on_its_own(connect: Connect, dialect: Postgres, inputs: Inputs) -> tuple[Listeners, dict[str, Any]]:
     """apart_numbers on a connection of its own, beside the main one's queries."""
     with closing(connect()) as conn, conn.cursor() as cur:
-        session.run_all(cur, dialect.session_settings())
+        session.run_all(cur, dialect.report_settings())
         result = apart_numbers(dataclasses.replace(inputs, cur=cur))
         conn.rollback()
     return result
