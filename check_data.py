@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cfg = settings.load_config(args.config)
     with closing(warehouse.connect(cfg)) as conn:
-        require_tables(conn, settings.dialect(cfg))
-        use_memory_for_checks(conn, settings.dialect(cfg))
+        require_tables(conn, cfg.dialect)
+        use_memory_for_checks(conn, cfg.dialect)
         console.say(f"running {len(sql.CHECKS)} checks ...")
         checked = run_checks(conn, progress=console.Progress())
         console.say(f"song match rate, {len(sql.WARNINGS)} warnings"

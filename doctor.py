@@ -60,7 +60,7 @@ def check_create_rights(cfg: Settings, state: dict[str, object]) -> str:
 
 
 def check_tables(cfg: Settings, state: dict[str, object]) -> str:
-    missing, differences = catalog.model_problems(_conn(state), settings.dialect(cfg))
+    missing, differences = catalog.model_problems(_conn(state), cfg.dialect)
     if missing:
         raise CheckFailed(f"missing: {', '.join(missing)}; run: python create_tables.py")
     if differences:
@@ -206,7 +206,7 @@ def checks_for(cfg: Settings) -> list[tuple[str, Callable[[Settings, dict[str, o
         ("song source listing", check_source("songs", "SONG_DATA")),
         ("event source listing", check_source("events", "LOG_DATA")),
     ]
-    if settings.dialect(cfg).pulls_from_s3:
+    if cfg.dialect.pulls_from_s3:
         checks += [
             ("IAM role", check_iam_role),
             ("work prefix writable", check_work_prefix),

@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 show_rejects(conn, args.rejects or None)
             return 0
-        catalog.require_model(conn, settings.dialect(cfg))
+        catalog.require_model(conn, cfg.dialect)
         if args.dry_run:
             plan = plan_document(conn, cfg)
             cli.print_json(plan) if args.json else print("\n".join(plan_lines(plan)))

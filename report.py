@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = settings.load_config(args.config)
     with closing(warehouse.connect(cfg)) as conn:
         require_tables(conn)
-        numbers = panel_numbers(conn, settings.dialect(cfg), args.date_from, args.date_to,
+        numbers = panel_numbers(conn, cfg.dialect, args.date_from, args.date_to,
                                 lambda: warehouse.connect(cfg))
     if args.json:
         print(json.dumps(cli.with_offsets(numbers), indent=2, ensure_ascii=False, allow_nan=False,

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     cfg = settings.load_config(args.config)
     with closing(warehouse.connect(cfg)) as conn:
-        document = compute_trends(conn, args.horizon, settings.dialect(cfg))
+        document = compute_trends(conn, args.horizon, cfg.dialect)
     seconds = time.perf_counter() - started
     print(json.dumps(cli.with_offsets(document), indent=2, ensure_ascii=False, allow_nan=False) if args.json
           else summary_text(document, seconds))

@@ -34,7 +34,7 @@ class Postgres:
     def sends(self, name: str) -> bool:
         """Whether the statement constant `name` (NAME or NAME[...]) is sent to this dialect."""
         words = re.findall(r"\w+", name)  # TREND_STATEMENTS['REDSHIFT_TREND_RUN_LOCK'] is Redshift's too
-        return not any("REDSHIFT" in word.split("_") for word in words) and name.split("[")[0] not in sql_templates()
+        return not any("REDSHIFT" in word.split("_") for word in words) and name.split("[")[0] not in TEMPLATES
 
     def variant(self, name: str) -> str:
         """The name of the statement this dialect sends for the shared statement `name`."""
@@ -132,12 +132,11 @@ POSTGRES_ONLY_BY_USE = {
 }
 
 
-def sql_templates() -> dict[str, str]:
-    """Templates the code renders into other constants, which are walked instead."""
-    return {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS",
-            "TRENDING_COUNTED": "rendered as TRENDING_SONG_COUNTS and TRENDING_ARTIST_COUNTS"}
+# Templates the code renders into other constants, which are walked instead.
+TEMPLATES = {"TRENDING_RANKED": "rendered as TRENDING_SONGS and TRENDING_ARTISTS",
+             "TRENDING_COUNTED": "rendered as TRENDING_SONG_COUNTS and TRENDING_ARTIST_COUNTS"}
 
 
 def postgres_only(name: str) -> bool:
     return ("POSTGRES" in name.split("_") or hasattr(sql, f"REDSHIFT_{name}") or name in POSTGRES_ONLY_BY_USE
-            or name in sql_templates())
+            or name in TEMPLATES)

@@ -177,11 +177,6 @@ LOCK_NOTICE_AFTER, LOCK_NOTICE_EVERY = 3.0, 5.0
 _openers: weakref.WeakKeyDictionary[Any, Callable[[], psycopg2.extensions.connection]] = weakref.WeakKeyDictionary()
 
 
-def lock_timeout(cfg: Any) -> float:
-    """[ETL] LOCK_TIMEOUT: the seconds a statement waits for another session's lock; 0 waits for ever."""
-    return float(cfg.etl.lock_timeout)
-
-
 def watch_locks(conn: psycopg2.extensions.connection, opener: Callable[[], psycopg2.extensions.connection]) -> None:
     """Watch the statements of conn for lock waits; opener gives the second connection that asks who blocks."""
     _openers[conn] = opener

@@ -313,11 +313,6 @@ def embedded_folder(cfg: Settings) -> Path:
     return config_path(cfg, cfg.warehouse.embedded_dir)
 
 
-def dialect(cfg: Settings) -> dialects.Postgres:
-    """The SQL dialect of the configured target: the embedded server is PostgreSQL."""
-    return cfg.dialect
-
-
 # --------------------------------------------------------------------------- the typed settings
 # One frozen dataclass per section of dwh.cfg, a field per key (its name in lower case), its type
 # what validate_config checked. Settings.replace gives a changed copy (tests, tools).

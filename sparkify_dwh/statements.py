@@ -159,7 +159,7 @@ def _print_statements(argv: list[str]) -> int:
     parser.add_argument("target", nargs="?", choices=sorted(DIALECTS),
                         help="postgres (also the embedded server) or redshift (default: the configured TARGET's)")
     args = parser.parse_args(argv)
-    dialect = DIALECTS[args.target] if args.target else settings.dialect(settings.load_config(args.config))
+    dialect = DIALECTS[args.target] if args.target else settings.load_config(args.config).dialect
     try:
         for name, statement in statements(dialect):
             print(f"-- {name}\n{textwrap.dedent(statement).strip()};\n")

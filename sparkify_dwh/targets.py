@@ -19,7 +19,7 @@ from datetime import datetime
 import psycopg2.extensions
 
 import sql_queries as sql
-from sparkify_dwh import console, dialects, redshift, session, settings, sources, staging
+from sparkify_dwh import console, dialects, redshift, session, sources, staging
 from sparkify_dwh.errors import DwhError
 from sparkify_dwh.run import RejectLimitExceeded, Run, enforce_reject_limit
 from sparkify_dwh.settings import Settings
@@ -172,7 +172,7 @@ class PostgresTarget:
             self.lock_for_fill(cur, empty)
 
     def lock_for_fill(self, cur: psycopg2.extensions.cursor, tables: list[str]) -> None:
-        session.lock_for_fill(cur, tables, session.lock_timeout(self.cfg))
+        session.lock_for_fill(cur, tables, self.cfg.etl.lock_timeout)
 
     def failure_message(self, conn: psycopg2.extensions.connection, run: Run, exc: DwhError) -> str:
         """After staging failed and the transaction rolled back: the line the failed run keeps."""
@@ -276,7 +276,7 @@ def lock_runs(cur: psycopg2.extensions.cursor, dialect: dialects.Postgres) -> No
 
 def open_target(cfg: Settings, started: datetime) -> PostgresTarget:
     """The target TARGET names, for a run that started at `started` (close it when done)."""
-    return TARGETS[settings.dialect(cfg).name](cfg, started)
+    return TARGETS[cfg.dialect.name](cfg, started)
 
 
 TARGETS: dict[str, type[PostgresTarget]] = {"postgres": PostgresTarget, "redshift": RedshiftTarget}  # by dialect

@@ -79,7 +79,7 @@ def connect(cfg: Settings, *, autocommit: bool = False, watched: bool = True) ->
     conn.autocommit = autocommit
     if watched and cfg.dialect.lock_waits:
         with conn.cursor() as cur:
-            session.execute(cur, sql.POSTGRES_LOCK_TIMEOUT, {"timeout": f"{session.lock_timeout(cfg) * 1000:.0f}"})
+            session.execute(cur, sql.POSTGRES_LOCK_TIMEOUT, {"timeout": f"{cfg.etl.lock_timeout * 1000:.0f}"})
         if not autocommit:
             conn.commit()
         session.watch_locks(conn, lambda: connect(cfg, autocommit=True, watched=False))

@@ -131,7 +131,7 @@ def test_settings_environment_over_file_over_defaults(tmp_path: Path, monkeypatc
     monkeypatch.setenv("DWH_S3_REGION", "us-east-2")
     cfg = settings.load_config(config, warn=False)
     assert cfg.s3.region == "us-east-2" and cfg.etl.max_rejects == "5%"
-    assert cfg.warehouse.target == "embedded" and settings.dialect(cfg) is dialects.POSTGRES
+    assert cfg.warehouse.target == "embedded" and cfg.dialect is dialects.POSTGRES
     assert [settings.allowed_rejects(cfg, n) for n in (0, 19, 20, 1000)] == [0, 0, 1, 50]
     monkeypatch.setenv("DWH_WAREHOUSE_TARGET", "oracle")
     with pytest.raises(ConfigError, match="TARGET is 'oracle'"):

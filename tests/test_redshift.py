@@ -108,7 +108,7 @@ def test_the_walk_finds_every_kind_of_statement() -> None:
                     dialects.REDSHIFT.table_statements()):
         assert set(queries) <= set(rendered_statements.values())
     # (no stale exclusion above)
-    assert all(name in vars(sql) for name in [*dialects.POSTGRES_ONLY_BY_USE, *dialects.sql_templates()])
+    assert all(name in vars(sql) for name in [*dialects.POSTGRES_ONLY_BY_USE, *dialects.TEMPLATES])
 
 
 GOLDEN = Path(__file__).parent / "golden" / "redshift.sql"
