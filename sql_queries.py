@@ -2763,17 +2763,6 @@ FROM etl_runs
 WHERE outcome = 'succeeded' AND objects_loaded > 0 AND run_id > %(load_run_id)s
 """
 
-TREND_STATEMENTS = {  # every statement trends.py sends to Redshift, by name (the Redshift test walks them)
-    name: globals()[name] for name in (
-        "REDSHIFT_TREND_RUN_LOCK", "TREND_RUN_NEXT_ID", "TREND_LOAD_RUN", "TREND_DAILY_PLAYS",
-        "TREND_DAILY_ACTIVE_USERS", "TREND_PAID_CHANGES", "TRENDING_TOTALS", "TRENDING_WINDOWS_DROP",
-        "TRENDING_WINDOWS", "TRENDING_SONG_COUNTS", "TRENDING_ARTIST_COUNTS", "TRENDING_SIGNIFICANT_DROP",
-        "TRENDING_SIGNIFICANT_CREATE", "TRENDING_SIGNIFICANT_INSERT", "TRENDING_SONGS", "TRENDING_ARTISTS",
-        "TREND_RUNS_INSERT", "TREND_BACKTESTS_INSERT", "TREND_FORECASTS_INSERT", "TRENDING_INSERT",
-        "TREND_LATEST_RUN", "TREND_RUN_BACKTESTS", "TREND_RUN_FORECASTS", "TREND_RUN_TRENDING", "TRENDS_NEWER_LOADS",
-    )
-}
-
 
 # ============================================================================ 8. report
 # report.py's panels, one query each, over the analytics layer (section 4) and the trend tables
@@ -3260,13 +3249,6 @@ FROM etl_runs
 ORDER BY run_id DESC
 LIMIT %(limit)s
 """
-
-# Every statement report.py sends, by name (tests/test_report.py parses them as Redshift SQL).
-REPORT_QUERIES = {
-    **{f"REPORT_TEMPORARY_DROP {i}": drop for i, drop in enumerate(REPORT_TEMPORARY_DROP)},
-    **{name: value for name, value in globals().items()
-       if name.startswith("REPORT_") and isinstance(value, str)},
-}
 
 
 if __name__ == "__main__":  # python sql_queries.py postgres|redshift: every statement as sent, as SQL

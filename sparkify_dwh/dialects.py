@@ -33,7 +33,7 @@ class Postgres:
 
     def sends(self, name: str) -> bool:
         """Whether the statement constant `name` (NAME or NAME[...]) is sent to this dialect."""
-        words = re.findall(r"\w+", name)  # TREND_STATEMENTS['REDSHIFT_TREND_RUN_LOCK'] is Redshift's too
+        words = re.findall(r"\w+", name)  # a list's REDSHIFT_ item is Redshift's too
         return not any("REDSHIFT" in word.split("_") for word in words) and name.split("[")[0] not in TEMPLATES
 
     def variant(self, name: str) -> str:

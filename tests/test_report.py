@@ -21,10 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlglot
 from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _warehouse_of_kind, raw_events
-
-import sql_queries as sql
 
 TEAM_SCREENSHOT = Path("/tmp/team/report.png")
 # The real sample's figures (each test also computes its own from the raw files)
@@ -492,26 +489,6 @@ def test_funnel_and_churn_equal_what_was_planted(planted) -> None:
 
 
 # --------------------------------------------------------------------------- SQL that Redshift would accept
-
-
-@pytest.mark.parametrize("name", list(sql.REPORT_QUERIES))
-def test_every_panel_query_parses_as_redshift_sql(name: str) -> None:
-    from test_redshift import POSTGRES_ONLY, render
-
-    params = {"date_from": dt.date(2018, 11, 1), "date_to": dt.date(2018, 11, 30), "day_after_to": dt.date(2018, 12, 1),
-              "wau_from": dt.date(2018, 11, 24), "mau_from": dt.date(2018, 11, 3), "spans_from": dt.date(2018, 10, 5),
-              "week_from": dt.date(2018, 10, 29),
-              "week_to": dt.date(2018, 11, 26), "limit": 20, "dau_day": dt.date(2018, 11, 29),
-              "data_from": dt.date(2018, 11, 1), "data_week": dt.date(2018, 10, 29),
-              "top_artists": ("Dwight Yoakam", "Björk"), "top_titles": ("You're The One",)}
-    statement = sql.REPORT_QUERIES[name]
-    parsed = sqlglot.parse(render(statement.replace("%%", "%"), params), read="redshift",
-                           error_level=sqlglot.ErrorLevel.RAISE)
-    assert len(parsed) == 1 and not isinstance(parsed[0], sqlglot.exp.Command)
-    code = re.sub(r"--[^\n]*", "", statement)
-    for pattern in [*POSTGRES_ONLY, r"\bgenerate_series\b", r"\bstring_agg\b", r"\bLATERAL\b"]:
-        assert not re.search(pattern, code, re.IGNORECASE), f"{name} uses {pattern}"
-    assert not re.search(r"COUNT\s*\(\s*DISTINCT[^)]*\)\s*OVER", code, re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- the page, in a real browser

@@ -26,14 +26,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sqlglot
 from conftest import ROOT, SAMPLE, SampleTemplates, Warehouse, _embedded_warehouse, _warehouse_of_kind, raw_events
 from scipy.stats import binomtest
-from sqlglot import exp
 from statsmodels.stats.multitest import multipletests
-from test_redshift import POSTGRES_ONLY, literal
 
-import sql_queries as sql
 from sparkify_dwh import cli, trends
 
 WEEKLY = ["--days", "63", "--users", "200", "--songs", "300", "--events", "40000", "--weekly", "0.3",
@@ -624,32 +620,3 @@ def test_the_command_line(short: Warehouse, embedded: Warehouse) -> None:
     assert missing.stderr.strip().splitlines() == [
         "error: tables missing: etl_runs, hour_plays, user_days, user_levels, song_days, app_events, trend_runs,"
         " trend_backtests, trend_forecasts, trending; run: python create_tables.py"]
-
-
-TREND_PARAMS = {"kind": "song", "recent_from": dt.date(2018, 11, 24), "before_from": dt.date(2018, 11, 3),
-                "last_day": dt.date(2018, 11, 30), "traffic": 0.38, "prior": 10.0, "min_listeners": 3,
-                "candidates": 200, "top": 20, "recent_start": dt.datetime(2018, 11, 24),
-                "recent_end": dt.datetime(2018, 12, 1), "trend_run_id": 3, "load_run_id": 2}
-
-
-def rendered(statement: str) -> str:
-    def value(match: re.Match[str]) -> str:
-        v = TREND_PARAMS[match.group(1)]
-        return f"'{v.isoformat(sep=' ') if isinstance(v, dt.datetime) else v.isoformat()}'" \
-            if isinstance(v, dt.date) else literal(v)
-
-    text = re.sub(r"%\((\w+)\)s", value, statement)
-    return text.replace("VALUES %s", "VALUES (1, 'plays', '2018-12-01', 'x', 1.5, 1, 2, 0, 3),"
-                                     " (2, 'plays', '2018-12-02', 'y', NULL, 1, 2, 0, 3)")
-
-
-@pytest.mark.fast
-@pytest.mark.parametrize(("name", "statement"), list(sql.TREND_STATEMENTS.items()))
-def test_every_trends_statement_parses_as_redshift_sql(name: str, statement: str) -> None:
-    parsed = sqlglot.parse(rendered(statement), read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
-    assert len(parsed) == 1 and parsed[0] is not None
-    if not name.endswith("LOCK"):
-        assert not isinstance(parsed[0], exp.Command), f"{name} was not understood"
-    code = re.sub(r"--[^\n]*", "", statement)
-    for pattern in POSTGRES_ONLY:
-        assert not re.search(pattern, code, re.IGNORECASE), f"{name} uses {pattern}"
