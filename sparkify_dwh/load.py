@@ -28,12 +28,12 @@ from sparkify_dwh import (
     version,
 )
 from sparkify_dwh.run import Run
-from sparkify_dwh.settings import Settings
+from sparkify_dwh.settings import SOURCE_KEYS, Settings
 from sparkify_dwh.sources import SourceObject
 from sparkify_dwh.statements import deleted_table, inserted_table
 from sparkify_dwh.targets import PostgresTarget
 
-SOURCES = {"songs": "SONG_DATA", "events": "LOG_DATA"}  # source -> its [S3] key in dwh.cfg
+SOURCES = tuple(SOURCE_KEYS)  # "songs", "events": each where Settings.source(name) says ([S3] SONG_DATA, LOG_DATA)
 MESSAGE_BYTES = 2048  # etl_runs.message: VARCHAR(2048), bytes on Redshift
 
 
